@@ -1,0 +1,68 @@
+"""`robo-reward <group> <command> [options]` — one CLI, typed by dataclasses/signatures via tyro.
+
+Each group lives next to its code as a module exposing `COMMANDS: dict[str, callable]`; this file
+only maps group names to those modules, imported lazily so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+GROUPS: dict[str, tuple[str, str]] = {
+    "sim": ("robo_reward.sim.cli", "MuJoCo task suite: list, demo, collect datasets, render contact sheets"),
+    "data": ("robo_reward.data.cli", "datasets: info, show, rosbag2 import/export"),
+    "calibrate": ("robo_reward.calibration.cli", "ChArUco boards, intrinsics, extrinsics, hand-eye"),
+    "reward": ("robo_reward.models.grm.cli", "general reward model: train, label, adapt, eval"),
+    "encoder": ("robo_reward.models.encoders.cli", "multi-view time-contrastive encoder: train"),
+    "perceptual": ("robo_reward.models.perceptual.cli", "perceptual reward: fit, score"),
+    "policy": ("robo_reward.models.flow_policy.cli", "flow-matching policy: train, eval, serve"),
+    "rl": ("robo_reward.train.rl.cli", "online RL of the flow policy: train, compare"),
+    "dpo": ("robo_reward.train.dpo.cli", "DPO fine-tuning: pairs, train"),
+    "bench": ("robo_reward.bench.cli", "benchmarks: sim, policy, ros, all"),
+    "quickstart": ("robo_reward.quickstart", "the whole mission end to end on a CPU in minutes"),
+}
+
+
+def _usage() -> str:
+    from robo_reward import __version__
+
+    width = max(len(g) for g in GROUPS)
+    lines = [
+        f"robo-reward {__version__}",
+        "",
+        "usage: robo-reward <group> [command] [options]   (add --help to any of them)",
+        "",
+        "groups:",
+    ]
+    lines += [f"  {name:<{width}}  {desc}" for name, (_, desc) in GROUPS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import tyro
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return
+    if argv[0] in ("-V", "--version"):
+        from robo_reward import __version__
+
+        print(__version__)
+        return
+    group, rest = argv[0], argv[1:]
+    if group not in GROUPS:
+        print(f"robo-reward: unknown group {group!r}\n\n{_usage()}", file=sys.stderr)
+        raise SystemExit(2)
+    module = importlib.import_module(GROUPS[group][0])
+    commands = module.COMMANDS
+    prog = f"robo-reward {group}"
+    if callable(commands):  # a group that is a single command (quickstart)
+        tyro.cli(commands, args=rest, prog=prog)
+        return
+    tyro.extras.subcommand_cli_from_dict(commands, args=rest, prog=prog)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""`robo-reward sim ...`: list tasks, watch an expert, collect datasets, render contact sheets."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from robo_reward.utils.cli_helpers import console, emit_json, print_table
+
+
+def list_(robosuite: bool = True) -> None:
+    """List the registered tasks: name, stages, episode length, instruction."""
+    from robo_reward.sim import list_tasks, task_spec
+
+    rows = []
+    for name in list_tasks():
+        if name.startswith("robosuite/") and not robosuite:
+            continue
+        spec = task_spec(name)
+        rows.append(
+            {
+                "task": name,
+                "stages": spec.num_stages,
+                "max_steps": spec.max_steps,
+                "instruction": spec.instruction,
+            }
+        )
+    print_table("robo_reward tasks", rows)
+
+
+def demo(
+    task: str = "all",
+    seeds: int = 3,
+    image_size: int = 96,
+    out: Path = Path("runs/sim-demo"),
+    json: Path | None = None,
+) -> dict:
+    """Run the scripted expert on a task (or `all` native tasks); print success and progress; save sheets."""
+    from robo_reward.sim import list_tasks
+    from robo_reward.sim.collect import collect_episodes
+    from robo_reward.utils.logging import progress_bar
+    from robo_reward.utils.plots import contact_sheet
+
+    tasks = [t for t in list_tasks() if not t.startswith("robosuite/")] if task == "all" else [task]
+    rows = []
+    with progress_bar() as bar:
+        job = bar.add_task("expert demos", total=len(tasks) * seeds, info="")
+        for name in tasks:
+            t0 = time.perf_counter()
+            eps = collect_episodes(name, seeds, image_size=image_size, on_episode=lambda _: bar.advance(job))
+            dt = time.perf_counter() - t0
+            sheet = contact_sheet(
+                eps[0].views,
+                out / f"{name}.png",
+                curves={"progress": eps[0].progress},
+                title=f"{name}: {eps[0].task}",
+                fps=eps[0].fps,
+            )
+            rows.append(
+                {
+                    "task": name,
+                    "success": float(np.mean([e.outcome == "success" for e in eps])),
+                    "final_progress": float(np.mean([e.progress[-1] for e in eps])),
+                    "steps": int(np.mean([len(e) for e in eps])),
+                    "steps_per_s": sum(len(e) for e in eps) / dt,
+                    "sheet": str(sheet),
+                }
+            )
+    print_table("scripted experts", rows)
+    result = {"tasks": rows}
+    emit_json(json, result)
+    return result
+
+
+def collect(
+    out: Path,
+    task: str = "pick_place",
+    episodes: int = 50,
+    failures: float = 0.0,
+    noise: float = 0.0,
+    seed: int = 0,
+    image_size: int = 96,
+    overwrite: bool = False,
+) -> Path:
+    """Collect scripted-expert episodes of `task` (comma-separated list, or `all`) into a LeRobotDataset v3.
+
+    `--failures 0.3` injects a failure mode (missed grasp, drop, wrong place, stall) into 30 % of them,
+    labelled `partial` or `failure`.
+    """
+    from robo_reward.data.lerobot_io import write_dataset
+    from robo_reward.sim import STATE_NAMES, list_tasks
+    from robo_reward.sim.collect import collect_episodes
+    from robo_reward.utils.logging import progress_bar
+
+    names = [t for t in list_tasks() if not t.startswith("robosuite/")] if task == "all" else task.split(",")
+    all_eps = []
+    with progress_bar() as bar:
+        job = bar.add_task("collect", total=episodes * len(names), info="")
+        for i, name in enumerate(names):
+            all_eps += collect_episodes(
+                name,
+                episodes,
+                failures=failures,
+                seed=seed + 100_000 * i,
+                image_size=image_size,
+                noise=noise,
+                on_episode=lambda _: bar.advance(job),
+            )
+        job = bar.add_task("write dataset", total=len(all_eps), info=str(out))
+        write_dataset(
+            all_eps,
+            out,
+            state_names=list(STATE_NAMES),
+            action_names=["dx", "dy", "dz", "drx", "dry", "drz", "gripper"],
+            overwrite=overwrite,
+            progress_callback=lambda n: bar.update(job, completed=n),
+        )
+    outcomes = {o: sum(e.outcome == o for e in all_eps) for o in ("success", "partial", "failure")}
+    console.print(f"wrote {len(all_eps)} episodes ({outcomes}) to {out}")
+    return out
+
+
+def render(
+    task: str = "pick_place",
+    out: Path = Path("grid.png"),
+    seed: int = 0,
+    image_size: int = 96,
+    frames: int = 8,
+    failure: Literal["none", "miss_grasp", "drop", "wrong_place", "stall"] = "none",
+) -> Path:
+    """Write a contact sheet (views × time) of one expert episode with its progress and stage curves."""
+    from robo_reward.sim.experts import make_expert
+    from robo_reward.sim.rollout import run_episode
+
+    from robo_reward.sim import make_env
+    from robo_reward.utils.plots import contact_sheet
+
+    env = make_env(task, image_size=image_size)
+    try:
+        expert = make_expert(
+            env, failure=None if failure == "none" else failure, rng=np.random.default_rng(seed)
+        )
+        ep = run_episode(env, expert.act, seed=seed)
+    finally:
+        env.close()
+    stage = ep.stage / max(1, int(ep.stage.max())) if ep.stage is not None else None
+    curves = {"progress": ep.progress, **({"stage (scaled)": stage} if stage is not None else {})}
+    contact_sheet(ep.views, out, curves=curves, n_frames=frames, title=f"{task} ({ep.outcome}): {ep.task}")
+    console.print(f"wrote {out} ({len(ep)} frames, outcome {ep.outcome})")
+    return out
+
+
+COMMANDS = {"list": list_, "demo": demo, "collect": collect, "render": render}
