@@ -1,0 +1,39 @@
+"""`robo-reward bench ...`: speed and quality measurements, each a ratio or table from one run."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from robo_reward.utils.cli_helpers import emit_json
+
+
+def _run(module: str, **kwargs) -> dict:
+    return importlib.import_module(f"robo_reward.bench.{module}").run(**kwargs)
+
+
+def sim(json: Path | None = None, steps: int = 200, image_size: int = 96) -> dict:
+    """Env steps/s with 3 views vs the raw MuJoCo step+render rate of the same scene; vector-env scaling."""
+    return _run("sim", json=json, steps=steps, image_size=image_size)
+
+
+def policy(json: Path | None = None) -> dict:
+    """Flow-policy chunk latency p50/p95 per preset, trunk vs expert split, batched throughput."""
+    return _run("policy", json=json)
+
+
+def ros(json: Path | None = None, seconds: float = 10.0, rate: float = 30.0) -> dict:
+    """Camera-stamp → command-publish latency over real ROS 2 on loopback, dropped bundles, CPU use."""
+    return _run("ros", json=json, seconds=seconds, rate=rate)
+
+
+def all(json: Path | None = Path("runs/bench/bench.json"), out: Path = Path("runs/bench")) -> dict:
+    """Run the whole measurement suite and write one report (JSON + markdown)."""
+    from robo_reward.bench.report import run_all
+
+    result = run_all(out)
+    emit_json(json, result)
+    return result
+
+
+COMMANDS = {"sim": sim, "policy": policy, "ros": ros, "all": all}
