@@ -9,7 +9,10 @@ def _episode(rng, T, outcome="success"):
     # Smooth images compress well, so the lossy video round trip stays close.
     yy, xx = np.mgrid[0:32, 0:32]
     base = np.stack([xx * 8, yy * 8, (xx + yy) * 4], -1).astype(np.uint8)
-    views = {v: np.stack([np.roll(base, t + i, axis=1) for t in range(T)]) for i, v in enumerate(("front", "wrist"))}
+    views = {
+        v: np.stack([np.roll(base, t + i, axis=1) for t in range(T)])
+        for i, v in enumerate(("front", "wrist"))
+    }
     return Episode(
         views=views,
         state=rng.normal(size=(T, 5)).astype(np.float32),
@@ -67,6 +70,16 @@ def test_write_refuses_to_clobber_and_rejects_empty(tmp_path):
 
 def test_episode_validation():
     with pytest.raises(ValueError, match="uint8"):
-        Episode(views={"front": np.zeros((2, 4, 4, 3), np.float32)}, state=np.zeros((2, 1)), action=np.zeros((2, 1)), task="x")
+        Episode(
+            views={"front": np.zeros((2, 4, 4, 3), np.float32)},
+            state=np.zeros((2, 1)),
+            action=np.zeros((2, 1)),
+            task="x",
+        )
     with pytest.raises(ValueError, match="frames but state"):
-        Episode(views={"front": np.zeros((3, 4, 4, 3), np.uint8)}, state=np.zeros((2, 1)), action=np.zeros((2, 1)), task="x")
+        Episode(
+            views={"front": np.zeros((3, 4, 4, 3), np.uint8)},
+            state=np.zeros((2, 1)),
+            action=np.zeros((2, 1)),
+            task="x",
+        )
