@@ -132,10 +132,9 @@ def render(
     failure: Literal["none", "miss_grasp", "drop", "wrong_place", "stall"] = "none",
 ) -> Path:
     """Write a contact sheet (views × time) of one expert episode with its progress and stage curves."""
+    from robo_reward.sim import make_env
     from robo_reward.sim.experts import make_expert
     from robo_reward.sim.rollout import run_episode
-
-    from robo_reward.sim import make_env
     from robo_reward.utils.plots import contact_sheet
 
     env = make_env(task, image_size=image_size)

@@ -23,10 +23,9 @@ def collect_episodes(
 
     Episode i uses seed `seed + i`, so a collection is reproducible and extendable.
     """
+    from robo_reward.sim import make_env
     from robo_reward.sim.experts import FAILURE_MODES, make_expert
     from robo_reward.sim.rollout import run_episode
-
-    from robo_reward.sim import make_env
 
     if not 0.0 <= failures <= 1.0:
         raise ValueError(f"failures must be a fraction in [0, 1], got {failures}")

@@ -1,0 +1,97 @@
+"""Run one episode with any action function and record it as an `Episode` (plus privileged truth)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from robo_reward.data.episode import IMAGE_KEY, STATE_KEY, Episode
+
+
+@dataclass
+class Trajectory:
+    """Per-frame arrays of one rollout; frame t is observed before action t is applied."""
+
+    observations: list[dict]
+    actions: np.ndarray  # (T, A)
+    progress: np.ndarray  # (T,)
+    stage: np.ndarray  # (T,)
+    success: np.ndarray  # (T,)
+    task: str
+    task_name: str
+    num_stages: int
+
+    @property
+    def outcome(self) -> str:
+        return label_outcome(self.success, self.stage, self.progress, self.num_stages)
+
+
+def label_outcome(success, stage, progress, num_stages: int) -> str:
+    """`success` if successful at the end; `partial` if stage ≥ 1 was reached (max progress ≥ 0.5 for
+    single-stage tasks); else `failure`."""
+    if bool(success[-1]):
+        return "success"
+    partial = np.max(stage) >= 1 if num_stages > 1 else np.max(progress) >= 0.5
+    return "partial" if partial else "failure"
+
+
+def rollout(
+    env, act_fn: Callable[[dict, dict], np.ndarray], seed: int, max_steps: int | None = None
+) -> Trajectory:
+    """Reset with `seed`, act until terminated / truncated / `max_steps`; the terminal observation is
+    recorded with the env's hold action so the last frame shows the final state."""
+    base = env.unwrapped
+    obs, info = env.reset(seed=seed)
+    frames, actions, infos = [], [], []
+    limit = max_steps if max_steps is not None else base.max_steps
+    for _ in range(limit):
+        action = np.asarray(act_fn(obs, info), dtype=np.float32)
+        frames.append(obs)
+        actions.append(action)
+        infos.append(info)
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    frames.append(obs)
+    actions.append(np.asarray(base.hold_action(), dtype=np.float32))
+    infos.append(info)
+    spec = base.task
+    return Trajectory(
+        observations=frames,
+        actions=np.stack(actions),
+        progress=np.array([i["progress"] for i in infos], dtype=np.float32),
+        stage=np.array([i["stage"] for i in infos], dtype=np.int64),
+        success=np.array([i["success"] for i in infos], dtype=bool),
+        task=infos[0]["task"],
+        task_name=infos[0]["task_name"],
+        num_stages=spec.num_stages,
+    )
+
+
+def run_episode(
+    env,
+    act_fn: Callable[[dict, dict], np.ndarray],
+    seed: int,
+    max_steps: int | None = None,
+    fps: float = 10.0,
+) -> Episode:
+    """One rollout as an `Episode` (needs an env that renders images)."""
+    traj = rollout(env, act_fn, seed, max_steps)
+    obs0 = traj.observations[0]
+    views = [k[len(IMAGE_KEY) :] for k in obs0 if k.startswith(IMAGE_KEY)]
+    if not views:
+        raise ValueError("run_episode needs image observations; build the env with render=True")
+    return Episode(
+        views={v: np.stack([o[f"{IMAGE_KEY}{v}"] for o in traj.observations]) for v in views},
+        state=np.stack([o[STATE_KEY] for o in traj.observations]).astype(np.float32),
+        action=traj.actions,
+        task=traj.task,
+        fps=fps,
+        task_name=traj.task_name,
+        progress=traj.progress,
+        stage=traj.stage,
+        success=traj.success,
+        outcome=traj.outcome,
+    )

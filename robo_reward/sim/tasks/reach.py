@@ -1,0 +1,42 @@
+"""reach: move the gripper to a floating goal marker."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robo_reward.sim.rewards import closeness
+from robo_reward.sim.scene import ObjectSpec, Scene
+from robo_reward.sim.tasks.base import Evaluation, Task
+
+TOL = 0.025
+
+
+class Reach(Task):
+    name = "reach"
+    instruction = "reach the yellow ball"
+    paraphrases = (
+        "move the gripper to the yellow sphere",
+        "put the end effector on the yellow target",
+        "go to the yellow marker",
+    )
+    num_stages = 1
+    max_steps = 40
+    objects = (ObjectSpec("target", "target"),)
+    num_params = 1  # start distance
+
+    def initialize(self, scene: Scene, rng: np.random.Generator) -> None:
+        for _ in range(100):
+            goal = rng.uniform([0.32, -0.25, 0.06], [0.65, 0.25, 0.35])
+            if np.linalg.norm(goal - scene.ee_pos) > 0.12:
+                break
+        scene.set_mocap("target/target", goal)
+
+    def after_reset(self, scene: Scene) -> None:
+        self.params[0] = self._distance(scene)
+
+    def _distance(self, scene: Scene) -> float:
+        return float(np.linalg.norm(scene.ee_pos - scene.body_pos("target/target")))
+
+    def evaluate(self, scene: Scene) -> Evaluation:
+        d = self._distance(scene)
+        return Evaluation(0, closeness(d, self.params[0], TOL), d < TOL)

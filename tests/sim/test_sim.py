@@ -1,0 +1,143 @@
+"""The native task suite: one registry-wide parametrised test, plus IK, state cloning and vector envs."""
+
+from __future__ import annotations
+
+import functools
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from robo_reward.data.episode import Episode
+from robo_reward.sim import STATE_NAMES, list_tasks, make_env, task_spec
+from robo_reward.sim.experts import FAILURE_MODES, make_expert
+from robo_reward.sim.rollout import rollout, run_episode
+from robo_reward.sim.tasks import TASKS
+
+S = 32
+
+
+def _assert_obs(env, obs):
+    assert set(obs) == set(env.observation_space.spaces)
+    for key, space in env.observation_space.spaces.items():
+        assert obs[key].shape == space.shape and obs[key].dtype == space.dtype, key
+        assert np.all(np.isfinite(obs[key].astype(np.float64))), key
+    assert obs["observation.state"].shape == (len(STATE_NAMES),)
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_task(task):
+    spec = task_spec(task)
+    assert spec.num_stages >= 1 and len(spec.paraphrases) == 3 and spec.instruction
+    env, twin = make_env(task, image_size=S), make_env(task, image_size=S)
+    obs, info = env.reset(seed=3)
+    _assert_obs(env, obs)
+    assert info["task"] == spec.instruction and info["task_name"] == task
+    assert 0.0 <= info["progress"] <= 0.05 and info["stage"] == 0 and not info["success"]
+
+    # seeded determinism: same seed and actions, same observations
+    obs2, _ = twin.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        a = rng.uniform(-1, 1, 7).astype(np.float32)
+        obs, r, term, trunc, info = env.step(a)
+        obs2, *_ = twin.step(a)
+        _assert_obs(env, obs)
+        assert 0.0 <= info["progress"] <= 1.0 and r in (0.0, 1.0)
+        for k in obs:
+            np.testing.assert_array_equal(obs[k], obs2[k])
+    assert not np.array_equal(
+        env.reset(seed=4)[0]["observation.state"], twin.reset(seed=3)[0]["observation.state"]
+    )
+
+    # the scripted expert succeeds; its progress starts low, ends high and rises
+    fast = make_env(task, render=False)
+    for seed in (0, 1):
+        traj = rollout(fast, make_expert(fast, rng=np.random.default_rng(seed)).act, seed=seed)
+        assert traj.outcome == "success", (task, seed)
+        assert traj.progress[0] <= 0.05 and traj.progress[-1] >= 0.95
+        assert np.corrcoef(np.arange(len(traj.progress)), traj.progress)[0, 1] > 0.8
+    # failure injection: no success, every mode
+    for i, mode in enumerate(FAILURE_MODES[task]):
+        traj = rollout(fast, make_expert(fast, failure=mode, rng=np.random.default_rng(i)).act, seed=10 + i)
+        assert not traj.success[-1], (task, mode)
+        assert traj.progress.max() > 0.1, (task, mode)
+
+    # run_episode records every frame plus the terminal one
+    ep = run_episode(env, make_expert(env, rng=np.random.default_rng(0)).act, seed=0)
+    assert isinstance(ep, Episode) and ep.outcome == "success" and ep.task_name == task
+    assert set(ep.views) == {"front", "side", "wrist"} and ep.views["front"].shape[1:] == (S, S, 3)
+    assert ep.action.shape == (len(ep), 7) and bool(ep.success[-1]) and not ep.success[:-1].any()
+    assert np.all(np.diff(ep.stage[ep.stage >= 0]) >= -1)
+
+
+def test_registry_lists_native_then_robosuite():
+    names = list_tasks()
+    assert names[: len(TASKS)] == list(TASKS)
+    assert {"robosuite/Lift", "robosuite/Stack", "robosuite/Door"} <= set(names[len(TASKS) :])
+    with pytest.raises(KeyError):
+        make_env("nope")
+
+
+def test_ik_follows_end_effector_deltas():
+    env = make_env("reach", render=False)
+    env.reset(seed=0)
+    sc = env.unwrapped.scene
+    for axis in range(3):
+        for sign in (1.0, -1.0):
+            start = sc.ee_pos
+            a = np.zeros(7, np.float32)
+            a[axis] = 0.6 * sign
+            env.step(a)
+            env.step(np.zeros(7, np.float32))  # settle
+            moved = sc.ee_pos - start
+            assert moved[axis] * sign == pytest.approx(0.03, abs=0.006)
+            assert np.abs(np.delete(moved, axis)).max() < 0.006
+    R0 = sc.ee_mat
+    env.step(np.array([0, 0, 0, 0, 0, 0.5, 0], np.float32))
+    env.step(np.zeros(7, np.float32))
+    yaw = np.arctan2(*(sc.ee_mat @ R0.T)[[1, 0], 0])
+    assert yaw == pytest.approx(0.15, abs=0.03)
+
+
+def test_joint_control_tracks_targets():
+    env = make_env("reach", render=False, control="joint")
+    env.reset(seed=0)
+    q = env.unwrapped.scene.arm_qpos + 0.1
+    for _ in range(5):
+        env.step(np.append(q, 1.0).astype(np.float32))
+    np.testing.assert_allclose(env.unwrapped.scene.arm_qpos, q, atol=0.01)
+    assert env.unwrapped.scene.gripper_opening < 0.01  # +1 closes
+
+
+def test_sim_state_round_trip():
+    env = make_env("pick_place", image_size=S)
+    env.reset(seed=5)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        env.step(rng.uniform(-1, 1, 7).astype(np.float32))
+    state = env.unwrapped.get_sim_state()
+    assert state.dtype == np.float64 and state.ndim == 1
+    actions = rng.uniform(-1, 1, (5, 7)).astype(np.float32)
+    first = [env.step(a) for a in actions]
+    other = make_env("pick_place", image_size=S)
+    other.reset(seed=99)  # different randomisation, overwritten by the state
+    for e in (env, other):
+        e.unwrapped.set_sim_state(state)
+        for a, (obs, r, term, trunc, info) in zip(actions, first, strict=True):
+            obs2, r2, term2, trunc2, info2 = e.step(a)
+            for k in obs:
+                np.testing.assert_array_equal(obs[k], obs2[k])
+            assert info == info2 and (r, term, trunc) == (r2, term2, trunc2)
+
+
+def test_async_vector_env_two_workers():
+    fns = [functools.partial(make_env, "reach", image_size=S) for _ in range(2)]
+    venv = gym.vector.AsyncVectorEnv(fns)
+    try:
+        obs, info = venv.reset(seed=[0, 1])
+        assert obs["observation.images.front"].shape == (2, S, S, 3)
+        obs, r, term, trunc, info = venv.step(np.zeros((2, 7), np.float32))
+        assert obs["observation.state"].shape == (2, len(STATE_NAMES)) and info["progress"].shape == (2,)
+    finally:
+        venv.close()
