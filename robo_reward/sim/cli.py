@@ -152,4 +152,27 @@ def render(
     return out
 
 
-COMMANDS = {"list": list_, "demo": demo, "collect": collect, "render": render}
+def validate(
+    tasks: str = "all", seeds: int = 20, noise: float = 0.0, render: bool = False, json: Path | None = None
+) -> list[dict]:
+    """Check every task against its targets over `seeds` seeds: expert success ≥ 90 %, success with
+    failure injection ≤ 10 %, progress starting ≤ 0.05 and ending ≥ 0.95, Spearman(progress, time) ≥ 0.9."""
+    from robo_reward.sim.validate import validate as run_validate
+
+    names = None if tasks == "all" else tasks.split(",")
+    rows = run_validate(names, seeds=seeds, noise=noise, render=render)
+    print_table(
+        f"task suite over {seeds} seeds",
+        [{k: v for k, v in r.items() if k != "failure_outcomes"} for r in rows],
+    )
+    emit_json(json, {"seeds": seeds, "noise": noise, "tasks": rows})
+    return rows
+
+
+COMMANDS = {
+    "list": list_,
+    "demo": demo,
+    "collect": collect,
+    "render": render,
+    "validate": validate,
+}
