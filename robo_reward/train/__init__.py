@@ -1,0 +1,1 @@
+"""Trainers: reward model, BC, online RL, DPO."""

@@ -1,0 +1,60 @@
+"""Configurations of preference-pair generation and DPO training (saved beside their outputs)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass
+class PairsConfig:
+    k: int = 5  # chunks sampled per observation
+    scorer: str = "grm"  # progress judge of the world-model reward: grm | oracle (privileged sim progress)
+    grm: str | None = None  # GRM checkpoint for scorer=grm
+    world_weight: float = 1.0  # weight of the world-model reward (progress gain of the executed chunk)
+    action_weight: float = 1.0  # weight of the action reward (−L1 to the demo chunk, where one exists)
+    min_margin: float = 0.02  # pairs whose weighted-score gap is smaller are dropped
+    execute_steps: int | None = None  # actions of a chunk executed by the world model (None: n_action_steps)
+    follow: str = "sample"  # chunk the driving rollout executes: a policy sample, or the "winner"
+    episodes: int = 4  # --task mode: rollouts of the policy that provide observations
+    max_steps: int | None = None  # --task mode: episode cap (None: the task's default)
+    image_size: int | None = None  # rendered size (None: the policy's training-data size)
+    every: int = 1  # --data mode: keep every n-th frame of the demos
+    max_pairs: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.k < 2:
+            raise ValueError(f"k must be ≥ 2 (a winner and a loser), got {self.k}")
+        if self.scorer not in ("grm", "oracle"):
+            raise ValueError(f"scorer must be 'grm' or 'oracle', got {self.scorer!r}")
+        if self.scorer == "grm" and not self.grm and self.world_weight > 0:
+            raise ValueError("scorer=grm needs a GRM checkpoint (--grm PATH), or use --scorer oracle")
+        if self.follow not in ("sample", "winner"):
+            raise ValueError(f"follow must be 'sample' or 'winner', got {self.follow!r}")
+
+
+@dataclass
+class DPOConfig:
+    beta: float = 100.0  # DPO temperature on flow-matching errors (per-element means)
+    sft_weight: float = 0.0  # plain flow-matching loss on winners, added to the DPO loss
+    steps: int = 200  # optimisation steps per round
+    batch_size: int = 32
+    lr: float = 1e-5
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    train_trunk: bool = False  # False: the (shared, frozen) trunk's features are computed once per pair
+    rounds: int = 1  # > 1: regenerate pairs with the improved policy before each later round (needs --task)
+    eval_episodes: int = 0  # success before/after each round (deterministic policy), 0: skip
+    log_every: int = 10
+    checkpoint_every: int = 100
+    seed: int = 0
+    device: str = "cpu"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DPOConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

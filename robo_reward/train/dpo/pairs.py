@@ -1,0 +1,236 @@
+"""Preference pairs from a policy: K sampled chunks per observation, scored, best vs worst.
+
+score = world_weight · (progress gain of the chunk, executed by the world model from the cloned sim
+state and judged by the GRM or privileged progress) + action_weight · (−L1 to the demo chunk).
+
+Two sources of observations:
+- `--task T` (`pairs_from_task`): the policy's own rollouts in the sim; every chunk boundary gives
+  one observation, its sim state is cloned and each candidate is executed from it. No demo exists
+  there, so only the world-model reward counts.
+- `--data DIR` (`pairs_from_data`): frames of demonstrations; the demo's own chunk gives the action
+  reward. Demos carry no simulator state, so the world-model reward is only available when an
+  episode has a `sim_state` column (extras) and the task is a sim task; otherwise pairs are ranked
+  by the action reward alone (stated in the pair set's meta).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robo_reward.data.episode import IMAGE_KEY, STATE_KEY, Episode
+from robo_reward.data.preferences import PreferencePairs
+from robo_reward.train.dpo.configuration_dpo import PairsConfig
+from robo_reward.train.dpo.world_model import (
+    GRMJudge,
+    OracleJudge,
+    SimWorldModel,
+    action_rewards,
+    choose_pair,
+)
+
+# Rollout seeds away from 0..N, the seeds demos are collected with (a BC policy knows those states).
+PAIRS_SEED_BASE = 30_000
+
+
+@torch.no_grad()
+def sample_candidates(policy, batch: dict, k: int, generator: torch.Generator | None = None) -> np.ndarray:
+    """(B, K, H, A) chunks in real units; the trunk runs once per observation, not once per sample."""
+    features = policy.encode(batch).repeat_interleave(k, 0)
+    chunks = policy.unnormalize_action(policy.sample_normalized(features, generator=generator))
+    return chunks.view(-1, k, *chunks.shape[1:]).cpu().numpy()
+
+
+def _policy_obs(policy, obs: dict) -> dict[str, np.ndarray]:
+    """The observation arrays the policy reads (its views and the state), without a batch axis."""
+    keys = [IMAGE_KEY + v for v in policy.config.views] + [STATE_KEY]
+    return {k: np.asarray(obs[k]) for k in keys}
+
+
+def _to_batch(rows: list[dict[str, np.ndarray]], instruction: str, device) -> dict:
+    batch = {k: torch.as_tensor(np.stack([r[k] for r in rows]), device=device) for k in rows[0]}
+    batch["task"] = [instruction] * len(rows)
+    return batch
+
+
+class _PairBuilder:
+    def __init__(self, cfg: PairsConfig):
+        self.cfg = cfg
+        self.obs: list[dict[str, np.ndarray]] = []
+        self.task: list[str] = []
+        self.winner, self.loser, self.scores, self.margin = [], [], [], []
+        self.considered = 0
+
+    def add(
+        self, obs: dict, instruction: str, chunks: np.ndarray, world: np.ndarray, action: np.ndarray
+    ) -> int:
+        """Score K candidates; keep the pair if its margin is large enough. Returns the winner index."""
+        self.considered += 1
+        scores = self.cfg.world_weight * world + self.cfg.action_weight * action
+        w, l, margin = choose_pair(scores)
+        if margin >= self.cfg.min_margin and w != l:
+            self.obs.append(obs)
+            self.task.append(instruction)
+            self.winner.append(chunks[w])
+            self.loser.append(chunks[l])
+            self.scores.append(scores)
+            self.margin.append(margin)
+        return w
+
+    def full(self) -> bool:
+        return self.cfg.max_pairs is not None and len(self.winner) >= self.cfg.max_pairs
+
+    def build(self, meta: dict) -> PreferencePairs:
+        if not self.winner:
+            raise ValueError(
+                f"no pair passed min_margin={self.cfg.min_margin} among {self.considered} observations; "
+                "lower --min-margin, raise --k or check the scorer"
+            )
+        return PreferencePairs(
+            observations={k: np.stack([o[k] for o in self.obs]) for k in self.obs[0]},
+            task=self.task,
+            winner=np.stack(self.winner).astype(np.float32),
+            loser=np.stack(self.loser).astype(np.float32),
+            scores=np.stack(self.scores).astype(np.float32),
+            margin=np.asarray(self.margin, np.float32),
+            meta=meta | {"observations_considered": self.considered},
+        )
+
+
+def _judge(cfg: PairsConfig, instruction: str):
+    if cfg.scorer == "oracle":
+        return OracleJudge()
+    from robo_reward.models.grm.modeling_grm import GRM
+
+    return GRMJudge(GRM.from_pretrained(cfg.grm), instruction, cfg.k)
+
+
+def pairs_from_task(
+    policy, task: str, cfg: PairsConfig, on_step: Callable[[], None] | None = None
+) -> PreferencePairs:
+    """Pairs from the policy's own rollouts in the sim (see the module docstring)."""
+    from robo_reward.sim import make_env, task_spec
+
+    pc = policy.config
+    instruction = task_spec(task).instruction
+    size = cfg.image_size or getattr(pc, "source_image_size", None) or pc.image_size
+    n_exec = cfg.execute_steps or pc.n_action_steps
+    env = make_env(task, image_size=size, max_steps=cfg.max_steps)
+    # the world model renders only when the judge looks at images
+    world = SimWorldModel(
+        make_env(task, image_size=size, render=cfg.scorer == "grm", max_steps=cfg.max_steps)
+    )
+    judge = _judge(cfg, instruction)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    builder = _PairBuilder(cfg)
+    try:
+        for ep in range(cfg.episodes):
+            obs, info = env.reset(seed=PAIRS_SEED_BASE + cfg.seed + ep)
+            world.env.reset(seed=PAIRS_SEED_BASE + cfg.seed + ep)
+            done = False
+            while not done and not builder.full():
+                state = env.unwrapped.get_sim_state()
+                row = _policy_obs(policy, obs)
+                chunks = sample_candidates(
+                    policy, _to_batch([row], instruction, policy.device), cfg.k, generator
+                )[0]
+                outcomes = [world.rollout(state, c[:n_exec]) for c in chunks]
+                w = builder.add(
+                    row, instruction, chunks, judge.gains(obs, info, outcomes), action_rewards(chunks, None)
+                )
+                follow = w if cfg.follow == "winner" else int(rng.integers(cfg.k))
+                for a in chunks[follow][:n_exec]:
+                    obs, _, terminated, truncated, info = env.step(a)
+                    if terminated or truncated:
+                        done = True
+                        break
+                if on_step is not None:
+                    on_step()
+    finally:
+        env.close()
+        world.env.close()
+    return builder.build(_meta(cfg, task=task, source="task", execute_steps=n_exec, world_reward=True))
+
+
+def demo_chunk(ep: Episode, t: int, horizon: int) -> np.ndarray:
+    """a_t..a_{t+H−1}, repeating the last action past the end (as BC trains)."""
+    idx = np.minimum(np.arange(t, t + horizon), len(ep) - 1)
+    return ep.action[idx]
+
+
+def pairs_from_data(
+    policy, episodes: list[Episode], cfg: PairsConfig, on_step: Callable[[], None] | None = None
+) -> PreferencePairs:
+    """Pairs at demonstration frames (see the module docstring)."""
+    pc = policy.config
+    n_exec = cfg.execute_steps or pc.n_action_steps
+    generator = torch.Generator().manual_seed(cfg.seed)
+    builder = _PairBuilder(cfg)
+    with_world = 0
+    for ep in episodes:
+        frames = list(range(0, len(ep) - 1, cfg.every))
+        rows = [_policy_obs(policy, ep.frame(t)) for t in frames]
+        if not rows:
+            continue
+        chunks = sample_candidates(policy, _to_batch(rows, ep.task, policy.device), cfg.k, generator)
+        world_fn = _episode_world(ep, cfg)
+        for j, t in enumerate(frames):
+            world = world_fn(t, chunks[j][:, :n_exec]) if world_fn else np.zeros(cfg.k)
+            with_world += world_fn is not None
+            builder.add(
+                rows[j],
+                ep.task,
+                chunks[j],
+                world,
+                action_rewards(chunks[j], demo_chunk(ep, t, pc.chunk_size)),
+            )
+            if builder.full():
+                break
+        if on_step is not None:
+            on_step()
+        if builder.full():
+            break
+    return builder.build(
+        _meta(
+            cfg,
+            source="data",
+            execute_steps=n_exec,
+            world_reward=with_world > 0,
+            frames_with_world=with_world,
+        )
+    )
+
+
+def _episode_world(ep: Episode, cfg: PairsConfig):
+    """World-model scoring for a demo that carries its sim states, else None."""
+    if "sim_state" not in ep.extras or not ep.task_name or cfg.world_weight == 0:
+        return None
+    from robo_reward.sim import make_env
+
+    world = SimWorldModel(make_env(ep.task_name, image_size=ep.views[next(iter(ep.views))].shape[1],
+                                   render=cfg.scorer == "grm"))  # fmt: skip
+    world.env.reset(seed=0)
+    judge = _judge(cfg, ep.task)
+
+    def score(t: int, chunks: np.ndarray) -> np.ndarray:
+        outcomes = [world.rollout(ep.extras["sim_state"][t], c) for c in chunks]
+        info = {"progress": float(ep.progress[t]) if ep.progress is not None else 0.0}
+        return judge.gains(ep.frame(t), info, outcomes)
+
+    return score
+
+
+def _meta(cfg: PairsConfig, **extra) -> dict:
+    import dataclasses
+
+    return {"pairs_config": dataclasses.asdict(cfg), **extra}
+
+
+def load_demo_episodes(dirs: list[Path]) -> list[Episode]:
+    from robo_reward.train.bc.trainer import load_training_episodes
+
+    return [e for e in load_training_episodes(dirs) if e.outcome == "success"]

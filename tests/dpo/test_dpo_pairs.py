@@ -1,0 +1,147 @@
+"""Preference pairs: storage round trip, scoring rules, the sim world model, generation and DPO training."""
+
+import numpy as np
+import pytest
+import torch
+
+from robo_reward.data.episode import Episode
+from robo_reward.data.preferences import PreferencePairs, load_pairs, save_pairs
+from robo_reward.models.flow_policy import FlowPolicy, make_config
+from robo_reward.sim import STATE_NAMES, make_env
+from robo_reward.train.dpo.configuration_dpo import DPOConfig, PairsConfig
+from robo_reward.train.dpo.pairs import demo_chunk, pairs_from_data, pairs_from_task
+from robo_reward.train.dpo.trainer import train_dpo
+from robo_reward.train.dpo.world_model import SimWorldModel, action_rewards, choose_pair
+
+
+def make_pairs(n=3):
+    rng = np.random.default_rng(0)
+    return PreferencePairs(
+        observations={
+            "observation.images.front": rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8),
+            "observation.state": rng.normal(size=(n, 4)).astype(np.float32),
+        },
+        task=["a", "b", "c"][:n],
+        winner=rng.normal(size=(n, 2, 3)).astype(np.float32),
+        loser=rng.normal(size=(n, 2, 3)).astype(np.float32),
+        scores=rng.normal(size=(n, 5)).astype(np.float32),
+        margin=np.ones(n, np.float32),
+        meta={"source": "test", "task": "reach"},
+    )
+
+
+def test_pairs_round_trip_and_batch(tmp_path):
+    pairs = make_pairs()
+    save_pairs(pairs, tmp_path / "p")
+    back = load_pairs(tmp_path / "p")
+    assert back.task == pairs.task and back.meta == pairs.meta and back.views == ["front"]
+    for k in pairs.observations:
+        np.testing.assert_array_equal(back.observations[k], pairs.observations[k])
+    np.testing.assert_array_equal(back.winner, pairs.winner)
+    obs, w, l = back.batch([2, 0])
+    assert (
+        obs["task"] == ["c", "a"]
+        and w.shape == (2, 2, 3)
+        and obs["observation.images.front"].dtype == torch.uint8
+    )
+    assert len(PreferencePairs.concat([pairs, back])) == 6
+    with pytest.raises(ValueError):
+        PreferencePairs(
+            pairs.observations, pairs.task, pairs.winner, pairs.loser[:1], pairs.scores, pairs.margin
+        )
+    with pytest.raises(ValueError, match="not a preference-pair folder"):
+        from robo_reward.utils.checkpoint import save_folder
+
+        save_folder(tmp_path / "other", {"x": 1}, {"w": torch.zeros(1)}, weights_name="pairs.safetensors")
+        load_pairs(tmp_path / "other")
+
+
+def test_scoring_rules():
+    chunks = np.array([[[0.0, 0.0]], [[1.0, 1.0]], [[0.5, -0.5]]])
+    np.testing.assert_allclose(action_rewards(chunks, np.array([[0.0, 1.0]])), [-0.5, -0.5, -1.0])
+    np.testing.assert_allclose(action_rewards(chunks, None), 0.0)
+    assert choose_pair(np.array([0.1, 0.7, -0.2])) == (1, 2, pytest.approx(0.9))
+    ep_actions = np.arange(6, dtype=np.float32).reshape(3, 2)
+    ep = Episode({"front": np.zeros((3, 4, 4, 3), np.uint8)}, np.zeros((3, 1), np.float32), ep_actions, "t")
+    np.testing.assert_array_equal(demo_chunk(ep, 1, 4), ep_actions[[1, 2, 2, 2]])
+
+
+def test_sim_world_model_is_a_faithful_clone():
+    driver, world = make_env("reach", image_size=32), SimWorldModel(make_env("reach", image_size=32))
+    obs, info = driver.reset(seed=3)
+    world.env.reset(seed=3)
+    for _ in range(3):
+        driver.step(np.full(7, 0.3, np.float32))
+    state = driver.unwrapped.get_sim_state()
+    chunk = np.tile(np.array([0.5, -0.2, 0.1, 0, 0, 0, -1], np.float32), (4, 1))
+    a, b = world.rollout(state, chunk), world.rollout(state, chunk)
+    assert a.steps == 4 and a.info["progress"] == b.info["progress"]
+    for k in a.obs:
+        np.testing.assert_array_equal(a.obs[k], b.obs[k])
+    for action in chunk:  # the driver, stepped the same way, reaches the same place
+        obs, _, _, _, info = driver.step(action)
+    assert info["progress"] == pytest.approx(a.info["progress"])
+    # close, not bit-exact: the clone agrees with itself exactly, with the original to ~1e-3 rad
+    np.testing.assert_allclose(obs["observation.state"], a.obs["observation.state"], atol=5e-3)
+
+
+@pytest.fixture(scope="module")
+def tiny_policy(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("dpo") / "init"
+    FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))).save_pretrained(path)
+    return path
+
+
+def test_pairs_from_task_oracle(tiny_policy):
+    policy = FlowPolicy.from_pretrained(tiny_policy)
+    cfg = PairsConfig(scorer="oracle", k=3, episodes=1, max_steps=12, image_size=32, min_margin=0.0)
+    pairs = pairs_from_task(policy, "reach", cfg)
+    assert 1 <= len(pairs) <= 3 and pairs.meta["world_reward"]
+    assert pairs.scores.shape == (len(pairs), 3)
+    np.testing.assert_allclose(pairs.margin, pairs.scores.max(1) - pairs.scores.min(1), rtol=1e-6)
+    assert set(pairs.observations) == {f"observation.images.{v}" for v in policy.config.views} | {
+        "observation.state"
+    }
+
+
+def test_pairs_from_data_rank_by_demo_distance(tiny_policy):
+    policy = FlowPolicy.from_pretrained(tiny_policy)
+    rng = np.random.default_rng(0)
+    T = 6
+    ep = Episode(
+        views={v: rng.integers(0, 255, (T, 32, 32, 3), dtype=np.uint8) for v in policy.config.views},
+        state=rng.normal(size=(T, len(STATE_NAMES))).astype(np.float32),
+        action=rng.normal(size=(T, 7)).astype(np.float32),
+        task="reach the yellow ball",
+    )
+    pairs = pairs_from_data(policy, [ep], PairsConfig(scorer="oracle", k=4, every=2, min_margin=0.0))
+    assert len(pairs) == 3 and not pairs.meta["world_reward"]
+    for i, t in enumerate([0, 2, 4]):
+        demo = demo_chunk(ep, t, policy.config.chunk_size)
+        assert np.abs(pairs.winner[i] - demo).mean() <= np.abs(pairs.loser[i] - demo).mean()
+
+
+def test_train_dpo_rounds_and_resume(tiny_policy, tmp_path):
+    policy = FlowPolicy.from_pretrained(tiny_policy)
+    pcfg = PairsConfig(scorer="oracle", k=3, episodes=1, max_steps=12, image_size=32, min_margin=0.0)
+    save_pairs(pairs_from_task(policy, "reach", pcfg), tmp_path / "pairs")
+    cfg = DPOConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=2, rounds=2)
+    out = tmp_path / "run"
+    summary = train_dpo(
+        tiny_policy, out, cfg, pairs=tmp_path / "pairs", task="reach", pairs_cfg=pcfg, show_progress=False
+    )
+    assert [r["round"] for r in summary["rounds"]] == [0, 1]
+    # round 1 regenerates pairs with the trained policy (or is skipped when none passes the margin)
+    assert (out / "pairs_round1" / "pairs.safetensors").exists() or summary["rounds"][1]["pairs"] == 0
+    trained = FlowPolicy.from_pretrained(out / "policy")
+    same = [
+        torch.equal(a, b)
+        for a, b in zip(trained.expert.parameters(), policy.expert.parameters(), strict=True)
+    ]
+    assert not all(same)  # the expert moved
+    for a, b in zip(trained.views.parameters(), policy.views.parameters(), strict=True):
+        assert torch.equal(a, b)  # the frozen trunk did not
+    cfg3 = DPOConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=2, rounds=3)
+    more = train_dpo(tiny_policy, out, cfg3, task="reach", pairs_cfg=pcfg, resume=True, show_progress=False)
+    assert more["steps"] == summary["steps"]  # the saved config (2 rounds) wins on resume: nothing left

@@ -1,0 +1,105 @@
+"""Learned progress sources behind the reward wrapper and the DPO judge: a tiny random GRM on the sim."""
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from robo_reward.models.grm.configuration_grm import get_config
+from robo_reward.models.grm.inference import OnlineProgress
+from robo_reward.models.grm.modeling_grm import build_grm
+from robo_reward.rewards.shaping import ShapingConfig
+from robo_reward.rewards.wrappers import GRMProgress, ProgressRewardWrapper, load_progress_source
+from robo_reward.sim import make_env, task_spec
+from robo_reward.train.dpo.world_model import GRMJudge, SimWorldModel
+
+TASK = "reach"
+
+
+@pytest.fixture(scope="module")
+def tiny_grm(tmp_path_factory):
+    torch.manual_seed(0)
+    grm = build_grm(get_config("grm-tiny"))
+    rng = np.random.default_rng(0)
+    goal = rng.integers(0, 255, (grm.config.num_views, 32, 32, 3), dtype=np.uint8)
+    grm.references[task_spec(TASK).instruction] = goal
+    path = tmp_path_factory.mktemp("grm") / "tiny"
+    grm.save_pretrained(path)
+    return path
+
+
+def make_vec(n=2):
+    return SyncVectorEnv(
+        [lambda: make_env(TASK, image_size=32, max_steps=10)] * n, autoreset_mode=AutoresetMode.DISABLED
+    )
+
+
+def test_grm_shaped_wrapper_batches_and_resets(tiny_grm):
+    source = load_progress_source("grm", 2, task_spec(TASK).instruction, str(tiny_grm))
+    assert isinstance(source, GRMProgress)
+    env = ProgressRewardWrapper(make_vec(), source, ShapingConfig(gamma=0.9), potential_every=2)
+    env.reset(seed=0)
+    rewards, potentials = [], []
+    for _ in range(4):
+        _, r, term, trunc, info = env.step(np.zeros((2, 7), np.float32))
+        rewards.append(r)
+        potentials.append(info["potential"])
+    rewards, potentials = np.array(rewards), np.array(potentials)
+    assert np.isfinite(rewards).all() and np.isfinite(potentials).all()
+    np.testing.assert_array_equal(potentials[0], 0.0)  # held from reset until the first due step
+    np.testing.assert_allclose(rewards[0], (0.9 - 1) * 0.0)
+    assert env.timings["reward"] > 0 and env.timings["sim"] > 0
+    env.reset(options={"reset_mask": np.array([True, False])})  # a partial reset re-anchors env 0 only
+    assert env.potential[0] == 0.0 and env.potential[1] == potentials[-1][1]
+
+
+def test_grm_judge_scores_k_outcomes(tiny_grm):
+    from robo_reward.models.grm.modeling_grm import GRM
+
+    grm = GRM.from_pretrained(tiny_grm)
+    driver, world = make_env(TASK, image_size=32), SimWorldModel(make_env(TASK, image_size=32))
+    obs, info = driver.reset(seed=1)
+    world.env.reset(seed=1)
+    state = driver.unwrapped.get_sim_state()
+    chunks = np.random.default_rng(0).uniform(-1, 1, (3, 4, 7)).astype(np.float32)
+    outcomes = [world.rollout(state, c) for c in chunks]
+    gains = GRMJudge(grm, task_spec(TASK).instruction, 3).gains(obs, info, outcomes)
+    assert gains.shape == (3,) and np.isfinite(gains).all()
+    # the judge equals the online API used directly: reset at the start frame, one step to each outcome
+    online = OnlineProgress(grm, 3, task_spec(TASK).instruction)
+    keys = [k for k in obs if k.startswith("observation.images.")]
+    online.reset({k: np.stack([obs[k]] * 3) for k in keys})
+    np.testing.assert_allclose(gains, online.step({k: np.stack([o.obs[k] for o in outcomes]) for k in keys}))
+
+
+def test_perceptual_shaped_wrapper(tmp_path):
+    from robo_reward.data.episode import Episode
+    from robo_reward.models.encoders import build_encoder
+    from robo_reward.models.perceptual.configuration_perceptual import PerceptualConfig
+    from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
+    from robo_reward.rewards.wrappers import PerceptualProgress
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    T = 12
+    demos = [
+        Episode(
+            views={
+                v: rng.integers(0, 255, (T, 32, 32, 3), dtype=np.uint8) for v in ("front", "side", "wrist")
+            },
+            state=np.zeros((T, 1), np.float32),
+            action=np.zeros((T, 7), np.float32),
+            task=task_spec(TASK).instruction,
+        )
+        for _ in range(2)
+    ]
+    cfg = PerceptualConfig(encoder="tcn-tiny", num_steps=2, top_m=8)
+    PerceptualReward.fit(demos, cfg, encoder=build_encoder("tcn-tiny").eval()).save(tmp_path / "perc")
+    source = load_progress_source("perceptual", 2, task_spec(TASK).instruction, str(tmp_path / "perc"))
+    assert isinstance(source, PerceptualProgress)
+    env = ProgressRewardWrapper(make_vec(), source, ShapingConfig(kind="potential"))
+    obs, _ = env.reset(seed=0)
+    assert ((env.potential >= 0) & (env.potential <= 1)).all()
+    _, r, *_ = env.step(np.zeros((2, 7), np.float32))
+    np.testing.assert_allclose(r, env.potential)  # Φ as the reward (naive baseline)
+    assert env.timings["reward"] > 0
