@@ -1,0 +1,302 @@
+"""`robo-reward reward {train, label, adapt, eval}` — the general reward model from the command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from tyro.conf import Positional
+
+
+def _threads(threads: int | None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def _segmenter(encoder: str | None, steps: int):
+    if encoder is None:
+        return None
+    from robo_reward.models.perceptual.modeling_perceptual import PerceptualSegmenter
+
+    return PerceptualSegmenter(encoder, num_steps=steps)
+
+
+def train(
+    data: list[Path],
+    out: Path,
+    config: str = "grm-small",
+    steps: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    exclude_tasks: tuple[str, ...] = (),
+    val_fraction: float = 0.15,
+    resume: bool = False,
+    cache_dir: Path | None = None,
+    encoder_checkpoint: str | None = None,
+    frozen_encoder: bool | None = None,
+    segmenter_encoder: str | None = None,
+    segmenter_steps: int = 3,
+    seed: int = 0,
+    threads: int | None = None,
+) -> Path:
+    """Train a GRM on LeRobot datasets (any number of folders), holding out `exclude_tasks`.
+
+    Runs under `torchrun --nproc-per-node 2 -m robo_reward.cli reward train ...` too (DDP).
+    Episodes without a stage column are labelled from a perceptual segmenter
+    (`--segmenter-encoder` a TCN checkpoint or preset) or, failing that, uniform time.
+    """
+    from robo_reward.models.grm.configuration_grm import get_config
+    from robo_reward.train.reward.trainer import config_with, load_episodes, split_episodes
+    from robo_reward.train.reward.trainer import train as run_training
+
+    _threads(threads)
+    cfg = config_with(
+        get_config(config),
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        encoder_checkpoint=encoder_checkpoint,
+        frozen_encoder=frozen_encoder,
+    )
+    episodes = load_episodes(data, exclude_tasks=exclude_tasks)
+    train_eps, val_eps = split_episodes(episodes, val_fraction, seed)
+    args = {
+        "data": [str(d) for d in data],
+        "exclude_tasks": list(exclude_tasks),
+        "val_fraction": val_fraction,
+        "val_episodes": len(val_eps),
+    }
+    return run_training(
+        cfg,
+        train_eps,
+        out,
+        val_episodes=val_eps,
+        resume=resume,
+        segmenter=_segmenter(segmenter_encoder, segmenter_steps),
+        cache_dir=cache_dir,
+        extra_args=args,
+    )
+
+
+def label(
+    data: Positional[Path],
+    checkpoint: Path,
+    out: Path | None = None,
+    column: str = "grm_progress",
+    reference: Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the GRM's fused progress as a per-frame `grm_progress` column (a new dataset at `out`,
+    or `data` itself rewritten when `out` is omitted)."""
+    from robo_reward.data.lerobot_io import load_episodes, write_dataset
+    from robo_reward.models.grm.inference import ProgressEstimator
+
+    estimator = ProgressEstimator(_load(checkpoint, reference))
+    episodes = load_episodes(data)
+    for ep in episodes:
+        ep.extras[column] = estimator(ep).astype(np.float32)
+    target = out or data
+    return write_dataset(episodes, target, overwrite=overwrite or out is None)
+
+
+def _load(checkpoint: Path, reference: Path | None = None, reference_episodes: tuple[int, ...] = ()):
+    """The GRM, with goal references added from a reference dataset's successful episodes (per task)."""
+    from robo_reward.models.grm.modeling_grm import GRM
+
+    model = GRM.from_pretrained(checkpoint)
+    if reference is not None:
+        from robo_reward.data.lerobot_io import load_episodes
+
+        for ep in load_episodes(reference, episodes=reference_episodes or None):
+            if ep.outcome == "success":
+                add_reference(model, ep, replace=False)
+    return model
+
+
+def add_reference(model, ep, replace: bool = True) -> None:
+    from robo_reward.models.grm.inference import store_reference
+
+    store_reference(model.references, ep, model.config.views, replace)
+
+
+def _voc_by_task(model, episodes, cache=None) -> dict[str, float]:
+    from robo_reward.models.grm.inference import ProgressEstimator
+    from robo_reward.rewards.metrics import voc
+    from robo_reward.train.reward.batches import task_key
+
+    est = ProgressEstimator(model, cache=cache)
+    by: dict[str, list[float]] = {}
+    for ep in episodes:
+        if ep.outcome == "success":
+            by.setdefault(task_key(ep), []).append(voc(est(ep)))
+    return {k: float(np.mean(v)) for k, v in sorted(by.items())}
+
+
+def adapt(
+    checkpoint: Path,
+    demo: Path,
+    out: Path,
+    episode: int = 0,
+    replay: list[Path] | None = None,
+    replay_episodes: int = 40,
+    eval_data: Path | None = None,
+    old_eval_data: Path | None = None,
+    steps: int = 600,
+    max_seconds: float = 100.0,
+    trainable: str = "trunk",
+    json: Path | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+) -> dict:
+    """Adapt a GRM to a new task from ONE demo (`--demo DIR --episode K`); write it to `out`.
+
+    Replay: `--replay` datasets (default: the training run's data, if `checkpoint` is a run folder).
+    Reports VOC before/after on `--eval-data` (new task) and `--old-eval-data` (old tasks).
+    """
+    from robo_reward.data.lerobot_io import load_episodes
+    from robo_reward.models.grm.features import FeatureCache
+    from robo_reward.train.reward.adapt import adapt as run_adapt
+    from robo_reward.train.reward.batches import task_key
+    from robo_reward.utils.cli_helpers import emit_json, print_table
+    from robo_reward.utils.io import read_json
+
+    _threads(threads)
+    t0 = time.time()
+    model = _load(checkpoint)
+    (demo_ep,) = load_episodes(demo, episodes=[episode])
+    run_args = (
+        read_json(Path(checkpoint) / "train_args.json")
+        if (Path(checkpoint) / "train_args.json").exists()
+        else {}
+    )
+    if replay is None:
+        replay = [Path(d) for d in run_args.get("data", [])]
+    cache_dir = Path(run_args.get("cache_dir", Path(checkpoint) / "feature_cache"))
+    cache = FeatureCache(model, cache_dir if cache_dir.exists() else None)  # the run's features, reused
+    replay_eps = []
+    if replay:
+        pool = [ep for d in replay for ep in load_episodes(d) if task_key(ep) != task_key(demo_ep)]
+        rng = np.random.default_rng(seed)
+        replay_eps = [pool[i] for i in sorted(rng.permutation(len(pool))[:replay_episodes])]
+    load_seconds = time.time() - t0
+    new_eval = (
+        [ep for ep in load_episodes(eval_data) if task_key(ep) == task_key(demo_ep)] if eval_data else []
+    )
+    old_eval = load_episodes(old_eval_data) if old_eval_data else []
+    add_reference(model, demo_ep)  # zero-shot gets the same goal image as the adapted model
+    before = {"new": _voc_by_task(model, new_eval, cache), "old": _voc_by_task(model, old_eval, cache)}
+    t1 = time.time()
+    stats = run_adapt(
+        model,
+        demo_ep,
+        replay_eps,
+        steps=steps,
+        max_seconds=max_seconds,
+        trainable=trainable,
+        cache=cache,
+        seed=seed,
+    )
+    stats["adapt_seconds_including_data_loading"] = load_seconds + time.time() - t1
+    model.save_pretrained(out)
+    after = {"new": _voc_by_task(model, new_eval, cache), "old": _voc_by_task(model, old_eval, cache)}
+    result = {
+        "task": task_key(demo_ep),
+        "demo": str(demo),
+        "episode": episode,
+        **stats,
+        "voc_before": before,
+        "voc_after": after,
+    }
+    rows = [
+        {"tasks": group, "when": when, **{k: v for k, v in res[group].items()}}
+        for group in ("new", "old")
+        for when, res in (("before", before), ("after", after))
+        if res[group]
+    ]
+    for r in rows:
+        print_table(f"VOC ({r.pop('tasks')} tasks, {r.pop('when')} adaptation)", [r])
+    emit_json(json, result)
+    return result
+
+
+def eval(
+    checkpoint: Path,
+    data: list[Path],
+    json: Path | None = None,
+    plots: Path | None = None,
+    reference: Path | None = None,
+    reference_episodes: tuple[int, ...] = (),
+    tasks: tuple[str, ...] = (),
+    perspectives: bool = True,
+    threads: int | None = None,
+) -> dict:
+    """VOC (sparse/medium/dense), S/P/F accuracy + confusion, AUROC, EPIC for the GRM, its perspectives
+    and baselines (linear time, privileged progress) over the datasets, as one table.
+
+    Goal images: the checkpoint's stored reference per task; else `--reference` dataset's successful
+    episodes; else the first successful episode of the task in the data (then left out of the metrics).
+    """
+    from robo_reward.data.lerobot_io import load_episodes
+    from robo_reward.models.grm.features import FeatureCache
+    from robo_reward.models.grm.inference import ProgressEstimator
+    from robo_reward.rewards import evaluation as E
+    from robo_reward.rewards.baselines import linear_time_progress
+    from robo_reward.train.reward.batches import task_key
+    from robo_reward.utils.cli_helpers import emit_json, markdown_table, print_table
+
+    _threads(threads)
+    model = _load(checkpoint, reference, reference_episodes)
+    episodes = [ep for d in data for ep in load_episodes(d) if not tasks or task_key(ep) in tasks]
+    used_as_reference = set()
+    for i, ep in enumerate(episodes):
+        if ep.outcome == "success" and not ({ep.task_name, ep.task} & set(model.references)):
+            add_reference(model, ep)
+            used_as_reference.add(i)
+    episodes = [ep for i, ep in enumerate(episodes) if i not in used_as_reference]
+    cache = FeatureCache(model)
+    est = ProgressEstimator(model, cache=cache)
+    memo: dict[int, tuple] = {}  # id -> (episode kept alive so its id stays unique, perspectives)
+
+    def view(name: str):
+        def source(ep):
+            entry = memo.get(id(ep))
+            if entry is None or entry[0] is not ep:
+                entry = memo[id(ep)] = (ep, est.perspectives(ep))
+            return entry[1][name]
+
+        return source
+
+    sources = {"grm": view("fused")}
+    if perspectives:
+        sources |= {f"grm-{p}": view(p) for p in ("incremental", "forward", "backward", "consistency")}
+    sources["linear-time"] = linear_time_progress
+    if all(ep.progress is not None for ep in episodes):
+        sources["privileged"] = E.privileged_progress
+    results = E.evaluate_sources(sources, episodes)
+    rows = E.table_rows(results)
+    print_table(f"progress sources on {len(episodes)} episodes", rows)
+    out = {
+        "checkpoint": str(checkpoint),
+        "data": [str(d) for d in data],
+        "episodes": len(episodes),
+        "references_from_data": len(used_as_reference),
+        "results": E.json_ready(results),
+        "table_markdown": markdown_table(rows),
+    }
+    if plots is not None:
+        Path(plots).mkdir(parents=True, exist_ok=True)
+        E.plot_progress(
+            episodes,
+            {k: results[k] for k in ("grm", "linear-time", "privileged") if k in results},
+            Path(plots) / "progress.png",
+        )
+        (Path(plots) / "table.md").write_text(out["table_markdown"] + "\n")
+    emit_json(json, out)
+    return out
+
+
+COMMANDS = {"train": train, "label": label, "adapt": adapt, "eval": eval}

@@ -1,0 +1,165 @@
+"""Evaluation harness: any progress source → VOC, S/P/F, AUROC, EPIC, in one table, with plots.
+
+A *progress source* is any callable `episode -> (T,) progress in [0, 1]` (the GRM, the perceptual
+reward, a baseline, the simulator's privileged progress), so every estimator lands in the same table
+through the same code. The maths lives in `robo_reward.rewards.metrics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from robo_reward.data.episode import Episode
+from robo_reward.rewards import metrics as M
+
+ProgressSource = Callable[[Episode], np.ndarray]
+
+
+def subsample_episode(ep: Episode, idx: np.ndarray) -> Episode:
+    """The episode restricted to frames `idx` (every per-frame column sliced alike)."""
+    idx = np.asarray(idx)
+
+    def cut(a):
+        return None if a is None else a[idx]
+
+    return dataclasses.replace(
+        ep,
+        views={k: v[idx] for k, v in ep.views.items()},
+        state=ep.state[idx],
+        action=ep.action[idx],
+        progress=cut(ep.progress),
+        stage=cut(ep.stage),
+        success=cut(ep.success),
+        extras={k: np.asarray(v)[idx] for k, v in ep.extras.items()},
+    )
+
+
+def privileged_progress(ep: Episode) -> np.ndarray:
+    """The simulator's stage-based progress: the oracle row of every table (evaluation only)."""
+    if ep.progress is None:
+        raise ValueError("episode has no privileged progress column")
+    return np.asarray(ep.progress, dtype=np.float64)
+
+
+def _checked(source: ProgressSource, ep: Episode) -> np.ndarray:
+    out = np.asarray(source(ep), dtype=np.float64).reshape(-1)
+    if len(out) != len(ep):
+        raise ValueError(f"progress source returned {len(out)} values for an episode of {len(ep)} frames")
+    if not np.all(np.isfinite(out)):
+        raise ValueError("progress source returned non-finite values")
+    return out
+
+
+def evaluate_source(
+    source: ProgressSource,
+    episodes: Sequence[Episode],
+    densities: dict[str, int] | None = None,
+    gamma: float = 0.99,
+) -> dict:
+    """Metrics of one progress source over `episodes`.
+
+    VOC at each density is the mean over successful episodes of Spearman(progress, frame order),
+    the source seeing only the subsampled frames (an incremental estimator integrates over them).
+    S/P/F, AUROC (episode score = mean progress over the last third; success against partial and
+    failure) and EPIC (to the privileged progress, where present) use every frame.
+    Returns a dict of numbers plus `"progress"`: the dense curve per episode, for plots.
+    """
+    densities = M.DENSITIES if densities is None else densities
+    out: dict = {"episodes": len(episodes)}
+    successes = [ep for ep in episodes if ep.outcome == "success"]
+    dense: list[np.ndarray] = [_checked(source, ep) for ep in episodes]
+    for name, n in densities.items():
+        if n <= 0:
+            vals = [M.voc(p) for p, ep in zip(dense, episodes, strict=True) if ep.outcome == "success"]
+        else:
+            vals = [
+                M.voc(_checked(source, subsample_episode(ep, M.sample_indices(len(ep), n))))
+                for ep in successes
+            ]
+        out[f"voc_{name}"] = float(np.mean(vals)) if vals else float("nan")
+        out[f"voc_{name}_std"] = float(np.std(vals)) if vals else float("nan")
+    true = [ep.outcome for ep in episodes]
+    pred = [M.classify_progress(p) for p in dense]
+    out["spf_accuracy"] = M.accuracy(true, pred)
+    out["confusion"] = M.confusion_matrix(true, pred).tolist()
+    out["confusion_labels"] = list(M.OUTCOMES)
+    scores = np.array([M.tail_mean(p) for p in dense])
+    out["auroc"] = M.auroc(scores, np.array([t == "success" for t in true]))
+    with_truth = [i for i, ep in enumerate(episodes) if ep.progress is not None]
+    if with_truth:
+        success = [
+            np.asarray(episodes[i].success, np.float64)
+            if episodes[i].success is not None
+            else np.zeros(len(episodes[i]))
+            for i in with_truth
+        ]
+        out["epic"] = M.progress_epic_distance(
+            [dense[i] for i in with_truth],
+            [privileged_progress(episodes[i]) for i in with_truth],
+            gamma=gamma,
+            success=success,
+        )
+    out["progress"] = dense
+    return out
+
+
+def evaluate_sources(
+    sources: dict[str, ProgressSource], episodes: Sequence[Episode], **kwargs
+) -> dict[str, dict]:
+    """`evaluate_source` for each named source over the same episodes."""
+    return {name: evaluate_source(src, episodes, **kwargs) for name, src in sources.items()}
+
+
+TABLE_COLUMNS = ("voc_sparse", "voc_medium", "voc_dense", "spf_accuracy", "auroc", "epic")
+
+
+def table_rows(results: dict[str, dict]) -> list[dict]:
+    """One row per source with the headline numbers (for `markdown_table` / `print_table`)."""
+    return [{"source": name, **{c: r.get(c) for c in TABLE_COLUMNS}} for name, r in results.items()]
+
+
+def json_ready(results: dict[str, dict]) -> dict[str, dict]:
+    """Results without the per-episode curves (for `--json`)."""
+    return {name: {k: v for k, v in r.items() if k != "progress"} for name, r in results.items()}
+
+
+def plot_progress(
+    episodes: Sequence[Episode], results: dict[str, dict], out: str | Path, max_episodes: int = 4
+) -> Path:
+    """Predicted progress of every source against the privileged progress for a few episodes (PNG).
+
+    Picks up to `max_episodes`, one per outcome first so failures are on the page too.
+    """
+    from robo_reward.utils.io import atomic_path
+    from robo_reward.utils.plots import _plt
+
+    plt = _plt()
+    picked: list[int] = []
+    for outcome in M.OUTCOMES:
+        picked += [i for i, ep in enumerate(episodes) if ep.outcome == outcome][:1]
+    picked += [i for i in range(len(episodes)) if i not in picked]
+    picked = picked[:max_episodes]
+    fig, axes = plt.subplots(1, len(picked), figsize=(3.2 * len(picked), 2.8), squeeze=False)
+    for ax, i in zip(axes[0], picked, strict=False):
+        ep = episodes[i]
+        if ep.progress is not None:
+            ax.plot(ep.progress, "k--", lw=1.5, label="privileged")
+        for name, r in results.items():
+            if name != "privileged":  # drawn above, dashed
+                ax.plot(r["progress"][i], label=name, lw=1.2)
+        ax.set_title(f"{ep.task_name or ep.task[:24]} ({ep.outcome})", fontsize=8)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("frame", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_ylabel("progress")
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out

@@ -1,0 +1,1 @@
+"""GRM training: the trainer loop, batches, and one-shot adaptation."""

@@ -1,0 +1,115 @@
+"""Progress labels, hop targets, two-hot bins, fusion and pair sampling against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robo_reward.data import labels as L
+from robo_reward.data.sampling import PairSampler
+from robo_reward.models.grm import inference as I
+
+
+def test_hop_labels_forward_and_backward():
+    np.testing.assert_allclose(L.hop_labels(0.2, 0.6), 0.5)  # 0.4 of the 0.8 left
+    np.testing.assert_allclose(L.hop_labels(0.5, 0.25), -0.5)  # lost half of the 0.5 made
+    np.testing.assert_allclose(L.hop_labels([0.0, 1.0, 0.3], [1.0, 0.0, 0.3]), [1.0, -1.0, 0.0])
+    np.testing.assert_allclose(L.hop_labels(1.0, 1.0), 0.0)
+
+
+def test_apply_hop_inverts_hop_labels():
+    np.testing.assert_allclose(L.apply_hop(0.2, 0.5), 0.6)
+    np.testing.assert_allclose(L.apply_hop(0.5, -0.5), 0.25)
+    rng = np.random.default_rng(0)
+    p, q = rng.random(100), rng.random(100)
+    np.testing.assert_allclose(L.apply_hop(p, L.hop_labels(p, q)), q, atol=1e-9)
+
+
+def test_two_hot_and_expectation():
+    np.testing.assert_allclose(L.two_hot([0.25], 5), [[0, 0, 0.5, 0.5, 0]])
+    np.testing.assert_allclose(L.two_hot([1.0, -1.0], 5), [[0, 0, 0, 0, 1], [1, 0, 0, 0, 0]])
+    values = np.linspace(-1, 1, 37)
+    np.testing.assert_allclose(L.expected_hop(L.two_hot(values, 41)), values, atol=1e-12)
+    assert L.bin_centers(41)[20] == 0.0
+
+
+def test_segment_progress_hand_values():
+    np.testing.assert_allclose(L.segment_progress(5, [2]), [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(L.segment_progress(3, []), [0, 0.5, 1.0])
+    np.testing.assert_allclose(L.segment_progress(5, [0, 2, 2, 9]), [0, 0.25, 0.5, 0.75, 1.0])  # cleaned
+
+
+def test_stage_progress_completed_and_incomplete_runs():
+    np.testing.assert_allclose(L.stage_progress([0, 0, 1, 1], 2, completed=True), [0, 0.25, 0.5, 1.0])
+    # stage 1 reached, then lost (a drop): runs that never complete rise only half a stage
+    np.testing.assert_allclose(
+        L.stage_progress([0, 0, 1, 1, 0, 0], 2, completed=False), [0, 0.25, 0.5, 0.625, 0, 0.125]
+    )
+    np.testing.assert_allclose(
+        L.stage_progress([0, 0, 2], 2, completed=True), [0, 0.5, 1.0]
+    )  # terminal stage
+
+
+def test_progress_labels_sources(synthetic_episodes):
+    success = synthetic_episodes[0]
+    phi = L.progress_labels(success, num_stages=2)
+    assert phi[0] == 0.0 and phi[-1] == 1.0 and np.all(np.diff(phi) >= 0)
+    no_stage = type(success)(**{**success.__dict__, "stage": None})
+    np.testing.assert_allclose(L.progress_labels(no_stage), np.linspace(0, 1, len(success)))  # uniform time
+
+    class Halves:
+        def segment(self, episode):
+            return [0, 4]
+
+    seg = L.progress_labels(no_stage, segmenter=Halves())
+    assert seg[4] == pytest.approx(0.5) and seg[-1] == 1.0
+    flicker = type(success)(**{**success.__dict__, "stage": success.stage.copy()})
+    flicker.stage[-2] = 0  # the stage detector drops for one frame just before success
+    np.testing.assert_allclose(L.progress_labels(flicker, num_stages=2), phi)
+    failure = next(ep for ep in synthetic_episodes if ep.outcome == "failure")
+    with pytest.raises(ValueError, match="no progress label"):
+        L.progress_labels(type(failure)(**{**failure.__dict__, "stage": None}))
+
+
+def test_label_frames_evenly_inside_segments():
+    np.testing.assert_array_equal(L.label_frames(10, [4], 2), [0, 2, 4, 7, 9])
+
+
+def test_pair_sampler_balance_and_zero_hops():
+    labels = [np.linspace(0, 1, 21), np.r_[np.linspace(0, 0.5, 11), np.full(10, 0.5)]]
+    sampler = PairSampler(labels, zero_fraction=0.05)
+    batch = sampler.sample(20000, np.random.default_rng(0))
+    expected = L.hop_labels(
+        np.array([labels[e][p] for e, p in zip(batch.episode, batch.before, strict=True)]),
+        np.array([labels[e][q] for e, q in zip(batch.episode, batch.after, strict=True)]),
+    )
+    np.testing.assert_allclose(batch.hop, expected, atol=1e-6)
+    assert np.mean(batch.hop == 0) == pytest.approx(0.05, abs=0.01)
+    moving = batch.hop[batch.hop != 0]
+    # balanced over hop bins: forward and backward pairs about equally, large hops not rare
+    assert np.mean(moving > 0) == pytest.approx(0.5, abs=0.1)
+    assert np.mean(np.abs(moving) > 0.5) > 0.15
+
+
+def test_incremental_and_anchored_fusion_hand_values():
+    np.testing.assert_allclose(I.incremental_progress([0.5, -0.5, 1.0]), [0, 0.5, 0.25, 1.0])
+    np.testing.assert_allclose(I.forward_anchored([-0.2, 0.3, 1.2]), [0, 0.3, 1.0])
+    np.testing.assert_allclose(I.backward_anchored([-1.0, -0.25, 0.0]), [0, 0.75, 1.0])
+    per = {"a": np.array([0.2]), "b": np.array([0.4]), "c": np.array([0.9])}
+    np.testing.assert_allclose(I.fuse_mean(per), [0.5])
+
+
+def test_consistency_fusion_hand_value():
+    per = {"a": np.array([0.5]), "b": np.array([0.5]), "c": np.array([0.9])}
+    # gaps to the others: a .2, b .2, c .4 -> weights 1, 1, exp(-2) at tau 0.1
+    w = np.exp(-2.0)
+    np.testing.assert_allclose(I.fuse_consistency(per, 0.1), [(0.5 + 0.5 + 0.9 * w) / (2 + w)])
+    same = {"a": np.array([0.3, 0.7]), "b": np.array([0.3, 0.7])}
+    np.testing.assert_allclose(I.fuse_consistency(same), [0.3, 0.7])
+
+
+def test_pair_sampler_balances_groups():
+    labels = [np.linspace(0, 1, 40), np.linspace(0, 1, 4)]  # a long and a very short episode
+    sampler = PairSampler(labels, groups=[0, 1], zero_fraction=0.0)
+    batch = sampler.sample(4000, np.random.default_rng(1))
+    assert np.mean(batch.episode == 1) == pytest.approx(0.5, abs=0.05)
