@@ -2,6 +2,8 @@
 
 import os
 
+import robo_reward  # noqa: F401  (sets headless rendering defaults before any test imports mujoco)
+
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
