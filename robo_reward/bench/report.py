@@ -1,0 +1,167 @@
+"""`robo-reward bench all`: every measurement the README quotes, in one run, into one report.
+
+Each section calls the same function its own command does, and the markdown it writes
+(`<out>/report.md`) is what the README's results section is pasted from, with the command printed
+under each table. Slow (tens of minutes on 2 CPU cores); never part of CI.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from robo_reward.paths import shipped_models
+from robo_reward.utils.cli_helpers import console, markdown_table
+from robo_reward.utils.io import write_json
+
+SEEN = "reach,push,pick_place,stack,open_drawer"
+HELD_OUT = "drawer_store"
+
+
+def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
+    grm = shipped_models() / "grm-small-sim"
+    policy = shipped_models() / "flow-small-sim"
+    data = out / "data"
+
+    def sim() -> dict:
+        from robo_reward.bench.sim import run
+
+        return run(json=out / "sim.json")
+
+    def tasks() -> dict:
+        from robo_reward.sim.cli import validate
+
+        return {"tasks": validate(seeds=20, json=out / "tasks.json")}
+
+    def datasets() -> dict:
+        from robo_reward.sim.cli import collect
+
+        collect(data / "seen", task=SEEN, episodes=12, failures=0.34, seed=7_000, overwrite=True)
+        collect(data / "held-out", task=HELD_OUT, episodes=10, failures=0.3, seed=8_000, overwrite=True)
+        return {}
+
+    def reward() -> dict:
+        from robo_reward.models.grm.cli import eval as grm_eval
+
+        return grm_eval(grm, [data / "seen"], json=out / "reward_seen.json", plots=out / "reward_plots")
+
+    def adapt() -> dict:
+        from robo_reward.models.grm.cli import adapt as grm_adapt
+
+        return grm_adapt(
+            grm,
+            data / "held-out",
+            out / "grm-adapted",
+            episode=0,
+            replay=[data / "seen"],
+            eval_data=data / "held-out",
+            old_eval_data=data / "seen",
+            json=out / "adapt.json",
+        )
+
+    def perceptual() -> dict:
+        from robo_reward.models.perceptual.cli import fit, score
+
+        fit(data / "seen", out / "perceptual", episodes=5, task="pick_place")
+        return score(out / "perceptual", data / "seen", json=out / "perceptual.json", task="pick_place")
+
+    def policy_latency() -> dict:
+        from robo_reward.bench.policy import run
+
+        return run(json=out / "policy_latency.json")
+
+    def policy_success() -> dict:
+        from robo_reward.models.flow_policy.cli import eval as policy_eval
+
+        return policy_eval(policy, task="pick_place", episodes=50, json=out / "policy_success.json")
+
+    def rl() -> dict:
+        from robo_reward.train.rl.compare import compare
+        from robo_reward.train.rl.configuration_rl import RLConfig
+
+        cfg = RLConfig(task="pick_place", init=str(policy), grm=str(grm), rollouts=150)
+        return compare(cfg, ["sparse", "naive", "grm", "oracle"], 3, out / "rl")
+
+    def dpo() -> dict:
+        from robo_reward.train.dpo.configuration_dpo import DPOConfig, PairsConfig
+        from robo_reward.train.dpo.trainer import train_dpo
+
+        return train_dpo(
+            policy,
+            out / "dpo",
+            DPOConfig(rounds=1, eval_episodes=50),
+            task="pick_place",
+            pairs_cfg=PairsConfig(scorer="grm", grm=str(grm)),
+        )
+
+    def ros() -> dict:
+        from robo_reward.bench.ros import run
+
+        return run(json=out / "ros.json", seconds=10, rate=30.0)
+
+    return [
+        ("sim throughput", "robo-reward bench sim", sim),
+        ("task suite", "robo-reward sim validate --seeds 20", tasks),
+        ("datasets", f"robo-reward sim collect --task {SEEN} --episodes 12 --failures 0.34", datasets),
+        (
+            "reward quality, seen tasks",
+            "robo-reward reward eval --checkpoint models/grm-small-sim --data DIR",
+            reward,
+        ),
+        (
+            "one-shot adaptation",
+            "robo-reward reward adapt --checkpoint models/grm-small-sim --demo DIR",
+            adapt,
+        ),
+        (
+            "perceptual reward",
+            "robo-reward perceptual fit ... && robo-reward perceptual score ...",
+            perceptual,
+        ),
+        ("policy latency", "robo-reward bench policy", policy_latency),
+        (
+            "policy success",
+            "robo-reward policy eval --checkpoint models/flow-small-sim --episodes 50",
+            policy_success,
+        ),
+        ("RL comparison", "robo-reward rl compare --task pick_place --rollouts 150 --seeds 3", rl),
+        ("DPO", "robo-reward dpo train --task pick_place --rounds 1 --eval-episodes 50", dpo),
+        ("ROS latency", "robo-reward bench ros --seconds 10", ros),
+    ]
+
+
+def run_all(out: Path) -> dict:
+    """Run every section (a failing one is recorded and the rest go on); write report.md + JSON."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    lines = ["# robo_reward benchmark report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M')}.", ""]
+    for title, command, fn in _sections(out):
+        console.rule(f"[bold]{title}")
+        t0 = time.perf_counter()
+        try:
+            r = fn() or {}
+            status = "ok"
+        except Exception as e:  # a report with one failed section beats no report
+            r, status = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}, "failed"
+        results[title] = {"status": status, "seconds": time.perf_counter() - t0, "result": r}
+        lines += [f"## {title}", "", f"`{command}`", ""]
+        lines += [_render(r), ""]
+    (out / "report.md").write_text("\n".join(lines))
+    write_json(out / "report.json", results)
+    console.print(f"report: {out / 'report.md'}")
+    return results
+
+
+def _render(r: dict) -> str:
+    if "error" in r:
+        return f"**failed**: {r['error']}"
+    if "table_markdown" in r:
+        return r["table_markdown"]
+    for key in ("table", "tasks", "rows"):
+        if isinstance(r.get(key), list) and r[key] and isinstance(r[key][0], dict):
+            return markdown_table(r[key])
+    flat = {k: v for k, v in r.items() if isinstance(v, int | float | str)}
+    return markdown_table([flat]) if flat else "(see JSON)"

@@ -1,0 +1,286 @@
+"""`robo-reward quickstart`: the whole mission end to end on a laptop CPU, composed from the CLI's own
+commands (each stage is also reachable on its own; this module only composes them):
+
+collect demos → evaluate the GRM (VOC, S/P/F, AUROC, EPIC) → adapt it one-shot to a held-out task →
+fine-tune the flow policy with GRM-shaped RL → one DPO round → `report.md` with tables and plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json as jsonlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from robo_reward.paths import runs_dir, shipped_models
+from robo_reward.utils.cli_helpers import console, markdown_table
+from robo_reward.utils.io import write_json
+
+SEEN_TASKS = ("reach", "push", "pick_place", "stack", "open_drawer")
+HELD_OUT_TASK = "drawer_store"
+
+
+@dataclasses.dataclass
+class Quickstart:
+    """Options of `robo-reward quickstart` (defaults fit a 2-core CPU in about 15 minutes)."""
+
+    out: Path | None = None
+    """Run folder (default runs/quickstart-<time>)."""
+    grm: Path = shipped_models() / "grm-small-sim"
+    """Reward model checkpoint (the shipped default)."""
+    policy: Path = shipped_models() / "flow-small-sim"
+    """BC flow policy checkpoint to fine-tune (the shipped default)."""
+    from_scratch: bool = False
+    """Train the reward model and the BC policy here instead of using the shipped checkpoints."""
+    rl_task: str = "pick_place"
+    """Task for the RL and DPO fine-tuning stages."""
+    episodes_per_task: int = 3
+    """Episodes collected per seen task (a third of them with an injected failure)."""
+    held_out_episodes: int = 6
+    """Episodes of the held-out task: the first is the one-shot demo, the rest evaluate it."""
+    rl_rollouts: int = 40
+    """RL budget in episodes."""
+    eval_episodes: int = 20
+    """Sim episodes per policy evaluation (before RL, after RL, after DPO)."""
+    adapt_seconds: float = 60.0
+    """Wall-time bound of the one-shot adaptation."""
+    image_size: int = 96
+    seed: int = 0
+
+
+class _Stages:
+    """Runs named stages in order with a progress display; records timing and results per stage."""
+
+    def __init__(self, names: list[str]):
+        from robo_reward.utils.logging import progress_bar
+
+        self.bar = progress_bar(disable=False)
+        self.job = self.bar.add_task("quickstart", total=len(names), info="")
+        self.times: dict[str, float] = {}
+
+    def run(self, name: str, fn: Callable[[], object]):
+        self.bar.update(self.job, info=name)
+        console.rule(f"[bold]{name}")
+        t0 = time.perf_counter()
+        result = fn()
+        self.times[name] = time.perf_counter() - t0
+        self.bar.advance(self.job)
+        return result
+
+
+def quickstart(cfg: Quickstart) -> dict:
+    """Run the mission end to end and write `<out>/report.md`."""
+    import torch
+
+    from robo_reward.sim.cli import collect
+
+    torch.set_num_threads(1)  # two processes' worth of threads fight on a 2-core CPU
+    out = cfg.out or runs_dir() / f"quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    names = ["collect demos", "reward model", "evaluate GRM", "one-shot adaptation", "policy"]
+    names += ["RL with GRM-shaped reward", "DPO", "report"]
+    st = _Stages(names)
+    res: dict = {"config": {k: str(v) for k, v in dataclasses.asdict(cfg).items()}}
+    seen, held = out / "data" / "seen", out / "data" / "held-out"
+    with st.bar:
+        st.run(
+            "collect demos",
+            lambda: (
+                collect(
+                    seen,
+                    task=",".join(SEEN_TASKS),
+                    episodes=cfg.episodes_per_task,
+                    failures=1 / 3,
+                    seed=cfg.seed + 10_000,
+                    image_size=cfg.image_size,
+                    overwrite=True,
+                ),
+                collect(
+                    held,
+                    task=HELD_OUT_TASK,
+                    episodes=cfg.held_out_episodes,
+                    seed=cfg.seed + 20_000,
+                    image_size=cfg.image_size,
+                    overwrite=True,
+                ),
+            ),
+        )
+        grm = st.run("reward model", lambda: _reward_model(cfg, out))
+        res["grm_eval"] = st.run("evaluate GRM", lambda: _grm_eval(grm, seen, out))
+        res["adapt"] = st.run("one-shot adaptation", lambda: _adapt(cfg, grm, held, seen, out))
+        policy = st.run("policy", lambda: _policy(cfg, out))
+        res["rl"] = st.run("RL with GRM-shaped reward", lambda: _rl(cfg, policy, grm, out))
+        res["dpo"] = st.run("DPO", lambda: _dpo(cfg, policy, out))
+        res["stage_seconds"] = st.times
+        st.run("report", lambda: _report(res, out))
+    res["stage_seconds"] = st.times
+    write_json(out / "summary.json", res)
+    console.print(f"[bold green]done[/] in {sum(st.times.values()) / 60:.1f} min → {out / 'report.md'}")
+    return res
+
+
+def _reward_model(cfg: Quickstart, out: Path) -> Path:
+    if not cfg.from_scratch:
+        if not (cfg.grm / "config.json").exists():
+            raise FileNotFoundError(f"no reward model at {cfg.grm}; pass --grm PATH or --from-scratch")
+        return cfg.grm
+    from robo_reward.models.grm.cli import train
+    from robo_reward.sim.cli import collect
+
+    data = collect(
+        out / "data" / "grm-train",
+        task=",".join(SEEN_TASKS),
+        episodes=12,
+        failures=0.3,
+        seed=cfg.seed,
+        image_size=cfg.image_size,
+        overwrite=True,
+    )
+    return train([data], out / "grm", config="grm-small", seed=cfg.seed)
+
+
+def _grm_eval(grm: Path, seen: Path, out: Path) -> dict:
+    from robo_reward.models.grm.cli import eval as grm_eval
+
+    r = grm_eval(grm, [seen], json=out / "grm_eval.json", plots=out / "plots", perspectives=False)
+    return {"table_markdown": r["table_markdown"], "episodes": r["episodes"]}
+
+
+def _adapt(cfg: Quickstart, grm: Path, held: Path, seen: Path, out: Path) -> dict:
+    from robo_reward.models.grm.cli import adapt
+
+    r = adapt(
+        grm,
+        held,
+        out / "grm-adapted",
+        episode=0,
+        replay=[seen],
+        eval_data=held,
+        old_eval_data=seen,
+        max_seconds=cfg.adapt_seconds,
+        json=out / "adapt.json",
+        seed=cfg.seed,
+    )
+    return {k: r[k] for k in ("task", "voc_before", "voc_after") if k in r} | {
+        "seconds": r.get("adapt_seconds_including_data_loading")
+    }
+
+
+def _policy(cfg: Quickstart, out: Path) -> Path:
+    if not cfg.from_scratch:
+        if not (cfg.policy / "config.json").exists():
+            raise FileNotFoundError(f"no policy at {cfg.policy}; pass --policy PATH or --from-scratch")
+        return cfg.policy
+    from robo_reward.models.flow_policy.cli import train
+    from robo_reward.sim.cli import collect
+
+    data = collect(out / "data" / "bc", task=cfg.rl_task, episodes=10, seed=cfg.seed + 30_000, overwrite=True)
+    return train([data], out / "bc", config="flow-small", steps=1500, seed=cfg.seed)
+
+
+def _success(policy_dir: Path, cfg: Quickstart, sheet_dir: Path | None = None) -> dict:
+    from robo_reward.models.flow_policy import FlowPolicy
+    from robo_reward.models.flow_policy.evaluation import evaluate
+
+    policy = FlowPolicy.from_pretrained(policy_dir)
+    r = evaluate(
+        policy,
+        cfg.rl_task,
+        episodes=cfg.eval_episodes,
+        num_envs=2,
+        seed=cfg.seed + 50_000,
+        record=3 if sheet_dir else 0,
+        sheet_dir=sheet_dir,
+    )
+    return {k: v for k, v in r.items() if isinstance(v, int | float | list | str)}
+
+
+def _rl(cfg: Quickstart, policy: Path, grm: Path, out: Path) -> dict:
+    from robo_reward.train.rl.configuration_rl import RLConfig
+    from robo_reward.train.rl.trainer import train
+
+    before = _success(policy, cfg, out / "plots" / "before")
+    rl_cfg = RLConfig(
+        task=cfg.rl_task,
+        init=str(policy),
+        reward="grm",
+        grm=str(grm),
+        rollouts=cfg.rl_rollouts,
+        seed=cfg.seed,
+    )
+    summary = train(rl_cfg, out / "rl")
+    after = _success(out / "rl" / "checkpoint" / "policy", cfg, out / "plots" / "after-rl")
+    return {"before": before, "after": after, "train": _scalars(summary)}
+
+
+def _dpo(cfg: Quickstart, policy: Path, out: Path) -> dict:
+    from robo_reward.train.dpo.configuration_dpo import DPOConfig, PairsConfig
+    from robo_reward.train.dpo.trainer import train_dpo
+
+    summary = train_dpo(
+        policy,
+        out / "dpo",
+        DPOConfig(rounds=1, eval_episodes=cfg.eval_episodes),
+        task=cfg.rl_task,
+        pairs_cfg=PairsConfig(scorer="oracle"),
+    )
+    return {"rounds": summary["rounds"], "before": summary.get("before")}
+
+
+def _scalars(d: dict) -> dict:
+    return {k: v for k, v in d.items() if isinstance(v, int | float | str)}
+
+
+def _report(res: dict, out: Path) -> Path:
+    lines = ["# robo_reward quickstart", ""]
+    lines += ["## Reward model on seen tasks", "", res["grm_eval"]["table_markdown"], ""]
+    lines += ["![progress](plots/progress.png)", ""]
+    a = res["adapt"]
+    rows = [
+        {
+            "tasks": grp,
+            "VOC before": _mean(a["voc_before"].get(grp)),
+            "VOC after": _mean(a["voc_after"].get(grp)),
+        }
+        for grp in ("new", "old")
+    ]
+    lines += [f"## One-shot adaptation to `{a.get('task')}` ({a.get('seconds', 0):.0f} s)", ""]
+    lines += [markdown_table(rows), ""]
+    rl, dpo = res["rl"], res["dpo"]
+    rows = [
+        {"policy": "BC (shipped)", "success": rl["before"].get("success_rate")},
+        {"policy": "after GRM-shaped RL", "success": rl["after"].get("success_rate")},
+    ]
+    for r in dpo["rounds"]:
+        rows.append(
+            {"policy": f"after DPO round {r['round'] + 1}", "success": (r.get("after") or {}).get("success_rate")}
+        )
+    lines += ["## Policy fine-tuning", "", markdown_table(rows), ""]
+    lines += ["Rollouts before and after RL: `plots/before/`, `plots/after-rl/`.", ""]
+    times = [{"stage": k, "seconds": v} for k, v in res["stage_seconds"].items()]
+    lines += ["## Time per stage", "", markdown_table(times), ""]
+    lines += ["Raw numbers: `summary.json`.", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    (out / "report.json").write_text(jsonlib.dumps(res, indent=2, default=str))
+    return path
+
+
+def _mean(d: dict | None) -> float | None:
+    if not d:
+        return None
+    return sum(d.values()) / len(d)
+
+
+def main(cfg: Annotated[Quickstart, tyro.conf.OmitArgPrefixes]) -> dict:
+    """Run the whole mission end to end on a CPU (about 15 minutes on 2 cores) and write a report:
+    collect demos → evaluate the shipped GRM → one-shot adaptation to a held-out task → GRM-shaped RL
+    and one DPO round of the shipped flow policy → runs/quickstart-<time>/report.md."""
+    return quickstart(cfg)
+
+
+COMMANDS = main

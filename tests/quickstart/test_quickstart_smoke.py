@@ -1,0 +1,39 @@
+"""The README's main job, end to end at a tiny budget, with the shipped checkpoints."""
+
+import json
+
+import pytest
+
+from robo_reward.paths import shipped_models
+from robo_reward.quickstart import Quickstart, quickstart
+
+
+@pytest.mark.skipif(
+    not (shipped_models() / "flow-small-sim" / "config.json").exists(), reason="no shipped policy"
+)
+def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path):
+    cfg = Quickstart(
+        out=tmp_path / "qs",
+        episodes_per_task=2,
+        held_out_episodes=3,
+        rl_rollouts=2,
+        eval_episodes=2,
+        adapt_seconds=10,
+        image_size=64,
+    )
+    res = quickstart(cfg)
+    report = (tmp_path / "qs" / "report.md").read_text()
+    for heading in ("Reward model on seen tasks", "One-shot adaptation", "Policy fine-tuning"):
+        assert heading in report
+    assert (tmp_path / "qs" / "plots" / "progress.png").stat().st_size > 1000
+    adapt = res["adapt"]
+    assert adapt["task"] == "drawer_store"
+    # One demo of the held-out task must lift its VOC above zero-shot.
+    assert adapt["voc_after"]["new"]["drawer_store"] > adapt["voc_before"]["new"]["drawer_store"]
+    summary = json.loads((tmp_path / "qs" / "summary.json").read_text())
+    assert set(summary["stage_seconds"]) >= {
+        "collect demos",
+        "evaluate GRM",
+        "RL with GRM-shaped reward",
+        "DPO",
+    }
