@@ -1,0 +1,134 @@
+"""`robo-reward policy {train, eval, serve}` for the flow-matching policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from robo_reward.utils.cli_helpers import console, emit_json, print_table
+
+
+def train(
+    data: list[Path],
+    out: Path,
+    config: str = "flow-small",
+    steps: int = 3000,
+    batch_size: int = 64,
+    lr: float = 3e-4,
+    image_size: int | None = None,
+    chunk_size: int | None = None,
+    override: list[str] | None = None,
+    shift_pad: int = 4,
+    include_failures: bool = False,
+    max_episodes: int | None = None,
+    log_every: int = 50,
+    ckpt_every: int = 1000,
+    seed: int = 0,
+    threads: int | None = None,
+    resume: bool = False,
+) -> Path:
+    """Behaviour cloning from one or more datasets (multi-task); success episodes only by default.
+
+    `--override width=128 trunk_depth=2` changes any FlowPolicyConfig field (JSON values).
+    Run under `torchrun --nproc-per-node N` for DDP (gloo on CPU with GLOO_SOCKET_IFNAME=lo).
+    """
+    from robo_reward.train.bc import BCConfig, train_bc
+
+    overrides = _parse_overrides(override or [])
+    if image_size is not None:
+        overrides["image_size"] = image_size
+    if chunk_size is not None:
+        overrides["chunk_size"] = chunk_size
+    cfg = BCConfig(
+        out=out, data=list(data), config=config, overrides=overrides, steps=steps, batch_size=batch_size,
+        lr=lr, shift_pad=shift_pad, outcomes=("success", "partial", "failure") if include_failures else ("success",),
+        max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
+        resume=resume,
+    )  # fmt: skip
+    final = train_bc(cfg)
+    console.print(f"policy saved to {final}")
+    return final
+
+
+def _parse_overrides(items: list[str]) -> dict:
+    import json as _json
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--override expects key=value, got {item!r}")
+        try:
+            out[key] = _json.loads(value)
+        except ValueError:
+            out[key] = value  # a bare string
+    return out
+
+
+def eval(
+    checkpoint: Path,
+    task: str = "pick_place",
+    episodes: int = 20,
+    num_envs: int = 2,
+    seed: int = 1000,
+    n_action_steps: int | None = None,
+    temporal_ensemble: float | None = None,
+    num_steps: int | None = None,
+    record: int = 3,
+    sheet_dir: Path | None = None,
+    json: Path | None = None,
+    threads: int | None = None,
+) -> dict:
+    """Success rate (Wilson 95 % CI) and final progress in sim; `--task all` runs every native task.
+
+    Seeds start at 1000 by default, away from the seeds demos are usually collected with (0, 1, ...).
+    """
+    import torch
+
+    from robo_reward.models.flow_policy import FlowPolicy
+    from robo_reward.models.flow_policy.evaluation import evaluate
+    from robo_reward.sim import list_tasks
+
+    if threads:
+        torch.set_num_threads(threads)
+    policy = FlowPolicy.from_pretrained(checkpoint)
+    tasks = [t for t in list_tasks() if not t.startswith("robosuite/")] if task == "all" else [task]
+    sheets = sheet_dir or (json.parent if json else Path("runs/policy-eval"))
+    results = []
+    for name in tasks:
+        r = evaluate(
+            policy, name, episodes=episodes, num_envs=num_envs, seed=seed, n_action_steps=n_action_steps,
+            temporal_ensemble=temporal_ensemble, num_steps=num_steps, record=record, sheet_dir=sheets,
+        )  # fmt: skip
+        results.append(r)
+    rows = [
+        {
+            "task": r["task"],
+            "success": r["success_rate"],
+            "ci95": f"[{r['success_ci95'][0]:.2f}, {r['success_ci95'][1]:.2f}]",
+            "final_progress": r["mean_final_progress"],
+            "episodes": r["episodes"],
+            "wall_s": r["wall_s"],
+        }
+        for r in results
+    ]
+    print_table(f"policy {checkpoint}", rows)
+    out = {"checkpoint": str(checkpoint), "tasks": results}
+    emit_json(json, out)
+    return out
+
+
+def serve(
+    checkpoint: Path,
+    host: str = "0.0.0.0",
+    port: int = 8000,
+    device: str = "cpu",
+    num_steps: int | None = None,
+) -> None:
+    """Websocket policy server (msgpack numpy observations → action chunks); see robo_reward.serving."""
+    from robo_reward.serving.server import serve_checkpoint
+
+    console.print(f"serving {checkpoint} on ws://{host}:{port}")
+    serve_checkpoint(str(checkpoint), host=host, port=port, device=device, num_steps=num_steps)
+
+
+COMMANDS = {"train": train, "eval": eval, "serve": serve}

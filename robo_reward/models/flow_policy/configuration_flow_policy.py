@@ -1,0 +1,115 @@
+"""Configuration of the flow-matching VLA policy, and its size presets (`flow-tiny/small/base`).
+
+A `FlowPolicy` is built from this config alone; the config travels as `config.json` beside the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+DEFAULT_VIEWS = ("front", "side", "wrist")
+
+
+@dataclass
+class FlowPolicyConfig:
+    # observation contract
+    views: tuple[str, ...] = DEFAULT_VIEWS
+    state_dim: int = 10
+    action_dim: int = 7
+    # images are resized to `image_size`² inside the model (the saved preprocessing), then normalised
+    image_size: int = 64
+    image_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    image_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    source_image_size: int | None = None  # size of the training data's renders; evaluation renders at it
+    # per-view encoder: a timm backbone (random init), features taken at `backbone_stage` (stride 2^stage);
+    # each cell of that feature map becomes one token; maps larger than `max_tokens_side`² are pooled
+    backbone: str = "resnet10t"
+    backbone_stage: int = 3
+    max_tokens_side: int = 4
+    # a frozen backbone (eval mode, no gradients) lets CPU training cache its per-frame features once;
+    # end-to-end training (False) is the GPU path. Same code either way.
+    freeze_backbone: bool = False
+    # instruction embedding (hashed words, robo_reward.models.text)
+    text_vocab_size: int = 4096
+    # trunk: transformer over [readout | text | state | image tokens]; runs once per chunk
+    width: int = 192
+    trunk_depth: int = 3
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.0
+    num_readouts: int = 2  # features = readout tokens flattened: (B, num_readouts * width)
+    # action expert: transformer over the H noisy action tokens + the readout tokens, adaLN on time
+    expert_width: int = 128
+    expert_depth: int = 2
+    # action chunk
+    chunk_size: int = 8  # H, at 10 Hz
+    n_action_steps: int = 2  # executed per chunk (receding horizon): 2 beat 1, 4 and 8 on pick_place BC
+    # flow matching: t ~ Beta(alpha, beta), t=1 is noise, t=0 the action
+    time_alpha: float = 1.5
+    time_beta: float = 1.0
+    num_inference_steps: int = 10
+    # normalisation of state and action: "mean_std" or "min_max" (to [-1, 1]); stats live in the weights
+    normalization: str = "mean_std"
+    preset: str = "custom"
+
+    @property
+    def feature_dim(self) -> int:
+        return self.num_readouts * self.width
+
+    def __post_init__(self) -> None:
+        self.views = tuple(self.views)
+        self.image_mean = tuple(self.image_mean)
+        self.image_std = tuple(self.image_std)
+        if self.normalization not in ("mean_std", "min_max"):
+            raise ValueError(f"normalization must be 'mean_std' or 'min_max', got {self.normalization!r}")
+        if self.width % self.heads or self.expert_width % self.heads:
+            raise ValueError(f"width {self.width} and expert_width {self.expert_width} must divide heads")
+        if not self.views:
+            raise ValueError("a policy needs at least one view")
+        if not 1 <= self.n_action_steps <= self.chunk_size:
+            raise ValueError(f"n_action_steps must be in [1, chunk_size={self.chunk_size}]")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FlowPolicyConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown FlowPolicyConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+def _tiny() -> FlowPolicyConfig:
+    return FlowPolicyConfig(
+        image_size=32, backbone="test_efficientnet", backbone_stage=3, max_tokens_side=2,
+        text_vocab_size=512, width=64, trunk_depth=1, heads=2, num_readouts=1,
+        expert_width=64, expert_depth=1, preset="flow-tiny",
+    )  # fmt: skip
+
+
+def _small() -> FlowPolicyConfig:
+    return FlowPolicyConfig(freeze_backbone=True, preset="flow-small")
+
+
+def _base() -> FlowPolicyConfig:
+    return FlowPolicyConfig(
+        image_size=128, backbone="resnet18", backbone_stage=4, max_tokens_side=4, width=512,
+        trunk_depth=6, heads=8, mlp_ratio=4.0, dropout=0.1, num_readouts=4, expert_width=256,
+        expert_depth=4, preset="flow-base",
+    )  # fmt: skip
+
+
+PRESETS = {"flow-tiny": _tiny, "flow-small": _small, "flow-base": _base}
+
+
+def make_config(name: str, **overrides) -> FlowPolicyConfig:
+    """A preset by name (`flow-tiny`, `flow-small`, `flow-base`), with field overrides."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown policy preset {name!r}; choose from {sorted(PRESETS)}")
+    return dataclasses.replace(PRESETS[name](), **overrides)
+
+
+__all__ = ["DEFAULT_VIEWS", "PRESETS", "FlowPolicyConfig", "make_config"]

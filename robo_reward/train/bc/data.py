@@ -1,0 +1,112 @@
+"""Behaviour-cloning samples: (observation at t, action chunk a_t..a_{t+H−1}) from Episodes.
+
+Every frame of every kept episode is a sample. Chunks running past the episode end repeat its last
+action (the robot holds). Views are resized once, at load, to the policy's image size with the
+policy's own resize, and kept in memory as uint8; sampling a batch is then pure indexing.
+Tasks are balanced: each task gets the same share of a batch whatever its number of frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from robo_reward.data.episode import IMAGE_KEY, STATE_KEY, Episode
+from robo_reward.models.flow_policy.modeling_flow_policy import IMAGE_FEATURES_KEY, resize_uint8
+
+
+def chunk_indices(lengths: Sequence[int], horizon: int) -> np.ndarray:
+    """(N, H) flat frame indices of a_t..a_{t+H−1} for every frame, clamped to each episode's last frame."""
+    rows, start = [], 0
+    for T in lengths:
+        t = np.arange(T)[:, None] + np.arange(horizon)[None]
+        rows.append(start + np.minimum(t, T - 1))
+        start += T
+    return np.concatenate(rows) if rows else np.zeros((0, horizon), np.int64)
+
+
+@dataclass
+class ChunkDataset:
+    views: dict[str, torch.Tensor]  # view -> (N, S, S, 3) uint8
+    state: torch.Tensor  # (N, D) float32
+    action: torch.Tensor  # (N, A) float32
+    chunks: torch.Tensor  # (N, H) int64 rows of `action`
+    tasks: list[str]  # (N,) instruction of each frame
+    task_names: list[str]  # (N,) registry name (or instruction) of each frame, for balancing
+    num_episodes: int
+    features: torch.Tensor | None = None  # (N, V, n, C) float16 frozen-backbone features, once cached
+
+    @classmethod
+    def from_episodes(
+        cls,
+        episodes: Sequence[Episode],
+        views: Sequence[str],
+        image_size: int,
+        horizon: int,
+        outcomes: Sequence[str] = ("success",),
+    ) -> ChunkDataset:
+        kept = [e for e in episodes if e.outcome in outcomes]
+        if not kept:
+            raise ValueError(f"no episodes with outcome in {tuple(outcomes)} among {len(episodes)}")
+        for e in kept:
+            missing = set(views) - set(e.views)
+            if missing:
+                raise ValueError(f"an episode of {e.task_name or e.task!r} lacks views {sorted(missing)}")
+        return cls(
+            views={
+                v: torch.from_numpy(np.concatenate([resize_uint8(e.views[v], image_size) for e in kept]))
+                for v in views
+            },
+            state=torch.from_numpy(np.concatenate([e.state for e in kept]).astype(np.float32)),
+            action=torch.from_numpy(np.concatenate([e.action for e in kept]).astype(np.float32)),
+            chunks=torch.from_numpy(chunk_indices([len(e) for e in kept], horizon)),
+            tasks=[e.task for e in kept for _ in range(len(e))],
+            task_names=[e.task_name or e.task for e in kept for _ in range(len(e))],
+            num_episodes=len(kept),
+        )
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def sampling_weights(self) -> np.ndarray:
+        """(N,) probabilities giving each task an equal share."""
+        names, inverse, counts = np.unique(self.task_names, return_inverse=True, return_counts=True)
+        w = 1.0 / (len(names) * counts[inverse])
+        return w / w.sum()
+
+    @torch.inference_mode()
+    def cache_features(self, policy, batch_size: int = 256) -> None:
+        """Run the policy's (frozen) backbone over every frame once; later batches carry the features."""
+        out = []
+        for i in range(0, len(self), batch_size):
+            obs = {IMAGE_KEY + v: frames[i : i + batch_size] for v, frames in self.views.items()}
+            out.append(policy.image_features(obs).to("cpu", torch.float16))
+        self.features = torch.cat(out)
+
+    def batch(self, idx: np.ndarray) -> tuple[dict, torch.Tensor]:
+        """Observation batch in the contract and the (B, H, A) action chunks for frame indices `idx`."""
+        t = torch.as_tensor(idx)
+        obs = {IMAGE_KEY + v: frames[t] for v, frames in self.views.items()}
+        if self.features is not None:
+            obs[IMAGE_FEATURES_KEY] = self.features[t]
+        obs[STATE_KEY] = self.state[t]
+        obs["task"] = [self.tasks[i] for i in idx]
+        return obs, self.action[self.chunks[t]]
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DrQ-style augmentation: replicate-pad by `pad` pixels and crop back at a random offset per image.
+
+    images (B, S, S, 3) uint8 → same shape and dtype.
+    """
+    if pad <= 0:
+        return images
+    B, S = images.shape[0], images.shape[1]
+    x = images.permute(0, 3, 1, 2).float()
+    x = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate")
+    ox, oy = (torch.randint(0, 2 * pad + 1, (2, B), generator=generator)).tolist()
+    out = torch.stack([x[b, :, oy[b] : oy[b] + S, ox[b] : ox[b] + S] for b in range(B)])
+    return out.round().to(torch.uint8).permute(0, 2, 3, 1)

@@ -1,0 +1,196 @@
+"""Behaviour cloning of the flow policy: flow-matching loss on (observation, action chunk) samples.
+
+    out/metrics.jsonl                    one line per `log_every` steps (loss, lr, grad norm, samples/s)
+    out/checkpoints/step_XXXXXX/         policy folder + optimizer.safetensors(+.json) + trainer_state.json
+    out/model/                           the final policy (config.json, model.safetensors, ...)
+
+Runs as one process or under `torchrun --nproc-per-node N` (DDP: gloo on CPU, nccl on GPU); each rank
+draws its own batch of `batch_size // N` samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robo_reward.data.episode import IMAGE_KEY, Episode
+from robo_reward.models.flow_policy import FlowPolicy, compute_normalization, make_config
+from robo_reward.train.bc.data import ChunkDataset, random_shift
+from robo_reward.train.bc.state import cleanup_distributed, init_distributed, load_optimizer, save_optimizer
+from robo_reward.utils.io import read_json, write_json
+from robo_reward.utils.logging import MetricsLogger, progress_bar
+
+
+@dataclass
+class BCConfig:
+    out: Path
+    data: list[Path] = field(default_factory=list)
+    config: str = "flow-small"  # policy preset
+    overrides: dict = field(default_factory=dict)  # FlowPolicyConfig fields to change
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    shift_pad: int = 4  # random-shift augmentation, pixels at the policy's image size
+    outcomes: tuple[str, ...] = ("success",)
+    max_episodes: int | None = None  # per dataset folder
+    log_every: int = 50
+    ckpt_every: int = 1000
+    keep_checkpoints: int = 2
+    seed: int = 0
+    threads: int | None = None
+    resume: bool = False
+
+
+def lr_at(step: int, cfg: BCConfig) -> float:
+    """Linear warmup, then cosine decay to 10 % of the peak."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    frac = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def load_training_episodes(dirs: Sequence[Path], max_episodes: int | None = None) -> list[Episode]:
+    from robo_reward.data.lerobot_io import dataset_info, load_episodes
+
+    episodes: list[Episode] = []
+    for d in dirs:
+        n = dataset_info(d)["episodes"]
+        wanted = range(n if max_episodes is None else min(n, max_episodes))
+        episodes += load_episodes(d, episodes=wanted)
+    return episodes
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    done = sorted(p for p in (out / "checkpoints").glob("step_*") if (p / "trainer_state.json").exists())
+    return done[-1] if done else None
+
+
+def _save_checkpoint(policy: FlowPolicy, opt, step: int, cfg: BCConfig) -> Path:
+    folder = cfg.out / "checkpoints" / f"step_{step:06d}"
+    policy.save_pretrained(folder)
+    save_optimizer(opt, folder / "optimizer.safetensors")
+    write_json(folder / "trainer_state.json", {"step": step, "bc_config": dataclasses.asdict(cfg)})
+    for old in sorted((cfg.out / "checkpoints").glob("step_*"))[: -cfg.keep_checkpoints]:
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def build_policy(cfg: BCConfig, data: ChunkDataset, source_image_size: int) -> FlowPolicy:
+    pcfg = make_config(
+        cfg.config,
+        **{
+            "state_dim": data.state.shape[1],
+            "action_dim": data.action.shape[1],
+            "source_image_size": source_image_size,
+            **cfg.overrides,
+        },
+    )
+    policy = FlowPolicy(pcfg)
+    policy.set_normalization(compute_normalization(data.state.numpy(), data.action.numpy()))
+    return policy
+
+
+def train_bc(cfg: BCConfig, episodes: Sequence[Episode] | None = None) -> Path:
+    """Train (or resume) a policy; returns the folder of the final model (`out/model`)."""
+    rank, world, device = init_distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    cfg.out = Path(cfg.out)
+    try:
+        return _train(cfg, episodes, rank, world, device)
+    finally:
+        cleanup_distributed()
+
+
+def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device) -> Path:
+    resume_from = _latest_checkpoint(cfg.out) if cfg.resume else None
+    if episodes is None:
+        if not cfg.data:
+            raise ValueError("no training data: pass --data DIR [DIR ...]")
+        episodes = load_training_episodes(cfg.data, cfg.max_episodes)
+    source_size = int(next(iter(episodes[0].views.values())).shape[1])
+    start = 0
+    if resume_from is not None:
+        policy = FlowPolicy.from_pretrained(resume_from)
+        start = int(read_json(resume_from / "trainer_state.json")["step"])
+        pcfg = policy.config
+    else:
+        pcfg = make_config(cfg.config, **cfg.overrides)
+    data = ChunkDataset.from_episodes(episodes, pcfg.views, pcfg.image_size, pcfg.chunk_size, cfg.outcomes)
+    if resume_from is None:
+        torch.manual_seed(cfg.seed)
+        policy = build_policy(cfg, data, source_size)
+    policy.to(device).train()
+    if policy.config.freeze_backbone:  # the CPU path: the backbone runs once per frame, not per step
+        t0 = time.perf_counter()
+        data.cache_features(policy)
+        if rank == 0:
+            print(
+                f"[bc] cached frozen-backbone features of {len(data)} frames in {time.perf_counter() - t0:.0f}s"
+            )
+    opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if resume_from is not None:
+        load_optimizer(opt, resume_from / "optimizer.safetensors")
+    model = policy
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(policy)
+
+    rng = np.random.default_rng([cfg.seed, rank, start])
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + start)
+    weights = data.sampling_weights()
+    local_batch = max(1, cfg.batch_size // world)
+    logger = MetricsLogger(cfg.out) if rank == 0 else None
+    if rank == 0:
+        write_json(cfg.out / "bc_config.json", dataclasses.asdict(cfg))
+        print(
+            f"[bc] {data.num_episodes} episodes, {len(data)} samples, {len(set(data.task_names))} tasks; "
+            f"{cfg.config} on {device} × {world}; steps {start}→{cfg.steps}"
+        )
+    window: list[float] = []
+    t_last, n_last = time.perf_counter(), 0
+    with progress_bar(disable=None if rank == 0 else True) as bar:
+        job = bar.add_task("bc", total=cfg.steps, completed=start, info="")
+        for step in range(start, cfg.steps):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, cfg)
+            obs, chunk = data.batch(rng.choice(len(data), size=local_batch, p=weights))
+            if data.features is None:
+                for key in [k for k in obs if k.startswith(IMAGE_KEY)]:
+                    obs[key] = random_shift(obs[key], cfg.shift_pad, gen)
+            loss = model(obs, chunk.to(device)).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+            opt.step()
+            window.append(loss.item())
+            n_last += local_batch * world
+            done = step + 1
+            if logger is not None and (done % cfg.log_every == 0 or done == cfg.steps):
+                now = time.perf_counter()
+                logger.log(
+                    done, loss=float(np.mean(window)), lr=opt.param_groups[0]["lr"],
+                    grad_norm=float(grad_norm), samples_per_s=n_last / (now - t_last),
+                )  # fmt: skip
+                bar.update(job, info=f"loss {np.mean(window):.4f}")
+                window, t_last, n_last = [], now, 0
+            bar.update(job, completed=done)
+            if rank == 0 and (done % cfg.ckpt_every == 0 and done < cfg.steps):
+                _save_checkpoint(policy, opt, done, cfg)
+    final = cfg.out / "model"
+    if rank == 0:
+        _save_checkpoint(policy, opt, cfg.steps, cfg)
+        training = {"steps": cfg.steps, "data": [str(d) for d in cfg.data], "episodes": data.num_episodes}
+        policy.eval().save_pretrained(final, extras={"training": training})
+        logger.close()
+    return final

@@ -1,0 +1,161 @@
+"""Behaviour cloning: chunk construction, a short training run, resume, and 2-process DDP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from robo_reward.data.episode import Episode
+from robo_reward.models.flow_policy import FlowPolicy
+from robo_reward.train.bc import BCConfig, train_bc
+from robo_reward.train.bc.data import ChunkDataset, chunk_indices, random_shift
+from robo_reward.train.bc.state import load_optimizer, save_optimizer
+from robo_reward.utils.logging import read_metrics
+
+
+def toy_episodes(n: int = 4, T: int = 12, size: int = 40, seed: int = 0, outcome="success") -> list[Episode]:
+    """Episodes whose action is a fixed function of the state (learnable), with random images."""
+    rng = np.random.default_rng(seed)
+    eps = []
+    for i in range(n):
+        state = rng.standard_normal((T, 10)).astype(np.float32)
+        action = np.tanh(state[:, :7] * 0.5).astype(np.float32)
+        views = {
+            v: rng.integers(0, 256, (T, size, size, 3), dtype=np.uint8) for v in ("front", "side", "wrist")
+        }
+        task = "pick_place" if i % 2 == 0 else "push"
+        eps.append(
+            Episode(
+                views=views, state=state, action=action, task=f"do {task}", task_name=task, outcome=outcome
+            )
+        )
+    return eps
+
+
+def test_chunk_indices_pad_by_repeating_the_last_action():
+    idx = chunk_indices([3, 2], horizon=4)
+    assert idx.tolist() == [[0, 1, 2, 2], [1, 2, 2, 2], [2, 2, 2, 2], [3, 4, 4, 4], [4, 4, 4, 4]]
+
+
+def test_dataset_keeps_successes_resizes_and_balances_tasks():
+    eps = toy_episodes(4, T=6) + toy_episodes(1, T=6, seed=1, outcome="failure")
+    eps.append(toy_episodes(1, T=30, seed=2)[0])  # a long pick_place episode
+    data = ChunkDataset.from_episodes(eps, ("front", "wrist"), image_size=16, horizon=3)
+    assert data.num_episodes == 5 and len(data) == 4 * 6 + 30
+    assert data.views["front"].shape == (len(data), 16, 16, 3) and data.views["front"].dtype == torch.uint8
+    w = data.sampling_weights()
+    share = {n: w[[i for i, t in enumerate(data.task_names) if t == n]].sum() for n in set(data.task_names)}
+    assert share["push"] == pytest.approx(0.5) and share["pick_place"] == pytest.approx(0.5)
+    obs, chunk = data.batch(np.array([5, 6]))
+    assert chunk.shape == (2, 3, 7)
+    assert torch.equal(chunk[0, 0], data.action[5]) and torch.equal(chunk[0, 1], data.action[5])  # ep end
+    with pytest.raises(ValueError, match="no episodes"):
+        ChunkDataset.from_episodes(eps[4:5], ("front",), 16, 3)
+
+
+def test_random_shift_keeps_shape_and_content_when_pad_is_zero():
+    x = torch.randint(0, 256, (3, 8, 8, 3), dtype=torch.uint8)
+    assert torch.equal(random_shift(x, 0), x)
+    y = random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and y.dtype == torch.uint8
+
+
+def test_optimizer_state_round_trip(tmp_path):
+    p = torch.nn.Parameter(torch.randn(3))
+    opt = torch.optim.AdamW([p], lr=0.1)
+    p.sum().backward()
+    opt.step()
+    save_optimizer(opt, tmp_path / "opt.safetensors")
+    opt2 = torch.optim.AdamW([torch.nn.Parameter(p.detach().clone())], lr=0.5)
+    load_optimizer(opt2, tmp_path / "opt.safetensors")
+    s1, s2 = opt.state_dict(), opt2.state_dict()
+    assert s2["param_groups"][0]["lr"] == 0.1
+    assert torch.equal(s1["state"][0]["exp_avg"], s2["state"][0]["exp_avg"])
+
+
+def test_train_resume_and_load(tmp_path):
+    eps = toy_episodes()
+    cfg = BCConfig(out=tmp_path / "run", config="flow-tiny", steps=30, batch_size=16, lr=3e-3, warmup_steps=5,
+                   log_every=10, ckpt_every=20, shift_pad=2)  # fmt: skip
+    final = train_bc(cfg, episodes=eps)
+    metrics = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [10, 20, 30]
+    assert metrics[-1]["loss"] < metrics[0]["loss"]
+    policy = FlowPolicy.from_pretrained(final)
+    assert policy.config.state_dim == 10 and policy.config.source_image_size == 40
+    assert torch.allclose(
+        policy.action_mean, torch.from_numpy(np.concatenate([e.action for e in eps]).mean(0)), atol=1e-5
+    )
+    # resume: continues from the last checkpoint to the new step count
+    cfg.steps, cfg.resume = 40, True
+    train_bc(cfg, episodes=eps)
+    steps = [m["step"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl")]
+    assert steps == [10, 20, 30, 40]
+    assert (tmp_path / "run" / "checkpoints" / "step_000040" / "optimizer.safetensors").exists()
+
+
+def test_frozen_backbone_trains_from_cached_features(tmp_path):
+    cfg = BCConfig(out=tmp_path / "run", config="flow-tiny", overrides={"freeze_backbone": True}, steps=20,
+                   batch_size=16, lr=3e-3, warmup_steps=5, log_every=10)  # fmt: skip
+    final = train_bc(cfg, episodes=toy_episodes())
+    metrics = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert metrics[-1]["loss"] < metrics[0]["loss"]
+    trained = FlowPolicy.from_pretrained(final)
+    torch.manual_seed(cfg.seed)  # the backbone is the seed's random init, untouched by training
+    before = FlowPolicy(trained.config)
+    for (name, a), b in zip(
+        before.views.backbone.state_dict().items(), trained.views.backbone.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+DDP_SCRIPT = """
+import sys, torch
+sys.path.insert(0, {tests!r})
+from test_policy_bc import toy_episodes
+from robo_reward.train.bc import BCConfig, train_bc
+torch.set_num_threads(1)
+train_bc(BCConfig(out={out!r}, config="flow-tiny", steps=6, batch_size=8, log_every=3, warmup_steps=2),
+         episodes=toy_episodes())
+"""
+
+
+def test_torchrun_ddp_two_processes(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "ddp")))
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(script),
+    ]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert [m["step"] for m in read_metrics(tmp_path / "ddp" / "metrics.jsonl")] == [3, 6]
+    assert (tmp_path / "ddp" / "model" / "model.safetensors").exists()
+
+
+def test_cli_trains_from_a_lerobot_dataset(tmp_path):
+    from robo_reward.cli import main
+    from robo_reward.data.lerobot_io import write_dataset
+    from robo_reward.models.flow_policy.cli import _parse_overrides
+
+    assert _parse_overrides(["width=32", "backbone=test_resnet", "freeze_backbone=true"]) == {
+        "width": 32, "backbone": "test_resnet", "freeze_backbone": True,
+    }  # fmt: skip
+    data = write_dataset(toy_episodes(2, T=6, size=32), tmp_path / "ds")
+    out = tmp_path / "run"
+    main(["policy", "train", "--data", str(data), "--out", str(out), "--config", "flow-tiny",
+          "--steps", "3", "--batch-size", "4", "--log-every", "1", "--override", "chunk_size=4"])  # fmt: skip
+    policy = FlowPolicy.from_pretrained(out / "model")
+    assert policy.config.chunk_size == 4 and policy.config.source_image_size == 32
