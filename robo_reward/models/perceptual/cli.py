@@ -1,0 +1,178 @@
+"""`robo-reward perceptual ...`: fit a perceptual reward from a few demos, score datasets with it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from robo_reward.utils.cli_helpers import console, emit_json, print_table
+
+DEFAULT_STEPS = 3
+
+
+def resolve_num_steps(steps: int | None, episodes) -> int:
+    """`steps` if given; else the sim registry's stage count for the demos' task; else 3.
+
+    The number of steps is the user's choice in the method (a prior about the task, not a label);
+    for sim tasks the registry's stage count is that prior.
+    """
+    if steps is not None:
+        return steps
+    names = {ep.task_name for ep in episodes if ep.task_name}
+    if len(names) == 1:
+        try:
+            from robo_reward.sim import task_spec
+
+            return max(2, int(task_spec(names.pop()).num_stages))
+        except (ImportError, KeyError, ValueError):
+            pass
+    return DEFAULT_STEPS
+
+
+def select_episodes(episodes, task: str | None = None, outcome: str | None = None):
+    """(index, episode) pairs, optionally of one task (registry name or instruction) and outcome."""
+    return [
+        (i, ep)
+        for i, ep in enumerate(episodes)
+        if (task is None or task in (ep.task_name, ep.task)) and (outcome is None or ep.outcome == outcome)
+    ]
+
+
+def fit(
+    demos: Path,
+    out: Path,
+    episodes: int = 5,
+    task: str | None = None,
+    encoder: str = "tcn-small-sim",
+    steps: int | None = None,
+    views: list[str] | None = None,
+    alpha: float = 5.0,
+    top_m: int = 32,
+    combination: Literal["expected_step", "geometric"] = "expected_step",
+    json: Path | None = None,
+) -> dict:
+    """Fit a perceptual reward from the first EPISODES successful demos of DEMOS (a dataset folder).
+
+    ENCODER is an encoder checkpoint (e.g. from `robo-reward encoder train`), a shipped model's name
+    (default: tcn-small-sim, the multi-view TCN trained on the sim tasks) or a preset name for random
+    weights (tcn-small). STEPS defaults to the sim task's stage count. Writes OUT (config.json +
+    model.safetensors + fit.json) and reports how the found steps agree with any stage column.
+    """
+    from robo_reward.data.lerobot_io import load_episodes
+    from robo_reward.models.perceptual.configuration_perceptual import PerceptualConfig
+    from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward, segmentation_agreement
+
+    t0 = time.perf_counter()
+    chosen = select_episodes(load_episodes(demos, views=views), task, "success")[:episodes]
+    if not chosen:
+        raise SystemExit(f"no successful episodes in {demos}" + (f" for task {task!r}" if task else ""))
+    demo_eps = [ep for _, ep in chosen]
+    config = PerceptualConfig(
+        encoder=str(encoder),
+        views=tuple(views) if views else None,
+        alpha=alpha,
+        top_m=top_m,
+        num_steps=resolve_num_steps(steps, demo_eps),
+        combination=combination,
+    )
+    reward = PerceptualReward.fit(demo_eps, config)
+    reward.fit_info.update({"demos": str(Path(demos).resolve()), "episode_indices": [i for i, _ in chosen]})
+    reward.save(out)
+    result = {
+        "checkpoint": str(out),
+        "demos": len(demo_eps),
+        "num_steps": reward.num_steps,
+        "fit_s": time.perf_counter() - t0,
+        "demo_starts": reward.fit_info["demo_starts"],
+    }
+    if all(ep.stage is not None for ep in demo_eps):
+        result["demo_jaccard"] = float(np.mean(segmentation_agreement(reward.segmenter, demo_eps)))
+    console.print(result)
+    emit_json(json, result)
+    return result
+
+
+def score(
+    checkpoint: Path,
+    data: Path,
+    json: Path | None = None,
+    task: str | None = None,
+    include_fit_demos: bool = False,
+    max_episodes: int | None = None,
+    baselines: bool = True,
+    plot: Path | None = None,
+) -> dict:
+    """Score every episode of DATA with a fitted perceptual reward: VOC (sparse/medium/dense) on
+    successful episodes, AUROC success-vs-failure of the last-third mean, S/P/F accuracy, and the
+    Jaccard overlap of the reward's steps with the stage column where there is one; with
+    --baselines (default) the goal-embedding distance and linear-time baselines in the same table.
+    The demos the reward was fitted on are left out when DATA is their dataset."""
+    from robo_reward.data.lerobot_io import load_episodes
+    from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
+    from robo_reward.models.perceptual.segmentation import jaccard_overlap, stage_starts
+    from robo_reward.rewards import evaluation
+    from robo_reward.rewards.metrics import auroc, tail_mean
+    from robo_reward.utils.cli_helpers import markdown_table
+
+    reward = PerceptualReward.load(checkpoint)
+    eps = select_episodes(load_episodes(data, views=reward.config.views), task)
+    if not include_fit_demos and reward.fit_info.get("demos") == str(Path(data).resolve()):
+        used = set(reward.fit_info.get("episode_indices", []))
+        eps = [(i, ep) for i, ep in eps if i not in used]
+    eps = eps[:max_episodes] if max_episodes else eps
+    if not eps:
+        raise SystemExit(f"no episodes to score in {data}")
+    episodes = [ep for _, ep in eps]
+    t0 = time.perf_counter()
+    # every frame's features once: the reward and the segmentation both read them
+    features = {id(ep): reward.features(ep) for ep in episodes}
+
+    def perceptual(ep):  # subsampled copies (sparse/medium VOC) are new objects: computed afresh
+        f = features.get(id(ep))
+        return reward(ep) if f is None else reward.progress_from_features(f)
+
+    sources = {"perceptual": perceptual}
+    if baselines:
+        from robo_reward.rewards.baselines import GoalDistanceProgress, linear_time_progress
+
+        demo = load_episodes(reward.fit_info["demos"], [reward.fit_info["episode_indices"][0]])[0]
+        sources["goal_distance"] = GoalDistanceProgress.from_demo(reward.encoder, demo, reward.config.views)
+        sources["linear_time"] = linear_time_progress
+    results = evaluation.evaluate_sources(sources, episodes)
+    outcomes = np.array([ep.outcome for ep in episodes])
+    keep = outcomes != "partial"
+    for r in results.values():
+        tails = np.array([tail_mean(c) for c in r["progress"]])
+        r["auroc_success_vs_failure"] = auroc(tails[keep], (outcomes == "success")[keep])
+    p = results["perceptual"]
+    p["seconds"] = time.perf_counter() - t0  # features, all sources, metrics
+    segmenter = reward.segmenter
+    jac = [
+        jaccard_overlap(segmenter.segment_features(features[id(ep)]), stage_starts(ep.stage), len(ep))
+        for ep in episodes
+        if ep.stage is not None and ep.outcome == "success"
+    ]
+    if jac:
+        p["segmentation_jaccard"] = float(np.mean(jac))
+    rows = [
+        {**row, "auroc_s_vs_f": results[row["source"]]["auroc_success_vs_failure"]}
+        for row in evaluation.table_rows(results)
+    ]
+    print_table(f"perceptual reward on {len(episodes)} episodes", rows)
+    result = {
+        "data": str(data),
+        "checkpoint": str(checkpoint),
+        "outcomes": {o: int((outcomes == o).sum()) for o in ("success", "partial", "failure")},
+        "sources": evaluation.json_ready(results),
+        "table": markdown_table(rows),
+    }
+    if plot is not None:
+        evaluation.plot_progress(episodes, results, plot)
+    emit_json(json, result)
+    return result
+
+
+COMMANDS = {"fit": fit, "score": score}

@@ -1,0 +1,57 @@
+"""Configuration of the perceptual reward (Sermanet, Xu & Levine 2016)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+COMBINATIONS = ("expected_step", "geometric")
+
+
+@dataclass
+class PerceptualConfig:
+    # where features come from: an encoder checkpoint folder, a shipped model's name (the default,
+    # models/tcn-small-sim: the multi-view TCN trained on the sim tasks), or a preset (random weights)
+    encoder: str = "tcn-small-sim"
+    views: tuple[str, ...] | None = None  # cameras whose layer features are concatenated; None = all
+    # segmentation reads each channel pooled to a pool_grid x pool_grid grid (where things are in the
+    # image); the step classifiers read the channel means (what is there), robust to small shifts
+    pool_grid: int = 2
+    # steps: None = the task registry's stage count when the demos name a sim task, else 3
+    num_steps: int | None = None
+    # finer steps the reward's classifiers model (denser progress); None = max(8, 2 x num_steps)
+    reward_steps: int | None = None
+    min_len: int | None = None  # shortest segment in frames; None = a quarter of the mean step length
+    # average the within-segment std over frames (each segment weighs its length) or over segments;
+    # "segment" (the paper's literal average) lets tiny segments win, see segmentation.py
+    segment_weighting: str = "frame"
+    # feature selection: z = alpha·|μ⁺ − μ⁻| − (σ⁺ + σ⁻), the top `top_m` per step
+    alpha: float = 5.0
+    top_m: int = 32
+    min_std: float = 0.05  # floor on Gaussian stds, in units of the feature's std over all demo frames
+    # how per-step probabilities become one progress value; see modeling_perceptual.combine_steps
+    combination: str = "expected_step"
+
+    def __post_init__(self) -> None:
+        if self.views is not None:
+            self.views = tuple(self.views)
+        if self.combination not in COMBINATIONS:
+            raise ValueError(f"combination must be one of {COMBINATIONS}, got {self.combination!r}")
+        for name in ("num_steps", "reward_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 2:
+                raise ValueError(f"{name} must be ≥ 2 (one step carries no progress)")
+
+    @property
+    def resolved_reward_steps(self) -> int:
+        if self.num_steps is None:
+            raise ValueError("num_steps is not set")
+        return self.reward_steps if self.reward_steps is not None else max(8, 2 * self.num_steps)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PerceptualConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown perceptual config keys: {sorted(unknown)}")
+        return cls(**d)

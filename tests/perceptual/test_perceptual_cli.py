@@ -1,0 +1,40 @@
+"""CLI end to end on a tiny dataset: `encoder train`, `perceptual fit`, `perceptual score`; baselines."""
+
+import numpy as np
+import pytest
+
+from robo_reward.data.lerobot_io import write_dataset
+from robo_reward.rewards.baselines import GoalDistanceProgress, linear_time_progress
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, stepped):
+    eps = [stepped(s) for s in range(6)]
+    eps += [stepped(50 + s, stall_after=s % 2, outcome="failure") for s in range(3)]
+    return write_dataset(eps, tmp_path_factory.mktemp("perc") / "ds")
+
+
+def test_train_fit_score(dataset, tmp_path):
+    from robo_reward.models.encoders.cli import train
+    from robo_reward.models.perceptual.cli import fit, score
+
+    trained = train([dataset], tmp_path / "enc", config="tcn-tiny", steps=10, json=tmp_path / "enc.json")
+    assert (tmp_path / "enc.json").exists() and trained["final_loss"] is not None
+    fitted = fit(dataset, tmp_path / "perc", episodes=4, encoder=str(tmp_path / "enc"), steps=3)
+    assert fitted["demos"] == 4 and fitted["num_steps"] == 3 and 0.0 <= fitted["demo_jaccard"] <= 1.0
+    out = score(tmp_path / "perc", dataset, json=tmp_path / "score.json", plot=tmp_path / "p.png")
+    assert out["outcomes"] == {"success": 2, "partial": 0, "failure": 3}  # the 4 fit demos left out
+    perc = out["sources"]["perceptual"]
+    assert set(out["sources"]) == {"perceptual", "goal_distance", "linear_time"}
+    assert -1.0 <= perc["voc_dense"] <= 1.0 and 0.0 <= perc["auroc_success_vs_failure"] <= 1.0
+    assert "segmentation_jaccard" in perc and (tmp_path / "p.png").exists()
+    assert out["sources"]["linear_time"]["voc_dense"] == pytest.approx(1.0)
+
+
+def test_goal_distance_baseline(tiny_encoder, stepped):
+    demo = stepped(0)
+    goal = GoalDistanceProgress.from_demo(tiny_encoder, demo)
+    phi = goal(demo)
+    assert phi.shape == (len(demo),) and phi.min() >= 0.0 and phi.max() <= 1.0
+    assert phi[0] == pytest.approx(0.0, abs=1e-5) and phi[-1] == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(linear_time_progress(demo)[[0, -1]], [0.0, 1.0])

@@ -1,0 +1,85 @@
+"""DP segmentation: exact (matches brute force), recovers change points; overlap metric."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from robo_reward.models.perceptual.segmentation import (
+    average_std,
+    jaccard_overlap,
+    segment_costs,
+    segment_dp,
+    stage_starts,
+    starts_to_labels,
+)
+
+
+def brute_force(
+    features: np.ndarray, num_steps: int, min_len: int, weighting: str
+) -> tuple[float, list[int]]:
+    T = len(features)
+    best = (np.inf, [])
+    for cuts in itertools.combinations(range(1, T), num_steps - 1):
+        starts = [0, *cuts]
+        if min(np.diff([*starts, T])) < min_len:
+            continue
+        best = min(best, (average_std(features, starts, weighting), starts))
+    return best
+
+
+def test_costs_match_direct_std():
+    x = np.random.default_rng(0).normal(size=(9, 4))
+    cost = segment_costs(x, min_len=2, weighting="segment")
+    assert cost[2, 7] == pytest.approx(x[2:7].std(axis=0).mean())
+    assert cost[0, 9] == pytest.approx(x.std(axis=0).mean())
+    assert np.isinf(cost[3, 4]) and np.isinf(cost[5, 5]) and np.isinf(cost[6, 2])
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("num_steps,min_len", [(2, 1), (3, 1), (3, 2), (4, 2)])
+@pytest.mark.parametrize("weighting", ["segment", "frame"])
+def test_dp_matches_brute_force(seed, num_steps, min_len, weighting):
+    x = np.random.default_rng(seed).normal(size=(11, 3))
+    value, _ = brute_force(x, num_steps, min_len, weighting)
+    starts = segment_dp(x, num_steps, min_len, weighting)
+    assert len(starts) == num_steps and starts[0] == 0
+    assert average_std(x, starts, weighting) == pytest.approx(value, abs=1e-12)
+
+
+def test_frame_weighting_scales_costs_by_length():
+    x = np.random.default_rng(0).normal(size=(9, 4))
+    assert segment_costs(x, weighting="frame")[2, 7] == pytest.approx(
+        5 * segment_costs(x, weighting="segment")[2, 7]
+    )
+
+
+def test_dp_recovers_change_points_of_piecewise_constant_features():
+    rng = np.random.default_rng(1)
+    true = [0, 17, 29, 52]
+    levels = rng.normal(scale=3.0, size=(4, 6))
+    x = np.concatenate([np.repeat(levels[i][None], n, 0) for i, n in enumerate(np.diff([*true, 70]))])
+    x += rng.normal(scale=0.3, size=x.shape)
+    assert segment_dp(x, 4) == true
+    assert jaccard_overlap(segment_dp(x, 4), true, 70) == 1.0
+
+
+def test_dp_rejects_impossible_splits():
+    with pytest.raises(ValueError, match="cannot split"):
+        segment_dp(np.zeros((5, 2)), 3, min_len=2)
+
+
+def test_jaccard_overlap_hand_computed():
+    # true steps [0,4) [4,10); predicted [0,6) [6,10): IoU 4/6 and 4/6
+    assert jaccard_overlap([0, 6], [0, 4], 10) == pytest.approx(4 / 6)
+    # disjoint spans: union is the sum of lengths; a missing predicted step scores 0
+    assert jaccard_overlap([0, 9], [0, 1, 5], 10) == pytest.approx((1 / 9 + 0 + 0) / 3)
+    assert jaccard_overlap([0, 3, 7], [0, 3, 7], 10) == 1.0
+
+
+def test_stage_starts_and_labels_round_trip():
+    stage = np.array([0, 0, 1, 1, 1, 2, 3, 3])
+    starts = stage_starts(stage)
+    assert starts == [0, 2, 5, 6]
+    np.testing.assert_array_equal(starts_to_labels(starts, len(stage)), stage)
+    assert stage_starts(np.array([0, 1, 2, 1, 2, 3])) == [0, 1, 2, 5]  # a step back is not a new step
