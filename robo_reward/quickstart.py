@@ -36,13 +36,13 @@ class Quickstart:
     """BC flow policy checkpoint to fine-tune (the shipped default)."""
     from_scratch: bool = False
     """Train the reward model and the BC policy here instead of using the shipped checkpoints."""
-    rl_task: str = "pick_place"
+    rl_task: str = "open_drawer"
     """Task for the RL and DPO fine-tuning stages."""
     episodes_per_task: int = 3
     """Episodes collected per seen task (a third of them with an injected failure)."""
     held_out_episodes: int = 6
     """Episodes of the held-out task: the first is the one-shot demo, the rest evaluate it."""
-    rl_rollouts: int = 40
+    rl_rollouts: int = 60
     """RL budget in episodes."""
     eval_episodes: int = 20
     """Sim episodes per policy evaluation (before RL, after RL, after DPO)."""
@@ -257,7 +257,10 @@ def _report(res: dict, out: Path) -> Path:
     ]
     for r in dpo["rounds"]:
         rows.append(
-            {"policy": f"after DPO round {r['round'] + 1}", "success": (r.get("after") or {}).get("success_rate")}
+            {
+                "policy": f"after DPO round {r['round'] + 1}",
+                "success": (r.get("after") or {}).get("success_rate"),
+            }
         )
     lines += ["## Policy fine-tuning", "", markdown_table(rows), ""]
     lines += ["Rollouts before and after RL: `plots/before/`, `plots/after-rl/`.", ""]
