@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robo_reward.utils.config import resolve_config
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LOSSES = ("infonce", "triplet")
@@ -104,17 +106,4 @@ PRESETS: dict[str, EncoderConfig] = {
 
 def get_config(name_or_path: str | Path, **overrides) -> EncoderConfig:
     """A preset by name (`tcn-small`, or just `small`), or a config.json / checkpoint folder."""
-    name = str(name_or_path)
-    key = name if name in PRESETS else f"tcn-{name}"
-    if key in PRESETS:
-        return dataclasses.replace(PRESETS[key], **overrides)
-    path = Path(name_or_path)
-    if path.is_dir():
-        path = path / "config.json"
-    if path.is_file():
-        from robo_reward.utils.io import read_json
-
-        d = read_json(path)
-        d.update(overrides)
-        return EncoderConfig.from_dict(d)
-    raise ValueError(f"unknown encoder config {name!r}: presets are {sorted(PRESETS)}, or give a config.json")
+    return resolve_config(name_or_path, PRESETS, "tcn", EncoderConfig, "encoder", **overrides)
