@@ -203,6 +203,9 @@ class PolicyNode(LifecycleNode):
             with self.lock:
                 cmd = self.runner.deactivate()
                 self._publish(cmd)
+            # DDS delivers asynchronously: give the hold time to reach the controller before the
+            # publisher is destroyed with the process.
+            time.sleep(0.3)
         self._release()
 
     # data flow ----------------------------------------------------------------------------------
@@ -293,12 +296,13 @@ class PolicyNode(LifecycleNode):
             if r is None:
                 return {"state": "unconfigured"}
             now = now_ns(self) * 1e-9
+            hold_reason = r.hold_reason(now)  # first: it updates the watchdog's trip count
             return {
                 "active": r.active,
                 "estop": r.estop.engaged,
                 "watchdog_age_s": min(r.watchdog.age(now), 1e9),
                 "watchdog_trips": r.watchdog.trips,
-                "hold_reason": r.hold_reason(now),
+                "hold_reason": hold_reason,
                 "buffer": len(r.buffer),
                 **r.counts,
                 "clamps": dict(r.safety.counts),
