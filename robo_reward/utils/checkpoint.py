@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,27 @@ def config_to_dict(config: Any) -> dict:
     raise TypeError(f"config must be a dataclass or dict, got {type(config).__name__}")
 
 
+def write_checkpoint(folder: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(tmp)` to fill a fresh sibling folder, then swap it in for `folder`.
+
+    A crash leaves either the previous checkpoint or the new one, never a mix of the two.
+    """
+    folder = Path(folder)
+    tmp, old = folder.with_name(f".{folder.name}.writing"), folder.with_name(f".{folder.name}.old")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    if folder.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        folder.rename(old)
+    tmp.rename(folder)
+    if old.exists():
+        shutil.rmtree(old)
+    return folder
+
+
 def save_folder(
     folder: str | Path,
     config: Any,
@@ -38,28 +59,15 @@ def save_folder(
     weights_name: str = WEIGHTS_NAME,
 ) -> Path:
     """Write `config.json`, `model.safetensors` and `<name>.json` for each extra, atomically."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+
+    def write(tmp: Path) -> None:
         write_json(tmp / CONFIG_NAME, config_to_dict(config))
         flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
         save_file(flat, str(tmp / weights_name))
         for name, obj in (extras or {}).items():
             write_json(tmp / f"{name}.json", obj)
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            folder.rename(old)
-        tmp.rename(folder)
-        if old is not None:
-            shutil.rmtree(old)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return folder
+
+    return write_checkpoint(folder, write)
 
 
 def load_folder(folder: str | Path, weights_name: str = WEIGHTS_NAME) -> tuple[dict, dict[str, torch.Tensor]]:

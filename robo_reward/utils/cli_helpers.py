@@ -45,3 +45,11 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3f}"
     return "" if v is None else str(v)
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit torch's intra-op threads (more oversubscribe a busy 2-core CPU)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -8,12 +8,7 @@ from pathlib import Path
 import numpy as np
 from tyro.conf import Positional
 
-
-def _threads(threads: int | None) -> None:
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
+from robo_reward.utils.cli_helpers import set_threads
 
 
 def _segmenter(encoder: str | None, steps: int):
@@ -52,7 +47,7 @@ def train(
     from robo_reward.train.reward.trainer import config_with, load_episodes, split_episodes
     from robo_reward.train.reward.trainer import train as run_training
 
-    _threads(threads)
+    set_threads(threads)
     cfg = config_with(
         get_config(config),
         steps=steps,
@@ -164,7 +159,7 @@ def adapt(
     from robo_reward.utils.cli_helpers import emit_json, print_table
     from robo_reward.utils.io import read_json
 
-    _threads(threads)
+    set_threads(threads)
     t0 = time.time()
     model = _load(checkpoint)
     (demo_ep,) = load_episodes(demo, episodes=[episode])
@@ -248,7 +243,7 @@ def eval(
     from robo_reward.train.reward.batches import task_key
     from robo_reward.utils.cli_helpers import emit_json, markdown_table, print_table
 
-    _threads(threads)
+    set_threads(threads)
     model = _load(checkpoint, reference, reference_episodes)
     episodes = [ep for d in data for ep in load_episodes(d) if not tasks or task_key(ep) in tasks]
     used_as_reference = set()

@@ -8,7 +8,7 @@ from typing import Annotated
 import tyro
 
 from robo_reward.train.dpo.configuration_dpo import DPOConfig, PairsConfig
-from robo_reward.utils.cli_helpers import console, emit_json, print_table
+from robo_reward.utils.cli_helpers import console, emit_json, print_table, set_threads
 
 
 def pairs(
@@ -34,7 +34,7 @@ def pairs(
 
     if (task is None) == (not data):
         raise SystemExit("give exactly one of --task T or --data DIR [DIR ...]")
-    _threads(threads)
+    set_threads(threads)
     model = FlowPolicy.from_pretrained(policy)
     if task is not None:
         result = generate_pairs(model, task, cfg)
@@ -72,7 +72,7 @@ def train(
     """
     from robo_reward.train.dpo.trainer import train_dpo
 
-    _threads(threads)
+    set_threads(threads)
     summary = train_dpo(policy, out, cfg, pairs=pairs, task=task, pairs_cfg=pairs_config, resume=resume)
     rows = [{"round": r["round"], "pairs": r["pairs"], **_success(r.get("after"))} for r in summary["rounds"]]
     if summary.get("before"):
@@ -81,13 +81,6 @@ def train(
     console.print(f"policy saved to {summary['policy']}")
     emit_json(json, summary)
     return summary
-
-
-def _threads(n: int | None) -> None:
-    if n:
-        import torch
-
-        torch.set_num_threads(n)
 
 
 def _success(ev: dict | None) -> dict:

@@ -23,7 +23,7 @@ import torch
 from robo_reward.data.preferences import PreferencePairs, load_pairs, save_pairs
 from robo_reward.train.dpo.configuration_dpo import DPOConfig, PairsConfig
 from robo_reward.train.dpo.loss import DPOLossConfig, dpo_step_loss
-from robo_reward.train.rl.checkpointing import write_checkpoint
+from robo_reward.utils.checkpoint import write_checkpoint
 from robo_reward.utils.cli_helpers import console
 from robo_reward.utils.io import read_json, write_json
 from robo_reward.utils.logging import MetricsLogger, progress_bar

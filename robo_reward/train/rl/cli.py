@@ -8,7 +8,7 @@ from typing import Annotated
 import tyro
 
 from robo_reward.train.rl.configuration_rl import RLConfig
-from robo_reward.utils.cli_helpers import console, emit_json, print_table
+from robo_reward.utils.cli_helpers import console, emit_json, print_table, set_threads
 
 
 def train(
@@ -26,7 +26,7 @@ def train(
     from robo_reward.paths import runs_dir
     from robo_reward.train.rl.trainer import train as run
 
-    _threads(threads)
+    set_threads(threads)
     out = out or runs_dir() / "rl" / f"{cfg.task}-{cfg.reward}-s{cfg.seed}"
     summary = run(cfg, out, resume=resume)
     console.print(f"run folder {out}")
@@ -51,7 +51,7 @@ def compare(
     from robo_reward.paths import runs_dir
     from robo_reward.train.rl.compare import compare as run
 
-    _threads(threads)
+    set_threads(threads)
     names = [r.strip() for r in rewards.split(",") if r.strip()]
     out = out or runs_dir() / "rl" / f"compare-{cfg.task}"
     result = run(cfg, names, seeds, out)
@@ -59,13 +59,6 @@ def compare(
     console.print(f"plot {result['plot']}")
     emit_json(json, result)
     return result
-
-
-def _threads(n: int | None) -> None:
-    if n:
-        import torch
-
-        torch.set_num_threads(n)
 
 
 COMMANDS = {"train": train, "compare": compare}

@@ -22,10 +22,10 @@ import torch
 from robo_reward.rewards.shaping import ShapingConfig
 from robo_reward.rewards.wrappers import ProgressRewardWrapper, load_progress_source, reward_timings
 from robo_reward.train.rl.actor_critic import FlowActorCritic
-from robo_reward.train.rl.checkpointing import write_checkpoint
 from robo_reward.train.rl.configuration_rl import RLConfig
 from robo_reward.train.rl.ppo import gae, normalize_advantages, ppo_clip_loss, value_loss
 from robo_reward.train.rl.rollout import ChunkCollector, EpisodeRecord, Transition
+from robo_reward.utils.checkpoint import write_checkpoint
 from robo_reward.utils.io import read_json, write_json
 from robo_reward.utils.logging import MetricsLogger, progress_bar
 
