@@ -27,6 +27,11 @@ def ros(json: Path | None = None, seconds: float = 10.0, rate: float = 30.0) -> 
     return _run("ros", json=json, seconds=seconds, rate=rate)
 
 
+def calibration(json: Path | None = None, views: int = 12, seeds: int = 3) -> dict:
+    """Camera sync bundle count vs the exhaustive optimum; ChArUco calibration error vs MuJoCo's truth."""
+    return _run("calibration", json=json, views=views, seeds=seeds)
+
+
 def all(json: Path | None = Path("runs/bench/bench.json"), out: Path = Path("runs/bench")) -> dict:
     """Run the whole measurement suite and write one report (JSON + markdown)."""
     from robo_reward.bench.report import run_all
@@ -36,4 +41,4 @@ def all(json: Path | None = Path("runs/bench/bench.json"), out: Path = Path("run
     return result
 
 
-COMMANDS = {"sim": sim, "policy": policy, "ros": ros, "all": all}
+COMMANDS = {"sim": sim, "policy": policy, "ros": ros, "calibration": calibration, "all": all}

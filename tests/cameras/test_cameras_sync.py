@@ -5,54 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from robo_reward.bench.calibration import arrival_order, max_disjoint_bundles
+from robo_reward.bench.calibration import synthetic_streams as make_streams
 from robo_reward.cameras.sync import ApproxTimeSync, Frame, LateFrameError, SyncPolicy
 
 IMG = np.zeros((2, 2, 3), np.uint8)
-
-
-def make_streams(rates: dict[str, float], duration: float, jitter: float, drop: float, seed: int):
-    rng = np.random.default_rng(seed)
-    streams = {}
-    for view, hz in rates.items():
-        n = int(duration * hz)
-        stamps = np.arange(n) / hz + rng.uniform(-jitter, jitter, n) + 1.0
-        keep = rng.random(n) >= drop
-        streams[view] = [Frame(view, IMG, float(s), int(i)) for i, s in enumerate(stamps) if keep[i]]
-    return streams
-
-
-def arrival_order(streams, latency: dict[str, float], seed: int):
-    """Interleave views by arrival time (stamp + per-view latency + noise); each view stays in order."""
-    rng = np.random.default_rng(seed)
-    events = []
-    for view, frames in streams.items():
-        arrive = np.array([f.stamp for f in frames]) + latency[view] + rng.uniform(0, 0.002, len(frames))
-        arrive = np.maximum.accumulate(arrive)
-        events += [(a, f) for a, f in zip(arrive, frames, strict=True)]
-    events.sort(key=lambda e: e[0])
-    return [f for _, f in events]
-
-
-def max_disjoint_bundles(streams: dict[str, list[Frame]], slop: float) -> int:
-    """Exhaustive DP over (i, j, k): the most disjoint, time-ordered bundles with skew <= slop."""
-    a, b, c = ([f.stamp for f in s] for s in streams.values())
-    best = np.zeros((len(a) + 1, len(b) + 1, len(c) + 1), np.int64)
-    for i in range(len(a) - 1, -1, -1):
-        for j in range(len(b) - 1, -1, -1):
-            for k in range(len(c) - 1, -1, -1):
-                v = max(best[i + 1, j, k], best[i, j + 1, k], best[i, j, k + 1])
-                t = (a[i], b[j], c[k])
-                if max(t) - min(t) <= slop + 1e-9:
-                    v = max(v, 1 + best[i + 1, j + 1, k + 1])
-                best[i, j, k] = v
-    return int(best[0, 0, 0])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_three_streams_30_25_15_hz(seed):
     rates = {"front": 30.0, "side": 25.0, "wrist": 15.0}
     slop = 0.012
-    streams = make_streams(rates, duration=3.0, jitter=0.005, drop=0.1, seed=seed)
+    streams = make_streams(rates, seconds=3.0, jitter=0.005, drop=0.1, seed=seed)
     sync = ApproxTimeSync(list(rates), slop=slop, queue_size=64)
     bundles = []
     for f in arrival_order(streams, {"front": 0.0, "side": 0.015, "wrist": 0.04}, seed):
@@ -146,3 +110,19 @@ def test_bad_arguments():
         ApproxTimeSync(["a"], -1)
     with pytest.raises(ValueError, match="reference"):
         ApproxTimeSync(["a"], 0.01, policy=SyncPolicy(allow_reuse=True, reference="b"))
+
+
+def test_exhaustive_bundle_count_by_hand():
+    def stream(view, stamps):
+        return [Frame(view, IMG, s, i) for i, s in enumerate(stamps)]
+
+    # a: 0, 1, 2; b: 0.005, 2.0; c: 0.0, 1.0, 2.004 → bundles at t≈0 and t≈2 (b has nothing near 1)
+    streams = {
+        "a": stream("a", [0.0, 1.0, 2.0]),
+        "b": stream("b", [0.005, 2.0]),
+        "c": stream("c", [0.0, 1.0, 2.004]),
+    }
+    assert max_disjoint_bundles(streams, slop=0.01) == 2
+    assert max_disjoint_bundles(streams, slop=0.004) == 1  # only t≈2 fits (skew 0.004); t≈0 has 0.005
+    with pytest.raises(ValueError, match="3 views"):
+        max_disjoint_bundles({"a": streams["a"]}, slop=0.01)
