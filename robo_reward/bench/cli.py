@@ -32,11 +32,18 @@ def calibration(json: Path | None = None, views: int = 12, seeds: int = 3) -> di
     return _run("calibration", json=json, views=views, seeds=seeds)
 
 
-def all(json: Path | None = Path("runs/bench/bench.json"), out: Path = Path("runs/bench")) -> dict:
-    """Run the whole measurement suite and write one report (JSON + markdown)."""
+def all(
+    json: Path | None = Path("runs/bench/bench.json"),
+    out: Path = Path("runs/bench"),
+    only: list[str] | None = None,
+) -> dict:
+    """Run the whole measurement suite (or the sections named by --only) and write one report
+    (`<out>/report.md` + JSON). Sections: sim, tasks, datasets, reward, adapt, perceptual,
+    policy_latency, policy_success, rl, dpo, calibration, ros (reward, adapt and perceptual need
+    datasets)."""
     from robo_reward.bench.report import run_all
 
-    result = run_all(out)
+    result = run_all(out, only=only)
     emit_json(json, result)
     return result
 

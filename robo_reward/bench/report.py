@@ -96,6 +96,11 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
             pairs_cfg=PairsConfig(scorer="grm", grm=str(grm)),
         )
 
+    def calibration() -> dict:
+        from robo_reward.bench.calibration import run
+
+        return run(json=out / "calibration.json")
+
     def ros() -> dict:
         from robo_reward.bench.ros import run
 
@@ -128,17 +133,30 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         ),
         ("RL comparison", "robo-reward rl compare --task pick_place --rollouts 150 --seeds 3", rl),
         ("DPO", "robo-reward dpo train --task pick_place --rounds 1 --eval-episodes 50", dpo),
+        ("cameras and calibration", "robo-reward bench calibration", calibration),
         ("ROS latency", "robo-reward bench ros --seconds 10", ros),
     ]
 
 
-def run_all(out: Path) -> dict:
-    """Run every section (a failing one is recorded and the rest go on); write report.md + JSON."""
+def section_names(out: Path = Path("runs/bench")) -> list[str]:
+    """The keys `--only` accepts: each section's function name."""
+    return [fn.__name__ for _, _, fn in _sections(Path(out))]
+
+
+def run_all(out: Path, only: list[str] | None = None) -> dict:
+    """Run every section, or those named in `only` (a failing one is recorded and the rest go on);
+    write report.md + JSON."""
     out = Path(out)
+    sections = _sections(out)
+    if only:
+        unknown = set(only) - set(section_names(out))
+        if unknown:
+            raise ValueError(f"unknown bench sections {sorted(unknown)}; choose from {section_names(out)}")
+        sections = [s for s in sections if s[2].__name__ in only]
     out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
     lines = ["# robo_reward benchmark report", "", f"Generated {time.strftime('%Y-%m-%d %H:%M')}.", ""]
-    for title, command, fn in _sections(out):
+    for title, command, fn in sections:
         console.rule(f"[bold]{title}")
         t0 = time.perf_counter()
         try:
