@@ -28,7 +28,14 @@ def test_train_fit_score(dataset, tmp_path):
     assert set(out["sources"]) == {"perceptual", "goal_distance", "linear_time"}
     assert -1.0 <= perc["voc_dense"] <= 1.0 and 0.0 <= perc["auroc_success_vs_failure"] <= 1.0
     assert "segmentation_jaccard" in perc and (tmp_path / "p.png").exists()
+    # per-step diagnostics: one IoU per step (their mean is the Jaccard), one shift per inner boundary
+    assert len(perc["segmentation_step_iou"]) == 3 and len(perc["segmentation_boundary_shift"]) == 2
+    assert np.mean(perc["segmentation_step_iou"]) == pytest.approx(perc["segmentation_jaccard"])
     assert out["sources"]["linear_time"]["voc_dense"] == pytest.approx(1.0)
+    # extra negatives: the same dataset's 3 failures scored again against its 2 held-out successes
+    extra = score(tmp_path / "perc", dataset, negatives=dataset, baselines=False)["sources"]["perceptual"]
+    assert extra["negatives"] == 3
+    assert extra["auroc_success_vs_negatives"] == pytest.approx(perc["auroc_success_vs_failure"])
 
 
 def test_goal_distance_baseline(tiny_encoder, stepped):

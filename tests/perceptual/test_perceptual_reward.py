@@ -11,6 +11,7 @@ from robo_reward.models.perceptual import (
     feature_scores,
 )
 from robo_reward.models.perceptual.modeling_perceptual import (
+    common_reward_steps,
     gaussian_log_ratio,
     global_pool,
     segmentation_agreement,
@@ -56,6 +57,26 @@ def test_combination_rules():
         assert combine_steps(b, rule)[0] > combine_steps(a, rule)[0]
     with pytest.raises(ValueError):
         combine_steps(np.ones((3, 1)))
+
+
+def test_common_reward_steps_hand_computed():
+    assert common_reward_steps(8, [11, 8, 6]) == 3  # the 6-frame demo fits 3 steps of 2 frames
+    assert common_reward_steps(8, [40, 50]) == 8
+    assert common_reward_steps(8, [40, 50], min_len=10) == 4
+    assert common_reward_steps(8, [3, 40]) == 2  # never below 2 steps
+    with pytest.raises(ValueError, match="at least one"):
+        common_reward_steps(8, [])
+
+
+def test_short_demos_lower_the_reward_steps_for_all(tiny_encoder, stepped):
+    # 30 requested steps of ≥ 2 frames: the shortest demo (36-57 frames) sets one count for all,
+    # so step i means the same part of the task in every demo
+    demos = [stepped(s) for s in range(3)]
+    config = PerceptualConfig(encoder="tcn-tiny", num_steps=3, reward_steps=30, top_m=8)
+    reward = PerceptualReward.fit(demos, config, encoder=tiny_encoder)
+    expected = min(len(d) for d in demos) // 2
+    assert [len(s) for s in reward.fit_info["reward_starts"]] == [expected] * 3
+    assert reward.reward_steps == expected
 
 
 def test_global_pool_averages_each_channels_cells():

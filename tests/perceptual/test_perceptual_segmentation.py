@@ -7,11 +7,13 @@ import pytest
 
 from robo_reward.models.perceptual.segmentation import (
     average_std,
+    boundary_shifts,
     jaccard_overlap,
     segment_costs,
     segment_dp,
     stage_starts,
     starts_to_labels,
+    step_ious,
 )
 
 
@@ -75,6 +77,22 @@ def test_jaccard_overlap_hand_computed():
     # disjoint spans: union is the sum of lengths; a missing predicted step scores 0
     assert jaccard_overlap([0, 9], [0, 1, 5], 10) == pytest.approx((1 / 9 + 0 + 0) / 3)
     assert jaccard_overlap([0, 3, 7], [0, 3, 7], 10) == 1.0
+
+
+def test_step_ious_hand_computed():
+    # true [0,4) [4,7) [7,10); predicted [0,2) [2,8) [8,10)
+    # step 0: ∩ 2, ∪ 4 → 1/2; step 1: ∩ [4,7) = 3, ∪ [2,8) = 6 → 1/2; step 2: ∩ [8,10) = 2, ∪ 3 → 2/3
+    ious = step_ious([0, 2, 8], [0, 4, 7], 10)
+    assert ious == pytest.approx([1 / 2, 1 / 2, 2 / 3])
+    assert jaccard_overlap([0, 2, 8], [0, 4, 7], 10) == pytest.approx(np.mean(ious))
+    assert step_ious([0, 5], [0, 3, 6], 10) == pytest.approx([3 / 5, 1 / 7, 0.0])  # a missing step is 0
+
+
+def test_boundary_shifts_signed_and_missing():
+    # boundaries found 2 frames early, then 1 late; a missing predicted step gives NaN
+    np.testing.assert_array_equal(boundary_shifts([0, 2, 8], [0, 4, 7]), [-2.0, 1.0])
+    np.testing.assert_array_equal(boundary_shifts([0, 5], [0, 3, 6]), [2.0, np.nan])
+    assert boundary_shifts([0], [0]).shape == (0,)
 
 
 def test_stage_starts_and_labels_round_trip():

@@ -104,15 +104,18 @@ def score(
     max_episodes: int | None = None,
     baselines: bool = True,
     plot: Path | None = None,
+    negatives: Path | None = None,
 ) -> dict:
     """Score every episode of DATA with a fitted perceptual reward: VOC (sparse/medium/dense) on
     successful episodes, AUROC success-vs-failure of the last-third mean, S/P/F accuracy, and the
     Jaccard overlap of the reward's steps with the stage column where there is one; with
     --baselines (default) the goal-embedding distance and linear-time baselines in the same table.
-    The demos the reward was fitted on are left out when DATA is their dataset."""
+    The demos the reward was fitted on are left out when DATA is their dataset. NEGATIVES: a second
+    dataset (e.g. collected with `--failures 1.0`) whose episodes are all scored as non-successes
+    against DATA's successes (`auroc_success_vs_negatives`), for tasks where DATA holds few failures."""
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
-    from robo_reward.models.perceptual.segmentation import jaccard_overlap, stage_starts
+    from robo_reward.models.perceptual.segmentation import boundary_shifts, stage_starts, step_ious
     from robo_reward.rewards import evaluation
     from robo_reward.rewards.metrics import auroc, tail_mean
     from robo_reward.utils.cli_helpers import markdown_table
@@ -149,14 +152,31 @@ def score(
         r["auroc_success_vs_failure"] = auroc(tails[keep], (outcomes == "success")[keep])
     p = results["perceptual"]
     p["seconds"] = time.perf_counter() - t0  # features, all sources, metrics
+    if negatives is not None:
+        extra = [ep for _, ep in select_episodes(load_episodes(negatives, views=reward.config.views), task)]
+        extra = [ep for ep in extra if ep.outcome != "success"]
+        if not extra:
+            raise SystemExit(f"no unsuccessful episodes in {negatives}")
+        success_tails = [tail_mean(c) for c, o in zip(p["progress"], outcomes, strict=True) if o == "success"]
+        negative_tails = [tail_mean(reward(ep)) for ep in extra]
+        p["negatives"] = len(extra)
+        p["auroc_success_vs_negatives"] = auroc(
+            np.array(success_tails + negative_tails),
+            np.array([True] * len(success_tails) + [False] * len(negative_tails)),
+        )
     segmenter = reward.segmenter
-    jac = [
-        jaccard_overlap(segmenter.segment_features(features[id(ep)]), stage_starts(ep.stage), len(ep))
-        for ep in episodes
-        if ep.stage is not None and ep.outcome == "success"
-    ]
-    if jac:
-        p["segmentation_jaccard"] = float(np.mean(jac))
+    ious, shifts = [], []
+    for ep in episodes:
+        if ep.stage is None or ep.outcome != "success":
+            continue
+        predicted, true = segmenter.segment_features(features[id(ep)]), stage_starts(ep.stage)
+        ious.append(step_ious(predicted, true, len(ep)))
+        shifts.append(boundary_shifts(predicted, true))
+    if ious:
+        p["segmentation_jaccard"] = float(np.mean([np.mean(i) for i in ious]))
+        # per step, over episodes that reach it: which steps fail, and are boundaries early or late
+        p["segmentation_step_iou"] = _ragged_mean(ious)
+        p["segmentation_boundary_shift"] = _ragged_mean(shifts)
     rows = [
         {**row, "auroc_s_vs_f": results[row["source"]]["auroc_success_vs_failure"]}
         for row in evaluation.table_rows(results)
@@ -173,6 +193,15 @@ def score(
         evaluation.plot_progress(episodes, results, plot)
     emit_json(json, result)
     return result
+
+
+def _ragged_mean(rows) -> list[float]:
+    """Column means of rows of unequal length (NaN entries and missing columns ignored)."""
+    width = max((len(r) for r in rows), default=0)
+    grid = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        grid[i, : len(r)] = r
+    return [float(np.nanmean(c)) if np.isfinite(c).any() else float("nan") for c in grid.T]
 
 
 COMMANDS = {"fit": fit, "score": score}

@@ -19,7 +19,8 @@ class PerceptualConfig:
     pool_grid: int = 2
     # steps: None = the task registry's stage count when the demos name a sim task, else 3
     num_steps: int | None = None
-    # finer steps the reward's classifiers model (denser progress); None = max(8, 2 x num_steps)
+    # finer steps the reward's classifiers model (denser progress); None = max(8, 2 x num_steps);
+    # lowered for all demos when the shortest cannot hold that many segments of >= 2 frames
     reward_steps: int | None = None
     min_len: int | None = None  # shortest segment in frames; None = a quarter of the mean step length
     # average the within-segment std over frames (each segment weighs its length) or over segments;

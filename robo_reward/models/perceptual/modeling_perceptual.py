@@ -2,7 +2,8 @@
 
     frames ─ encoder.layer_features per view (each channel pooled to a 2x2 grid) ─ concat ─▶ x (T, F)
     fit:   demos ─ DP segmentation (segmentation.py) into the task's S steps (→ `segmenter`, the
-           GRM's labels) and into R ≥ S finer reward steps (default max(8, 2S): denser progress)
+           GRM's labels) and into R ≥ S finer reward steps (default max(8, 2S): denser progress;
+           one R for all demos, lowered until the shortest demo holds R segments of ≥ 2 frames)
            per reward step i: positives = the demos' frames in step i, negatives = all other demo
            frames; on channel means, score z = α|μ⁺ − μ⁻| − (σ⁺ + σ⁻) per feature, keep the top M;
            Gaussian classifier: diagonal Gaussians N⁺, N⁻ over those M features
@@ -137,6 +138,15 @@ class PerceptualSegmenter:
         return self.segment_features(episode_features(self.encoder, episode, self.views, self.pool_grid))
 
 
+def common_reward_steps(requested: int, lengths: Sequence[int], min_len: int | None = None) -> int:
+    """The number of reward steps every demo can be split into: `requested`, lowered so that the
+    shortest demo still gets segments of ≥ max(2, min_len) frames, and never below 2 (one step
+    carries no progress). E.g. requested 8, demos of 11, 8 and 6 frames → 3."""
+    if not lengths:
+        raise ValueError("common_reward_steps needs at least one demo length")
+    return max(2, min(requested, min(lengths) // max(2, min_len or 2)))
+
+
 # ---- the reward -------------------------------------------------------------------------------
 @dataclasses.dataclass
 class StepClassifier:
@@ -216,7 +226,13 @@ class PerceptualReward:
             else [episode_features(encoder, ep, config.views, config.pool_grid) for ep in demos]
         )
         task_segmenter = cls._segmenter(encoder, config, config.num_steps)
-        reward_segmenter = cls._segmenter(encoder, config, config.resolved_reward_steps)
+        # every demo is cut into the same number of reward steps, so that step i means the same
+        # stage of the task in all of them: a demo too short for R steps of ≥ 2 frames lowers R for
+        # all (otherwise its last step would be labelled as a middle step of the longer demos)
+        reward_steps = common_reward_steps(
+            config.resolved_reward_steps, [len(f) for f in feats], config.min_len
+        )
+        reward_segmenter = cls._segmenter(encoder, config, reward_steps)
         starts = [task_segmenter.segment_features(f) for f in feats]
         reward_starts = [reward_segmenter.segment_features(f) for f in feats]
         labels = np.concatenate(

@@ -118,11 +118,9 @@ def stage_starts(stage: np.ndarray) -> list[int]:
     return [0, *(np.nonzero(np.diff(reached) != 0)[0] + 1).tolist()]
 
 
-def jaccard_overlap(predicted: Sequence[int], true: Sequence[int], length: int) -> float:
-    """Mean over true steps of the intersection-over-union of frame sets [start_i, start_{i+1}).
-
-    Steps are matched by order; a missing predicted step counts as IoU 0.
-    """
+def step_ious(predicted: Sequence[int], true: Sequence[int], length: int) -> list[float]:
+    """Intersection-over-union of the frame sets [start_i, start_{i+1}) of each true step with the
+    predicted step of the same order; a missing predicted step counts as IoU 0."""
 
     def spans(starts: Sequence[int]) -> list[tuple[int, int]]:
         b = [*starts, length]
@@ -137,4 +135,22 @@ def jaccard_overlap(predicted: Sequence[int], true: Sequence[int], length: int) 
         pa, pb = p[i]
         inter = max(0, min(pb, tb) - max(pa, ta))
         ious.append(inter / ((pb - pa) + (tb - ta) - inter))
-    return float(np.mean(ious))
+    return ious
+
+
+def jaccard_overlap(predicted: Sequence[int], true: Sequence[int], length: int) -> float:
+    """Mean over true steps of the intersection-over-union of frame sets [start_i, start_{i+1}).
+
+    Steps are matched by order; a missing predicted step counts as IoU 0.
+    """
+    return float(np.mean(step_ious(predicted, true, length)))
+
+
+def boundary_shifts(predicted: Sequence[int], true: Sequence[int]) -> np.ndarray:
+    """Predicted minus true start frame of every true step after the first ((S − 1,) float);
+    NaN where the prediction has fewer steps. Negative: the step is found too early."""
+    out = np.full(max(0, len(true) - 1), np.nan)
+    for i in range(1, len(true)):
+        if i < len(predicted):
+            out[i - 1] = predicted[i] - true[i]
+    return out
