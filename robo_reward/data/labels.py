@@ -57,7 +57,12 @@ def segment_progress(length: int, boundaries) -> np.ndarray:
 
 
 def stage_progress(
-    stage: np.ndarray, num_stages: int, completed: bool, incomplete_share: float = 0.5
+    stage: np.ndarray,
+    num_stages: int,
+    completed: bool,
+    incomplete_share: float = 0.5,
+    incomplete_cap: float = 0.75,
+    motion: np.ndarray | None = None,
 ) -> np.ndarray:
     """(T,) progress from a per-frame stage column (0 .. num_stages-1, or num_stages when done).
 
@@ -65,7 +70,13 @@ def stage_progress(
     linearly from s/S to the next stage's start. The final run of a completed (successful) episode
     rises to 1. A run that never completes — a failed or partial episode stops there, or falls back
     (a drop) — rises only to (s + `incomplete_share`)/S: the robot moved inside the stage but did not
-    finish it, so its Φ reflects how far it got, never a completion it did not reach.
+    finish it, so its Φ reflects how far it got, never a completion it did not reach; such a run
+    never exceeds `incomplete_cap` either (a stall inside the last stage must not look nearly done).
+    The last frame of a completed episode is exactly 1, however short its final run.
+    `motion` (T,): how much the robot moved into each frame (e.g. `state_motion`). Given, an
+    incomplete run rises with the motion done so far instead of with time: a robot that stalls or
+    settles in the wrong place has made its share of the stage once it stops, and identical frames
+    of the stall get identical labels (with time, the same image would be labelled ever higher).
     """
     stage = np.asarray(stage, dtype=np.int64).ravel()
     if num_stages < 1:
@@ -84,8 +95,24 @@ def stage_progress(
         elif not last and stage[b] > stage[a]:
             phi[a:b] = (s + np.arange(b - a) / (b - a) * (min(int(stage[b]), num_stages) - s)) / num_stages
         else:
-            phi[a:b] = (s + incomplete_share * np.arange(b - a) / max(b - a, 1)) / num_stages
+            frac = np.arange(b - a) / max(b - a, 1)
+            if motion is not None and b - a > 1:
+                moved = np.r_[0.0, np.cumsum(np.asarray(motion, dtype=np.float64)[a + 1 : b])]
+                if moved[-1] > 1e-6:
+                    frac = moved / moved[-1]
+            ramp = (s + incomplete_share * frac) / num_stages
+            phi[a:b] = np.minimum(ramp, max(incomplete_cap, s / num_stages))
+    if completed:
+        phi[-1] = 1.0  # the success frame, even when its stage run is one frame long
     return np.clip(phi, 0.0, 1.0)
+
+
+def state_motion(state: np.ndarray) -> np.ndarray:
+    """(T,) Euclidean change of the proprioceptive state into each frame (0 for the first)."""
+    state = np.asarray(state, dtype=np.float64)
+    if state.ndim != 2:
+        raise ValueError(f"state must be (T, D), got shape {state.shape}")
+    return np.r_[0.0, np.linalg.norm(np.diff(state, axis=0), axis=1)]
 
 
 def progress_labels(
@@ -98,14 +125,16 @@ def progress_labels(
     A successful episode's keyframes are its first entries into each stage, so its stage column is
     made non-decreasing first: a one-frame fall back (a stage detector flickering as the gripper
     lets go) must not label a nearly finished state as the start. Failed episodes keep their falls
-    (a dropped object is real lost progress).
+    (a dropped object is real lost progress), and their unfinished runs rise with the robot's
+    motion (`state_motion`), not with time.
     """
     T = len(episode)
     completed = episode.outcome == "success"
     if episode.stage is not None:
         S = num_stages if num_stages is not None else int(np.max(episode.stage)) + 1
         stage = np.maximum.accumulate(episode.stage) if completed else episode.stage
-        return stage_progress(stage, S, completed)
+        motion = None if completed or episode.state is None else state_motion(episode.state)
+        return stage_progress(stage, S, completed, motion=motion)
     if not completed:
         raise ValueError(
             f"a {episode.outcome} episode without a stage column has no progress label "

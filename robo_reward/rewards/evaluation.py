@@ -45,6 +45,39 @@ def privileged_progress(ep: Episode) -> np.ndarray:
     return np.asarray(ep.progress, dtype=np.float64)
 
 
+def _num_stages(ep: Episode) -> int:
+    """Stages of the episode's task: the sim registry's count, else the highest stage seen + 1."""
+    if ep.task_name:
+        try:
+            from robo_reward.sim import task_spec
+
+            return int(task_spec(ep.task_name).num_stages)
+        except (ImportError, KeyError):
+            pass
+    return int(np.max(ep.stage)) + 1
+
+
+def end_state_outcome(ep: Episode) -> str:
+    """Outcome from where the episode *ends*, the truth the S/P/F rule is scored against.
+
+    success: successful on the last frame; partial: the last frame is past stage 0 (a completed stage
+    that was kept), or for a single-stage task has progress ≥ 0.5; failure: otherwise.
+    The recorded `outcome` of sim episodes calls a run `partial` when stage 1 was reached at *any*
+    time, so a dropped object that ends back at stage 0 (Φ ≈ 0.15 to the end) is `partial` — a label
+    no progress curve can earn under the rule (partial: mean Φ over the last third ≥ 0.4).
+    Episodes without stage and success columns keep their recorded outcome.
+    """
+    if ep.stage is None or ep.success is None:
+        return ep.outcome
+    if bool(np.asarray(ep.success)[-1]):
+        return "success"
+    if _num_stages(ep) > 1:
+        return "partial" if int(np.asarray(ep.stage)[-1]) >= 1 else "failure"
+    if ep.progress is None:
+        return ep.outcome
+    return "partial" if float(np.asarray(ep.progress)[-1]) >= 0.5 else "failure"
+
+
 def _checked(source: ProgressSource, ep: Episode) -> np.ndarray:
     out = np.asarray(source(ep), dtype=np.float64).reshape(-1)
     if len(out) != len(ep):
@@ -65,7 +98,9 @@ def evaluate_source(
     VOC at each density is the mean over successful episodes of Spearman(progress, frame order),
     the source seeing only the subsampled frames (an incremental estimator integrates over them).
     S/P/F, AUROC (episode score = mean progress over the last third; success against partial and
-    failure) and EPIC (to the privileged progress, where present) use every frame.
+    failure) and EPIC (to the privileged progress, where present) use every frame. S/P/F is scored
+    against `end_state_outcome` (`spf_accuracy`, `confusion`) and, for reference, against the
+    recorded outcome (`spf_accuracy_recorded`, `confusion_recorded`).
     Returns a dict of numbers plus `"progress"`: the dense curve per episode, for plots.
     """
     densities = M.DENSITIES if densities is None else densities
@@ -82,11 +117,14 @@ def evaluate_source(
             ]
         out[f"voc_{name}"] = float(np.mean(vals)) if vals else float("nan")
         out[f"voc_{name}_std"] = float(np.std(vals)) if vals else float("nan")
-    true = [ep.outcome for ep in episodes]
+    true = [end_state_outcome(ep) for ep in episodes]
+    recorded = [ep.outcome for ep in episodes]
     pred = [M.classify_progress(p) for p in dense]
     out["spf_accuracy"] = M.accuracy(true, pred)
     out["confusion"] = M.confusion_matrix(true, pred).tolist()
     out["confusion_labels"] = list(M.OUTCOMES)
+    out["spf_accuracy_recorded"] = M.accuracy(recorded, pred)
+    out["confusion_recorded"] = M.confusion_matrix(recorded, pred).tolist()
     scores = np.array([M.tail_mean(p) for p in dense])
     out["auroc"] = M.auroc(scores, np.array([t == "success" for t in true]))
     with_truth = [i for i, ep in enumerate(episodes) if ep.progress is not None]
@@ -114,7 +152,15 @@ def evaluate_sources(
     return {name: evaluate_source(src, episodes, **kwargs) for name, src in sources.items()}
 
 
-TABLE_COLUMNS = ("voc_sparse", "voc_medium", "voc_dense", "spf_accuracy", "auroc", "epic")
+TABLE_COLUMNS = (
+    "voc_sparse",
+    "voc_medium",
+    "voc_dense",
+    "spf_accuracy",
+    "spf_accuracy_recorded",
+    "auroc",
+    "epic",
+)
 
 
 def table_rows(results: dict[str, dict]) -> list[dict]:

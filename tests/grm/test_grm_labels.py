@@ -50,6 +50,38 @@ def test_stage_progress_completed_and_incomplete_runs():
     )  # terminal stage
 
 
+def test_stage_progress_success_frame_is_one_and_stalls_stay_below_the_cap():
+    # a one-frame final run (success right after entering the last stage) still ends on 1.0
+    np.testing.assert_allclose(
+        L.stage_progress([0, 0, 1, 1, 2], 3, completed=True), [0, 1 / 6, 1 / 3, 1 / 2, 1.0]
+    )
+    # stuck in the last of 4 stages (put down off the goal): flat at 3/4, never (3 + ½)/4 = 0.875
+    np.testing.assert_allclose(L.stage_progress([2, 3, 3, 3], 4, completed=False), [0.5, 0.75, 0.75, 0.75])
+    # the cap only bites above it: stage 1 of 2 still rises half a stage
+    np.testing.assert_allclose(L.stage_progress([1, 1], 2, completed=False), [0.5, 0.625])
+    np.testing.assert_allclose(
+        L.stage_progress([3, 3], 4, completed=False, incomplete_cap=1.0), [0.75, 0.8125]
+    )
+
+
+def test_incomplete_runs_rise_with_motion_not_time():
+    # moves 0.3 then 0.1 into frames 1 and 2, then stalls: the half stage is made by frame 2
+    motion = np.array([0.0, 0.3, 0.1, 0.0, 0.0])
+    np.testing.assert_allclose(
+        L.stage_progress([0] * 5, 1, completed=False, motion=motion), [0, 0.375, 0.5, 0.5, 0.5]
+    )
+    # no motion at all: back to the time ramp; completed runs ignore motion
+    np.testing.assert_allclose(
+        L.stage_progress([0] * 4, 1, completed=False, motion=np.zeros(4)), [0, 0.125, 0.25, 0.375]
+    )
+    np.testing.assert_allclose(
+        L.stage_progress([0, 0, 1], 2, completed=True, motion=np.array([0, 1.0, 0])), [0, 0.25, 1.0]
+    )
+    np.testing.assert_allclose(L.state_motion([[0, 0], [3, 4], [3, 4]]), [0, 5, 0])
+    with pytest.raises(ValueError, match="state must be"):
+        L.state_motion(np.zeros(3))
+
+
 def test_progress_labels_sources(synthetic_episodes):
     success = synthetic_episodes[0]
     phi = L.progress_labels(success, num_stages=2)
@@ -97,6 +129,13 @@ def test_incremental_and_anchored_fusion_hand_values():
     np.testing.assert_allclose(I.backward_anchored([-1.0, -0.25, 0.0]), [0, 0.75, 1.0])
     per = {"a": np.array([0.2]), "b": np.array([0.4]), "c": np.array([0.9])}
     np.testing.assert_allclose(I.fuse_mean(per), [0.5])
+    named = {"incremental": np.array([0.2]), "forward": np.array([0.4]), "backward": np.array([0.9])}
+    fused = I.fuse(named, "anchored")
+    np.testing.assert_allclose(fused["anchored"], [0.65])  # (0.4 + 0.9) / 2, incremental left out
+    np.testing.assert_allclose(fused["mean"], [0.5])
+    np.testing.assert_allclose(fused["fused"], [0.65])
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        I.fuse(named, "max")
 
 
 def test_consistency_fusion_hand_value():

@@ -81,7 +81,14 @@ def test_save_load_round_trip(tmp_path, tiny, synthetic_episodes):
 def test_estimator_perspectives_and_missing_goal(tiny, synthetic_episodes):
     ep = synthetic_episodes[0]
     per = ProgressEstimator(tiny).perspectives(ep)
-    assert set(per) == {"incremental", "forward", "backward", "fused", "consistency"}
+    assert set(per) == {"incremental", "forward", "backward", "fused", "mean", "anchored", "consistency"}
+    np.testing.assert_allclose(per["fused"], per[tiny.config.fusion])
+    np.testing.assert_allclose(per["anchored"], (per["forward"] + per["backward"]) / 2)
+    np.testing.assert_allclose(per["mean"], (per["incremental"] + per["forward"] + per["backward"]) / 3)
+    mean_est = ProgressEstimator(tiny, fusion="mean")
+    np.testing.assert_allclose(mean_est(ep), per["mean"], atol=1e-6)
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        ProgressEstimator(tiny, fusion="median")
     for v in per.values():
         assert v.shape == (len(ep),) and np.all((v >= 0) & (v <= 1))
     assert per["incremental"][0] == 0.0

@@ -267,7 +267,10 @@ def eval(
 
     sources = {"grm": view("fused")}
     if perspectives:
-        sources |= {f"grm-{p}": view(p) for p in ("incremental", "forward", "backward", "consistency")}
+        sources |= {
+            f"grm-{p}": view(p)
+            for p in ("incremental", "forward", "backward", "mean", "anchored", "consistency")
+        }
     sources["linear-time"] = linear_time_progress
     if all(ep.progress is not None for ep in episodes):
         sources["privileged"] = E.privileged_progress

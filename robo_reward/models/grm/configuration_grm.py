@@ -50,6 +50,9 @@ class GRMConfig:
     mlp_ratio: float = 2.0
     dropout: float = 0.1
     num_bins: int = 41  # K hop bins on [-1, 1]; odd so that 0 is a centre
+    # how `fused` progress combines the perspectives (robo_reward.models.grm.inference.FUSIONS):
+    # "mean" of incremental, forward- and backward-anchored; "anchored": of the two anchored ones
+    fusion: str = "mean"
     # training
     steps: int = 3000
     batch_size: int = 256
@@ -79,6 +82,8 @@ class GRMConfig:
             raise ValueError(f"width {self.width} must be divisible by heads {self.heads}")
         if self.num_bins < 3:
             raise ValueError(f"num_bins must be ≥ 3, got {self.num_bins}")
+        if self.fusion not in ("mean", "anchored", "consistency"):
+            raise ValueError(f"fusion must be 'mean', 'anchored' or 'consistency', got {self.fusion!r}")
         if self.feature_grid < 1 or not self.feature_stages:
             raise ValueError("feature_grid must be ≥ 1 and feature_stages non-empty")
 
@@ -150,8 +155,10 @@ PRESETS: dict[str, GRMConfig] = {
         width=64,
         depth=2,
         heads=4,
+        fusion="anchored",
         steps=2500,
         batch_size=128,
+        reference_swap_prob=0.8,  # inference always uses another episode's goal frame
         preset="grm-small",
     ),
     # a GPU: resnet18 at 128², trained end to end

@@ -4,7 +4,10 @@ For frames s_0..s_T with start s_init = s_0 and a goal image s_goal:
 - incremental:        Φ_I(0) = 0, Φ_I(t) = Φ_I(t−1) + (1−Φ)·H if H ≥ 0 else Φ·H, H = H(s_{t−1}, s_t)
 - forward-anchored:   Φ_F(t) = H(s_init, s_t)            (a hop from Φ = 0 is the progress itself)
 - backward-anchored:  Φ_B(t) = 1 + H(s_goal, s_t)        (a hop back from Φ = 1)
-- fused: their mean; `consistency` weighs each perspective by its agreement with the others.
+- fused: the model's `config.fusion` of them — `mean` (all three), `anchored` (forward and backward
+  only: the incremental sum drifts over long episodes, which moves the end-of-episode level that
+  success/partial/failure is read from) or `consistency` (each weighed by its agreement with the
+  others). Every fusion is returned under its own name too.
 
 The goal image of a new episode comes from a reference demonstration of the task: the last frame of
 a successful demo — by default the one stored in the checkpoint for that task (the training data's,
@@ -56,6 +59,22 @@ def fuse_consistency(perspectives: dict[str, np.ndarray], temperature: float = 0
     return (w * P).sum(axis=0) / w.sum(axis=0)
 
 
+FUSIONS = ("mean", "anchored", "consistency")
+
+
+def fuse(perspectives: dict[str, np.ndarray], fusion: str) -> dict[str, np.ndarray]:
+    """Every fusion of the three perspectives by name, plus `fused`: the one named `fusion`."""
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    anchored = {k: perspectives[k] for k in ("forward", "backward")}
+    out = {
+        "mean": fuse_mean(perspectives),
+        "anchored": fuse_mean(anchored),
+        "consistency": fuse_consistency(perspectives),
+    }
+    return {**out, "fused": out[fusion]}
+
+
 def _frame_views(obj, views: tuple[str, ...], index: int = -1) -> dict[str, np.ndarray]:
     """{view: (1, H, W, 3)} from an Episode (frame `index`) or a {view: (H, W, 3)} dict."""
     if isinstance(obj, Episode):
@@ -92,14 +111,16 @@ class ProgressEstimator:
     """A GRM as a progress source: `estimator(episode) -> (T,)` fused progress.
 
     `goal`: a reference demo (its last frame) or {view: image}; None looks the episode's task up in
-    the checkpoint's stored references (by `task_name`, then instruction).
+    the checkpoint's stored references (by `task_name`, then instruction). `fusion`: one of
+    `FUSIONS`; None uses the model's `config.fusion`.
     """
 
-    def __init__(self, model, cache=None, goal=None, fusion: str = "mean", batch_size: int = 512):
+    def __init__(self, model, cache=None, goal=None, fusion: str | None = None, batch_size: int = 512):
         from robo_reward.models.grm.features import FeatureCache
 
-        if fusion not in ("mean", "consistency"):
-            raise ValueError(f"fusion must be 'mean' or 'consistency', got {fusion!r}")
+        fusion = model.config.fusion if fusion is None else fusion
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
         self.model = model.eval()
         self.cache = cache if cache is not None else FeatureCache(model)
         self.goal = goal
@@ -111,7 +132,7 @@ class ProgressEstimator:
 
     @torch.no_grad()
     def perspectives(self, ep: Episode) -> dict[str, np.ndarray]:
-        """Every perspective and both fusions, each (T,)."""
+        """Every perspective, every fusion and `fused` (the estimator's fusion), each (T,)."""
         m = self.model
         feats = self.cache(ep).to(m.device)  # (T, V, F)
         goal = m.encode_frames(self.goal_views(ep))[0]  # (V, F)
@@ -125,7 +146,7 @@ class ProgressEstimator:
             "forward": forward_anchored(hops[1]),
             "backward": backward_anchored(hops[2]),
         }
-        return {**per, "fused": fuse_mean(per), "consistency": fuse_consistency(per)}
+        return {**per, **fuse(per, self.fusion)}
 
     def _hops(self, start, goal, before, after, task: str) -> np.ndarray:
         m, out = self.model, []
@@ -138,8 +159,7 @@ class ProgressEstimator:
         return np.concatenate(out)
 
     def __call__(self, ep: Episode) -> np.ndarray:
-        per = self.perspectives(ep)
-        return per["fused"] if self.fusion == "mean" else per["consistency"]
+        return self.perspectives(ep)["fused"]
 
 
 class OnlineProgress:
@@ -149,7 +169,7 @@ class OnlineProgress:
     the instruction embedding and look up the stored goal reference (stored under both the task name
     and its instruction). `reset(obs, env_ids, tasks, goals)` starts (some) envs: their current
     frame becomes s_init and the incremental progress restarts at 0. `step(obs)` takes the batched observation {"observation.images.<view>": (N, H, W, 3)}
-    after an env step and returns fused progress (N,); all perspectives of the last step are in
+    after an env step and returns fused progress (N,) (`config.fusion`); all perspectives of the last step are in
     `self.last`. One batched forward per step: 3N queries.
     """
 
@@ -212,6 +232,6 @@ class OnlineProgress:
             "forward": forward_anchored(hops[1]),
             "backward": backward_anchored(hops[2]),
         }
-        self.last = {**per, "fused": fuse_mean(per), "consistency": fuse_consistency(per)}
+        self.last = {**per, **fuse(per, self.model.config.fusion)}
         self.prev = cur
         return self.last["fused"]

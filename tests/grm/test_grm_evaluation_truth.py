@@ -1,0 +1,51 @@
+"""The S/P/F truth label: where an episode ends, against hand-built stage/success columns."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robo_reward.data.episode import Episode
+from robo_reward.rewards import evaluation as E
+
+
+def _ep(stage, progress, outcome, task_name="stack", success_last=False):
+    T = len(stage)
+    return Episode(
+        views={"front": np.zeros((T, 4, 4, 3), np.uint8)},
+        state=np.zeros((T, 2), np.float32),
+        action=np.zeros((T, 7), np.float32),
+        task="t",
+        task_name=task_name,
+        progress=np.asarray(progress, np.float32),
+        stage=np.asarray(stage, np.int64),
+        success=np.r_[np.zeros(T - 1, bool), success_last],
+        outcome=outcome,
+    )
+
+
+def test_end_state_outcome_hand_cases():
+    # reached stage 2, dropped the cube, ended at stage 0: recorded partial, ends a failure
+    drop = _ep([0, 1, 2, 0, 0, 0], [0, 0.3, 0.5, 0.15, 0.15, 0.15], "partial")
+    assert E.end_state_outcome(drop) == "failure"
+    kept = _ep([0, 1, 2, 2, 3, 3], [0, 0.3, 0.5, 0.6, 0.8, 0.8], "partial")
+    assert E.end_state_outcome(kept) == "partial"
+    # the stage falls for a frame while letting go, then the success frame: success
+    won = _ep([0, 1, 2, 3, 0, 3], [0, 0.3, 0.5, 0.75, 0.2, 1.0], "success", success_last=True)
+    assert E.end_state_outcome(won) == "success"
+    # single-stage task: progress of the last frame decides partial (≥ 0.5) or failure
+    near = _ep([0, 0, 0], [0, 0.6, 0.5], "partial", task_name="reach")
+    far = _ep([0, 0, 0], [0, 0.55, 0.41], "partial", task_name="reach")
+    assert E.end_state_outcome(near) == "partial" and E.end_state_outcome(far) == "failure"
+    # no stage column: the recorded outcome stands
+    bare = Episode(**{**drop.__dict__, "stage": None})
+    assert E.end_state_outcome(bare) == "partial"
+
+
+def test_evaluate_source_reports_both_truths():
+    drop = _ep([0, 1, 2, 0, 0, 0], [0, 0.3, 0.5, 0.15, 0.15, 0.15], "partial")
+    won = _ep([0, 1, 2, 3, 3, 3], [0, 0.3, 0.5, 0.75, 0.9, 1.0], "success", success_last=True)
+    res = E.evaluate_source(E.privileged_progress, [drop, won])
+    assert res["spf_accuracy"] == 1.0  # failure and success, both right
+    assert res["spf_accuracy_recorded"] == 0.5  # the drop's recorded 'partial' is missed
+    assert res["confusion"] == [[1, 0, 0], [0, 0, 0], [0, 0, 1]]
+    assert res["confusion_recorded"] == [[1, 0, 0], [0, 0, 1], [0, 0, 0]]
