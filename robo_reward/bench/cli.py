@@ -32,6 +32,20 @@ def calibration(json: Path | None = None, views: int = 12, seeds: int = 3) -> di
     return _run("calibration", json=json, views=views, seeds=seeds)
 
 
+def perceptual(
+    data: Path = Path("data/perc/eval"),
+    out: Path = Path("runs/bench/perceptual"),
+    demos: int = 5,
+    reach_negatives: Path | None = None,
+    json: Path | None = None,
+) -> dict:
+    """Perceptual reward from DEMOS demos per task (DATA/<task>, scored on the rest), shipped TCN encoder
+    vs the same network with random weights: Jaccard vs sim stages, VOC, AUROC, S/P/F, goal baseline.
+    REACH_NEGATIVES: an all-failure reach dataset scored as extra negatives (reach has few failures)."""
+    negatives = {"reach": reach_negatives} if reach_negatives else None
+    return _run("perceptual", data=data, out=out, demos=demos, negatives=negatives, json=json)
+
+
 def all(
     json: Path | None = Path("runs/bench/bench.json"),
     out: Path = Path("runs/bench"),
@@ -48,4 +62,11 @@ def all(
     return result
 
 
-COMMANDS = {"sim": sim, "policy": policy, "ros": ros, "calibration": calibration, "all": all}
+COMMANDS = {
+    "sim": sim,
+    "policy": policy,
+    "ros": ros,
+    "calibration": calibration,
+    "perceptual": perceptual,
+    "all": all,
+}

@@ -17,13 +17,27 @@ from robo_reward.utils.cli_helpers import console, markdown_table
 from robo_reward.utils.io import write_json
 
 SEEN = "reach,push,pick_place,stack,open_drawer"
-HELD_OUT = "drawer_store"
+# the datasets the README's reward and perceptual numbers are measured on (model cards: same commands),
+# collected unless already there
+DATASETS: dict[str, dict] = {
+    "data/grm/train": dict(task=SEEN, episodes=24, failures=0.3, seed=0, image_size=64),
+    "data/grm/train_fail": dict(task=SEEN, episodes=16, failures=0.7, seed=20_000, image_size=64),
+    "data/grm/train_more": dict(task=SEEN, episodes=24, failures=0.3, seed=40_000, image_size=64),
+    "data/grm/train_more2": dict(task=SEEN, episodes=24, failures=0.3, seed=60_000, image_size=64),
+    "data/grm/eval": dict(task=SEEN, episodes=12, failures=0.4, seed=5_000, image_size=64),
+    "data/grm/drawer_demo": dict(task="drawer_store", episodes=3, seed=0, image_size=64),
+    "data/grm/drawer_eval": dict(task="drawer_store", episodes=14, failures=0.4, seed=5_000, image_size=64),
+    **{
+        f"data/perc/eval/{t}": dict(task=t, episodes=40, failures=0.35, seed=0)
+        for t in ("push", "pick_place", "stack", "open_drawer", "drawer_store", "reach")
+    },
+    "data/perc/eval-fail/reach": dict(task="reach", episodes=40, failures=1.0, seed=2_000),
+}
 
 
 def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
     grm = shipped_models() / "grm-small-sim"
     policy = shipped_models() / "flow-small-sim"
-    data = out / "data"
 
     def sim() -> dict:
         from robo_reward.bench.sim import run
@@ -38,34 +52,41 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
     def datasets() -> dict:
         from robo_reward.sim.cli import collect
 
-        collect(data / "seen", task=SEEN, episodes=12, failures=0.34, seed=7_000, overwrite=True)
-        collect(data / "held-out", task=HELD_OUT, episodes=10, failures=0.3, seed=8_000, overwrite=True)
-        return {}
+        made = []
+        for path, kwargs in DATASETS.items():
+            if not (Path(path) / "meta" / "info.json").exists():
+                collect(Path(path), **kwargs)
+                made.append(path)
+        return {"rows": [{"dataset": p, "collected now": p in made} for p in DATASETS]}
 
     def reward() -> dict:
         from robo_reward.models.grm.cli import eval as grm_eval
 
-        return grm_eval(grm, [data / "seen"], json=out / "reward_seen.json", plots=out / "reward_plots")
+        return grm_eval(
+            grm, [Path("data/grm/eval")], json=out / "reward_seen.json", plots=out / "reward_plots"
+        )
 
     def adapt() -> dict:
         from robo_reward.models.grm.cli import adapt as grm_adapt
 
         return grm_adapt(
             grm,
-            data / "held-out",
+            Path("data/grm/drawer_demo"),
             out / "grm-adapted",
             episode=0,
-            replay=[data / "seen"],
-            eval_data=data / "held-out",
-            old_eval_data=data / "seen",
+            replay=[Path(f"data/grm/{d}") for d in ("train", "train_fail", "train_more", "train_more2")],
+            eval_data=Path("data/grm/drawer_eval"),
+            old_eval_data=Path("data/grm/eval"),
             json=out / "adapt.json",
         )
 
     def perceptual() -> dict:
-        from robo_reward.models.perceptual.cli import fit, score
+        from robo_reward.bench.perceptual import run
 
-        fit(data / "seen", out / "perceptual", episodes=5, task="pick_place")
-        return score(out / "perceptual", data / "seen", json=out / "perceptual.json", task="pick_place")
+        negatives = {"reach": Path("data/perc/eval-fail/reach")}
+        return run(
+            Path("data/perc/eval"), out / "perceptual", negatives=negatives, json=out / "perceptual.json"
+        )
 
     def policy_latency() -> dict:
         from robo_reward.bench.policy import run
@@ -109,20 +130,21 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
     return [
         ("sim throughput", "robo-reward bench sim", sim),
         ("task suite", "robo-reward sim validate --seeds 20", tasks),
-        ("datasets", f"robo-reward sim collect --task {SEEN} --episodes 12 --failures 0.34", datasets),
+        ("datasets", "robo-reward sim collect ... (the commands on the model cards)", datasets),
         (
             "reward quality, seen tasks",
-            "robo-reward reward eval --checkpoint models/grm-small-sim --data DIR",
+            "robo-reward reward eval --checkpoint models/grm-small-sim --data data/grm/eval",
             reward,
         ),
         (
             "one-shot adaptation",
-            "robo-reward reward adapt --checkpoint models/grm-small-sim --demo DIR",
+            "robo-reward reward adapt --checkpoint models/grm-small-sim --demo data/grm/drawer_demo --episode 0 "
+            "--replay data/grm/train{,_fail,_more,_more2} --eval-data data/grm/drawer_eval --old-eval-data data/grm/eval",
             adapt,
         ),
         (
             "perceptual reward",
-            "robo-reward perceptual fit ... && robo-reward perceptual score ...",
+            "robo-reward bench perceptual --data data/perc/eval --reach-negatives data/perc/eval-fail/reach",
             perceptual,
         ),
         ("policy latency", "robo-reward bench policy", policy_latency),

@@ -1,0 +1,84 @@
+"""`robo-reward bench perceptual`: the perceptual reward from 5 demos per task, trained TCN encoder vs
+the same network with random weights, in one table.
+
+Per task and encoder: `perceptual fit` on the first `demos` successful episodes of `<data>/<task>`,
+then `perceptual score` on the rest of that dataset (the fitted demos are left out). Table values are
+means over tasks (Jaccard over the multi-step tasks only; NaN entries, e.g. AUROC on a task without
+`failure` episodes, are skipped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from robo_reward.utils.cli_helpers import console, emit_json, markdown_table, print_table
+
+TASKS = ("push", "pick_place", "stack", "open_drawer", "drawer_store", "reach")
+ENCODERS = {"tcn": "tcn-small-sim", "random": "tcn-small"}  # shipped TCN; the same preset, random weights
+METRICS = {
+    "jaccard": "segmentation_jaccard",
+    "voc_dense": "voc_dense",
+    "auroc_success_vs_failure": "auroc_success_vs_failure",
+    "auroc_success_vs_rest": "auroc",
+    "spf_accuracy": "spf_accuracy",
+}
+
+
+def _mean(values: list[float]) -> float:
+    v = np.asarray([x for x in values if x is not None], np.float64)
+    return float(np.nanmean(v)) if v.size and not np.all(np.isnan(v)) else float("nan")
+
+
+def summarize(per_task: dict[str, dict[str, dict]], multi_step: list[str]) -> list[dict]:
+    """One row per encoder: each metric's mean over tasks (Jaccard over `multi_step` tasks only)."""
+    rows = []
+    for name, by_task in per_task.items():
+        row = {"encoder": name}
+        for key, field in METRICS.items():
+            ts = [t for t in by_task if t in multi_step] if key == "jaccard" else list(by_task)
+            row[key] = _mean([by_task[t].get(field) for t in ts])
+        row["goal_baseline_voc"] = _mean([by_task[t]["goal_voc_dense"] for t in by_task])
+        row["goal_baseline_auroc"] = _mean([by_task[t]["goal_auroc"] for t in by_task])
+        rows.append(row)
+    return rows
+
+
+def run(
+    data: Path = Path("data/perc/eval"),
+    out: Path = Path("runs/bench/perceptual"),
+    tasks: tuple[str, ...] = TASKS,
+    demos: int = 5,
+    negatives: dict[str, Path] | None = None,
+    json: Path | None = None,
+) -> dict:
+    from robo_reward.models.perceptual.cli import fit, score
+    from robo_reward.sim.registry import task_spec
+
+    missing = [t for t in tasks if not (Path(data) / t).is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"no dataset for {missing} under {data}; make them with "
+            f"`robo-reward sim collect --out {data}/TASK --task TASK --episodes 40 --failures 0.35 --seed 0`"
+        )
+    negatives = negatives or {}
+    per_task: dict[str, dict[str, dict]] = {}
+    for name, encoder in ENCODERS.items():
+        per_task[name] = {}
+        for task in tasks:
+            console.print(f"[bold]{name}[/bold] {task}")
+            ckpt = Path(out) / name / task
+            fit(Path(data) / task, ckpt, episodes=demos, task=task, encoder=encoder)
+            r = score(ckpt, Path(data) / task, task=task, negatives=negatives.get(task))
+            per_task[name][task] = {
+                **r["sources"]["perceptual"],
+                "goal_voc_dense": r["sources"]["goal_distance"]["voc_dense"],
+                "goal_auroc": r["sources"]["goal_distance"]["auroc"],
+            }
+    multi = [t for t in tasks if task_spec(t).num_stages > 1]
+    rows = summarize(per_task, multi)
+    print_table(f"perceptual reward from {demos} demos per task (means over tasks)", rows)
+    result = {"rows": rows, "per_task": per_task, "table_markdown": markdown_table(rows)}
+    emit_json(json, result)
+    return result

@@ -1,0 +1,39 @@
+"""The perceptual benchmark's table: means over tasks, Jaccard over multi-step tasks, NaN skipped."""
+
+import math
+
+import pytest
+
+from robo_reward.bench.perceptual import summarize
+
+
+def _task(j, voc, sf, rest, spf, gv, ga):
+    return {
+        "segmentation_jaccard": j, "voc_dense": voc, "auroc_success_vs_failure": sf, "auroc": rest,
+        "spf_accuracy": spf, "goal_voc_dense": gv, "goal_auroc": ga,
+    }  # fmt: skip
+
+
+def test_summarize_by_hand():
+    per_task = {
+        "tcn": {
+            "push": _task(0.8, 0.9, math.nan, 0.7, 0.5, 0.6, 0.5),  # no failures: AUROC s-vs-f is NaN
+            "stack": _task(0.6, 1.0, 0.9, 0.9, 0.7, 0.4, 0.7),
+            "reach": _task(1.0, 0.8, 0.7, 0.8, 0.9, 0.2, 0.6),  # single stage: not in the Jaccard mean
+        }
+    }
+    (row,) = summarize(per_task, multi_step=["push", "stack"])
+    assert row["encoder"] == "tcn"
+    assert row["jaccard"] == pytest.approx(0.7)
+    assert row["voc_dense"] == pytest.approx(0.9)
+    assert row["auroc_success_vs_failure"] == pytest.approx(0.8)
+    assert row["auroc_success_vs_rest"] == pytest.approx(0.8)
+    assert row["spf_accuracy"] == pytest.approx(0.7)
+    assert row["goal_baseline_voc"] == pytest.approx(0.4) and row["goal_baseline_auroc"] == pytest.approx(0.6)
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    from robo_reward.bench.perceptual import run
+
+    with pytest.raises(FileNotFoundError, match="sim collect"):
+        run(data=tmp_path, tasks=("push",))
