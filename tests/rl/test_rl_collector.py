@@ -53,6 +53,7 @@ class StubActor:
             "features": torch.zeros(B, 1),
             "chain": torch.zeros(B, 2, self.horizon, 1),
             "logp": torch.zeros(B),
+            "logp_elements": torch.zeros(B, self.horizon),
             "value": self._value(batch),
             "action": step.view(B, 1, 1).expand(B, self.horizon, 1).clone(),
         }

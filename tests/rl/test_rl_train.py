@@ -49,6 +49,12 @@ def test_deterministic_chain_equals_policy_sample(tiny_init):
     # the stored chain's log-prob recomputed by the update path equals the sampling-time one
     ev = actor.evaluate(stochastic["features"], stochastic["chain"])
     torch.testing.assert_close(ev["logp"], stochastic["logp"], rtol=1e-4, atol=1e-2)
+    torch.testing.assert_close(ev["logp_elements"].sum(1), ev["logp"])
+    # τ = 0: the chain starts at x_0 = 0, so the σ = 0 chain is the policy's sampler from zero noise
+    zero = FlowActorCritic(policy, init_noise_scale=0.0).act(obs, deterministic=True)
+    torch.testing.assert_close(
+        zero["action"], policy.sample(obs, noise=torch.zeros_like(noise)), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("reward", ["oracle", "sparse"])

@@ -17,7 +17,7 @@ from robo_reward.train.rl.flow_noise import (
     NoiseStd,
     ValueHead,
     chain_entropy,
-    chain_log_prob,
+    chain_log_prob_elements,
     chain_means_stds,
     sample_chain,
 )
@@ -36,8 +36,10 @@ class FlowActorCritic(nn.Module):
         std_min: float = 0.01,
         std_max: float = 0.2,
         train_trunk: bool = False,
+        init_noise_scale: float = 1.0,
     ):
         super().__init__()
+        self.init_noise_scale = float(init_noise_scale)
         c = policy.config
         self.policy = policy
         self.num_steps = int(num_steps or c.num_inference_steps)
@@ -49,7 +51,7 @@ class FlowActorCritic(nn.Module):
         self.value = ValueHead(c.feature_dim)
         self._heads_config = {
             "num_steps": self.num_steps, "noise_mode": noise_mode, "std_init": std_init,
-            "std_min": std_min, "std_max": std_max, "train_trunk": train_trunk,
+            "std_min": std_min, "std_max": std_max, "train_trunk": train_trunk, "init_noise_scale": self.init_noise_scale,
         }  # fmt: skip
 
     # ------------------------------------------------------------------ parameter groups
@@ -67,18 +69,22 @@ class FlowActorCritic(nn.Module):
     def act(
         self, obs: dict, deterministic: bool = False, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
-        """features (B, d), chain (B, K+1, H, A), logp (B,), value (B,), action (B, H, A) real units."""
+        """features (B, d), chain (B, K+1, H, A), logp (B,), logp_elements (B, K·H·A) (the terms of
+        logp), value (B,), action (B, H, A) in real units."""
         features = self.encode(obs)
-        noise = torch.randn(
+        noise = self.init_noise_scale * torch.randn(
             (features.shape[0], self.horizon, self.action_dim), generator=generator, device=features.device
         )
         std_fn = None if deterministic else self.noise
-        chain, logp = sample_chain(self.policy.velocity, std_fn, features, noise, self.num_steps, generator)
+        chain, logp, elements = sample_chain(
+            self.policy.velocity, std_fn, features, noise, self.num_steps, generator, return_elements=True
+        )
         action = self.policy.unnormalize_action(chain[:, -1])
         return {
             "features": features,
             "chain": chain,
             "logp": logp,
+            "logp_elements": elements,
             "value": self.value(features),
             "action": action,
         }
@@ -89,10 +95,13 @@ class FlowActorCritic(nn.Module):
         return features, self.value(features)
 
     def evaluate(self, features: torch.Tensor, chain: torch.Tensor) -> dict[str, torch.Tensor]:
-        """logp (B,), entropy (B,), value (B,) of stored chains under the current parameters."""
+        """logp (B,), logp_elements (B, K·H·A), entropy (B,), value (B,) of stored chains under the
+        current parameters."""
         means, stds = chain_means_stds(self.policy.velocity, self.noise, features, chain)
+        elements = chain_log_prob_elements(chain, means, stds)
         return {
-            "logp": chain_log_prob(chain, means, stds),
+            "logp": elements.sum(1),
+            "logp_elements": elements,
             "entropy": chain_entropy(stds),
             "value": self.value(features.detach()),
         }

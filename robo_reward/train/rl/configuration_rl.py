@@ -26,6 +26,10 @@ class RLConfig:
     num_denoise_steps: int | None = None  # None: the policy's num_inference_steps
     n_action_steps: int | None = None  # executed per chunk; None: the policy's n_action_steps
     noise_mode: str = "param"  # "param" (per denoising step) or "head" (MLP of trunk features and t)
+    # scale τ of the chain's starting noise x_0 ~ N(0, τ²I). PPO credits only the injected noise (the
+    # likelihood is conditional on x_0), so x_0's own spread (τ = 1, as in BC sampling) is variance
+    # the policy gradient cannot use; τ < 1 moves exploration into the learned σ.
+    init_noise_scale: float = 1.0
     noise_std_init: float = 0.05  # in normalised action units
     noise_std_min: float = 0.01
     noise_std_max: float = 0.2
@@ -33,6 +37,15 @@ class RLConfig:
     gamma: float = 0.99  # per env step; a chunk of n steps discounts by γⁿ
     gae_lambda: float = 0.95
     clip: float = 0.2
+    # "element": one PPO ratio per term of the chain log-likelihood (per denoising step, chunk step and
+    # action dim; clipped and averaged like per-token ratios), "chain": one ratio for the whole chain.
+    # The chain's K·H·A terms (560 for flow-small) make a joint ratio leave [1 − ε, 1 + ε] after
+    # the smallest parameter step, so "chain" clips (and KL-stops) nearly every sample.
+    ratio_level: str = "element"
+    # likelihood terms in the ratio: "executed" keeps the chunk steps that run in the env (the first
+    # n_action_steps), whose noise the return can credit; "all" keeps the whole chunk (the exact chain
+    # likelihood; the unexecuted steps only reach the return through the expert's attention).
+    ratio_positions: str = "all"
     value_clip: float | None = None
     update_epochs: int = 4
     minibatch_size: int = 32
@@ -45,8 +58,14 @@ class RLConfig:
     value_coef: float = 0.5
     critic_warmup_updates: int = 1  # first updates train the value head only
     normalize_advantages: bool = True
+    # advantage-weighted flow matching on the policy's own sampled chunks (AWR-style), added to the
+    # PPO actor loss: weight exp(Â/β) (Â: minibatch-normalised advantage), capped at awr_max_weight
+    awr_weight: float = 0.0
+    awr_beta: float = 1.0
+    awr_max_weight: float = 20.0
     bc_weight: float = 0.0  # flow-matching loss on demos (bc_data) added to the actor loss
     bc_data: str | None = None
+    bc_max_episodes: int | None = None  # first N demos of bc_data (match the BC init's --max-episodes)
     bc_batch_size: int = 32
     seed: int = 0  # env seeds, noise and minibatch order
     device: str = "cpu"
@@ -65,6 +84,16 @@ class RLConfig:
             raise ValueError(f"naive_source must be auto|grm|perceptual|oracle, got {self.naive_source!r}")
         if self.noise_mode not in ("param", "head"):
             raise ValueError(f"noise_mode must be 'param' or 'head', got {self.noise_mode!r}")
+        if self.ratio_level not in ("element", "chain"):
+            raise ValueError(f"ratio_level must be 'element' or 'chain', got {self.ratio_level!r}")
+        if self.ratio_positions not in ("executed", "all"):
+            raise ValueError(f"ratio_positions must be 'executed' or 'all', got {self.ratio_positions!r}")
+        if self.bc_weight > 0 and not self.bc_data:
+            raise ValueError("bc_weight > 0 needs demonstrations (--bc-data DIR)")
+        if not 0.0 <= self.init_noise_scale <= 1.0:
+            raise ValueError(f"init_noise_scale must be in [0, 1], got {self.init_noise_scale}")
+        if self.awr_weight < 0 or self.awr_beta <= 0:
+            raise ValueError(f"need awr_weight ≥ 0 and awr_beta > 0, got {self.awr_weight}, {self.awr_beta}")
         if self.rollouts < 1 or self.num_envs < 1 or self.chunks_per_update < 1:
             raise ValueError("rollouts, num_envs and chunks_per_update must be ≥ 1")
 

@@ -33,10 +33,14 @@ def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) ->
     return -((x - mean) ** 2) / (2.0 * std**2) - torch.log(std) - _HALF_LOG_2PI
 
 
+def chain_log_prob_elements(chain: torch.Tensor, means: torch.Tensor, stds: torch.Tensor) -> torch.Tensor:
+    """The terms of the chain log-likelihood, log N(x_{k+1,d}; μ_{k,d}, σ_{k,d}²) → (B, K·H·A)."""
+    return gaussian_log_prob(chain[:, 1:], means, stds).flatten(1)
+
+
 def chain_log_prob(chain: torch.Tensor, means: torch.Tensor, stds: torch.Tensor) -> torch.Tensor:
     """Σ_k Σ_dims log N(x_{k+1}; μ_k, σ_k²) → (B,). chain (B, K+1, ...), means/stds (B, K, ...)."""
-    lp = gaussian_log_prob(chain[:, 1:], means, stds)
-    return lp.flatten(1).sum(1)
+    return chain_log_prob_elements(chain, means, stds).sum(1)
 
 
 def chain_entropy(stds: torch.Tensor) -> torch.Tensor:
@@ -52,8 +56,10 @@ def sample_chain(
     noise: torch.Tensor,
     num_steps: int,
     generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the noisy Euler chain from `noise` (B, H, A). Returns (chain (B, K+1, H, A), logp (B,)).
+    return_elements: bool = False,
+) -> tuple[torch.Tensor, ...]:
+    """Run the noisy Euler chain from `noise` (B, H, A). Returns (chain (B, K+1, H, A), logp (B,)),
+    and with `return_elements` also the per-element terms of logp (B, K·H·A).
 
     `std_fn=None` samples deterministically (σ = 0, logp = 0): the policy's own sampler.
     """
@@ -61,19 +67,22 @@ def sample_chain(
     ts = euler_times(num_steps).to(noise.device)
     x = noise
     chain = [x]
-    logp = torch.zeros(B, device=noise.device)
+    terms = []
     for k in range(num_steps):
         t = ts[k].expand(B)
         mean = x + (ts[k + 1] - ts[k]) * velocity(features, x, t)
         if std_fn is None:
             x = mean
+            terms.append(torch.zeros_like(mean).flatten(1))
         else:
             std = std_fn(features, t, k)
             eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
             x = mean + std * eps
-            logp = logp + gaussian_log_prob(x, mean, std).flatten(1).sum(1)
+            terms.append(gaussian_log_prob(x, mean, std).flatten(1))
         chain.append(x)
-    return torch.stack(chain, 1), logp
+    elements = torch.cat(terms, 1)
+    out = (torch.stack(chain, 1), elements.sum(1))
+    return (*out, elements) if return_elements else out
 
 
 def chain_means_stds(

@@ -56,7 +56,10 @@ def ppo_clip_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate −E[min(ρA, clip(ρ, 1−ε, 1+ε)A)], ρ = exp(logp_new − logp_old).
 
-    Also returns the clip fraction and the k3 estimate of KL(old ‖ new) (Schulman's low-variance one).
+    Shapes broadcast: one ratio per sample (logp (B,), advantages (B,)), or one per likelihood term
+    (logp (B, D), advantages (B, 1): every term of a sample shares its advantage, as tokens do).
+    Also returns the clip fraction and the k3 estimate of KL(old ‖ new) (Schulman's low-variance one),
+    both averaged over the ratios.
     """
     log_ratio = logp_new - logp_old
     ratio = torch.exp(log_ratio)

@@ -30,6 +30,7 @@ class Transition:
     chain: torch.Tensor  # (K+1, H, A)
     logp: float
     value: float
+    logp_elements: torch.Tensor | None = None  # (K·H·A,) the terms of logp, for element-level ratios
     obs: dict | None = None  # kept only when the trunk is trained
     rewards: list[float] = field(default_factory=list)
     reward: float = 0.0  # Σ γ^j r_j over the executed steps
@@ -97,6 +98,7 @@ class ChunkCollector:
                 features=out["features"][j].cpu(),
                 chain=out["chain"][j].cpu(),
                 logp=float(out["logp"][j]),
+                logp_elements=out["logp_elements"][j].cpu(),
                 value=float(out["value"][j]),
                 obs={k: v[j : j + 1] for k, v in batch.items()} if self.keep_obs else None,
             )

@@ -88,12 +88,16 @@ def compute_advantages(
 class BCRegularizer:
     """Flow-matching loss on demonstration chunks, added to the actor loss (keeps RL near the demos)."""
 
-    def __init__(self, policy, data_dir: str, batch_size: int, seed: int):
+    def __init__(self, policy, data_dir: str, batch_size: int, seed: int, max_episodes: int | None = None):
         from robo_reward.train.bc.data import ChunkDataset
         from robo_reward.train.bc.trainer import load_training_episodes
 
         c = policy.config
-        episodes = load_training_episodes([Path(data_dir)])
+        episodes = [
+            e for e in load_training_episodes([Path(data_dir)], max_episodes) if e.outcome == "success"
+        ]
+        if not episodes:
+            raise ValueError(f"bc_data {data_dir} holds no success episodes")
         self.data = ChunkDataset.from_episodes(episodes, c.views, c.image_size, c.chunk_size)
         self.policy, self.batch_size = policy, batch_size
         self.rng = np.random.default_rng(seed)
@@ -106,14 +110,42 @@ class BCRegularizer:
         return self.policy.flow_matching_loss(batch, chunk, features=features).mean()
 
 
+def awr_weights(adv: torch.Tensor, beta: float, max_weight: float) -> torch.Tensor:
+    """exp(Â/β) of the normalised advantages, capped; no gradient."""
+    return torch.exp(normalize_advantages(adv.detach()) / beta).clamp(max=max_weight)
+
+
+def awr_loss(actor, features: torch.Tensor, chains: torch.Tensor, adv: torch.Tensor, cfg: RLConfig):
+    """Advantage-weighted flow matching of the sampled chunks (chain ends x_K, real units)."""
+    chunks = actor.policy.unnormalize_action(chains[:, -1])
+    fm = actor.policy.flow_matching_loss({}, chunks, features=features.detach())
+    return (awr_weights(adv, cfg.awr_beta, cfg.awr_max_weight) * fm).mean()
+
+
+def select_terms(elements: torch.Tensor, actor: FlowActorCritic, n_exec: int | None) -> torch.Tensor:
+    """(B, K·H·A) likelihood terms → those of the first `n_exec` chunk steps (all when None)."""
+    if n_exec is None:
+        return elements
+    B = elements.shape[0]
+    return elements.view(B, actor.num_steps, actor.horizon, actor.action_dim)[:, :, :n_exec].flatten(1)
+
+
 def ppo_update(
-    actor, optimizer, transitions, adv, ret, cfg: RLConfig, actor_on: bool, bc=None
+    actor, optimizer, transitions, adv, ret, cfg: RLConfig, actor_on: bool, bc=None, n_exec: int | None = None
 ) -> dict[str, float]:
-    """PPO epochs over minibatches of chunk transitions. Every loss term is spelled out here."""
+    """PPO epochs over minibatches of chunk transitions. Every loss term is spelled out here.
+
+    `n_exec`: with ratio_positions="executed", the chunk steps whose likelihood terms enter the ratio.
+    """
     device = actor.policy.device
     features = torch.stack([t.features for t in transitions]).to(device)
     chains = torch.stack([t.chain for t in transitions]).to(device)
-    logp_old = torch.tensor([t.logp for t in transitions], device=device, dtype=torch.float32)
+    element = cfg.ratio_level == "element"
+    keep = n_exec if cfg.ratio_positions == "executed" else None
+    # (n, D): one ratio per likelihood term, the chunk's advantage broadcast over them; or (n,)
+    logp_old = select_terms(torch.stack([t.logp_elements for t in transitions]).to(device), actor, keep)
+    if not element:
+        logp_old = logp_old.sum(1)
     values_old = torch.tensor([t.value for t in transitions], device=device, dtype=torch.float32)
     adv_t = torch.as_tensor(adv, device=device, dtype=torch.float32)
     ret_t = torch.as_tensor(ret, device=device, dtype=torch.float32)
@@ -130,12 +162,18 @@ def ppo_update(
                 f = features[idx]
             out = actor.evaluate(f, chains[idx])
             a = normalize_advantages(adv_t[idx]) if cfg.normalize_advantages else adv_t[idx]
-            pg_loss, pg_stats = ppo_clip_loss(out["logp"], logp_old[idx], a, cfg.clip)
+            logp_new = select_terms(out["logp_elements"], actor, keep)
+            logp_new = logp_new if element else logp_new.sum(1)
+            pg_loss, pg_stats = ppo_clip_loss(logp_new, logp_old[idx], a[:, None] if element else a, cfg.clip)
             v_loss = value_loss(out["value"], ret_t[idx], values_old[idx], cfg.value_clip)
             entropy = out["entropy"].mean()
             loss = cfg.value_coef * v_loss
             if actor_on:
                 loss = loss + pg_loss - cfg.entropy_coef * entropy
+                if cfg.awr_weight > 0:
+                    awr = awr_loss(actor, f, chains[idx], adv_t[idx], cfg)
+                    loss = loss + cfg.awr_weight * awr
+                    stats.setdefault("losses/awr", []).append(awr.item())
                 if bc is not None and cfg.bc_weight > 0:
                     bc_loss = bc.loss()
                     loss = loss + cfg.bc_weight * bc_loss
@@ -161,11 +199,28 @@ def ppo_update(
             break
     out = {k: float(np.mean(v)) for k, v in stats.items()}
     out["charts/kl_early_stop"] = float(stop)
+    out["charts/minibatch_steps"] = float(len(stats.get("losses/value", [])))
     var = float(np.var(ret))
     out["charts/explained_variance"] = (
         float(1 - np.var(ret - values_old.cpu().numpy()) / var) if var > 0 else 0.0
     )
     return out
+
+
+def reward_stats(transitions: list[Transition]) -> dict[str, float]:
+    """Scale of the rewards the learner saw in one update: per env step and per chunk."""
+    if not transitions:
+        return {}
+    steps = np.array([r for t in transitions for r in t.rewards], dtype=np.float64)
+    chunks = np.array([t.reward for t in transitions], dtype=np.float64)
+    return {
+        "charts/mean_chunk_reward": float(chunks.mean()),
+        "charts/std_chunk_reward": float(chunks.std()),
+        "charts/mean_step_reward": float(steps.mean()),
+        "charts/std_step_reward": float(steps.std()),
+        "charts/min_step_reward": float(steps.min()),
+        "charts/max_step_reward": float(steps.max()),
+    }
 
 
 def _cat(parts):
@@ -231,7 +286,7 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
     pc = policy.config
     actor = FlowActorCritic(
         policy, cfg.num_denoise_steps, cfg.noise_mode, cfg.noise_std_init, cfg.noise_std_min,
-        cfg.noise_std_max, cfg.train_trunk,
+        cfg.noise_std_max, cfg.train_trunk, cfg.init_noise_scale,
     ).to(cfg.device)  # fmt: skip
     optimizer = build_optimizer(actor, cfg)
     if resume and ckpt.exists():
@@ -250,7 +305,7 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
     )  # fmt: skip
     collector.episodes_done = state["episodes"]
     bc = (
-        BCRegularizer(policy, cfg.bc_data, cfg.bc_batch_size, cfg.seed)
+        BCRegularizer(policy, cfg.bc_data, cfg.bc_batch_size, cfg.seed, cfg.bc_max_episodes)
         if cfg.bc_data and cfg.bc_weight
         else None
     )
@@ -261,9 +316,7 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
     ]
 
     def on_episode(rec: EpisodeRecord) -> bool:
-        episodes_log.write(
-            json.dumps({**asdict(rec), "env_steps": collector.env_steps + state["env_steps"]}) + "\n"
-        )
+        episodes_log.write(json.dumps({**asdict(rec), "env_steps": steps0 + collector.env_steps}) + "\n")
         episodes_log.flush()
         recent.append(rec.success)
         del recent[: -cfg.success_window]
@@ -286,7 +339,9 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
             t0 = time.perf_counter()
             actor_on = state["update"] >= cfg.critic_warmup_updates
             stats = (
-                ppo_update(actor, optimizer, transitions, adv, ret, cfg, actor_on, bc) if transitions else {}
+                ppo_update(actor, optimizer, transitions, adv, ret, cfg, actor_on, bc, n_exec)
+                if transitions
+                else {}
             )
             update_time += time.perf_counter() - t0
             state["update"] += 1
@@ -302,11 +357,7 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
                 **{"charts/episodes": state["episodes"], "charts/env_steps": state["env_steps"]},
                 **{"charts/success_rate": float(np.mean(recent)) if recent else 0.0},
                 **{"charts/noise_std": actor.mean_std(), "charts/transitions": len(transitions)},
-                **{
-                    "charts/mean_chunk_reward": float(np.mean([t.reward for t in transitions]))
-                    if transitions
-                    else 0.0
-                },
+                **reward_stats(transitions),
             )
             if state["update"] % cfg.checkpoint_every == 0 or collector.episodes_done >= cfg.rollouts:
                 save_checkpoint(out, actor, optimizer, state)
