@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from robo_reward.models.flow_policy import PRESETS, FlowPolicy, compute_normalization, make_config
-from robo_reward.models.flow_policy.modeling_flow_policy import IMAGE_FEATURES_KEY
+from robo_reward.models.flow_policy import (
+    PRESETS,
+    FlowPolicy,
+    FlowPolicyConfig,
+    compute_normalization,
+    make_config,
+)
+from robo_reward.models.flow_policy.modeling_flow_policy import IMAGE_FEATURES_KEY, spatial_softmax
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -159,3 +167,72 @@ def test_cached_backbone_features_give_the_same_encoding(make_batch):
     loss = policy.flow_matching_loss(cached, torch.randn(3, cfg.chunk_size, cfg.action_dim)).mean()
     loss.backward()
     assert policy.views.proj.weight.grad is not None
+
+
+def test_spatial_softmax_by_hand():
+    """A peaked map gives its cell's coordinates on the [−1, 1] grid; a flat map gives the centre."""
+    maps = torch.zeros(1, 3, 4, 5)
+    maps[0, 0, 1, 3] = 100.0  # row 1 of 4 → y = −1/3; column 3 of 5 → x = 0.5
+    maps[0, 2, :, 0] = 100.0  # column 0, all rows equally → x = −1, y = 0
+    kp = spatial_softmax(maps, torch.tensor(1.0))
+    assert kp.shape == (1, 3, 2)
+    assert torch.allclose(kp[0, 0], torch.tensor([0.5, -1 / 3]), atol=1e-5)
+    assert torch.allclose(kp[0, 1], torch.zeros(2), atol=1e-6)
+    assert torch.allclose(kp[0, 2], torch.tensor([-1.0, 0.0]), atol=1e-5)
+    # two equal peaks at temperature 1: the mean of their positions
+    two = torch.zeros(1, 1, 3, 3)
+    two[0, 0, 0, 0] = two[0, 0, 2, 2] = 50.0
+    assert torch.allclose(spatial_softmax(two, torch.tensor(1.0))[0, 0], torch.zeros(2), atol=1e-5)
+
+
+def test_keypoint_encoder_trains_end_to_end_and_round_trips(tmp_path, make_batch):
+    torch.manual_seed(0)
+    cfg = make_config(
+        "flow-tiny", encoder="keypoints", conv_channels=(4, 8), num_keypoints=6, keypoint_tokens=3
+    )
+    policy = FlowPolicy(cfg).train()
+    batch = make_batch(cfg, B=2, size=cfg.image_size)
+    kp = policy.image_features(batch)
+    assert kp.shape == (2, len(cfg.views), 6, 2) and kp.abs().max() <= 1.0
+    assert policy.encode(batch).shape == (2, cfg.feature_dim)
+    policy.flow_matching_loss(batch, torch.randn(2, cfg.chunk_size, cfg.action_dim)).mean().backward()
+    assert policy.views.backbone[0].weight.grad.abs().sum() > 0  # gradients reach the first conv
+    policy.eval()
+    noise = torch.randn(2, cfg.chunk_size, cfg.action_dim)
+    loaded = FlowPolicy.from_pretrained(policy.save_pretrained(tmp_path / "kp"))
+    assert loaded.config == cfg and loaded.config.conv_channels == (4, 8)
+    assert torch.equal(loaded.sample(batch, noise=noise), policy.sample(batch, noise=noise))
+
+
+def test_config_defaults_keep_old_checkpoints_and_check_the_encoder():
+    old = make_config("flow-small").to_dict()
+    for key in ("encoder", "conv_channels", "num_keypoints", "keypoint_tokens"):
+        old.pop(key)
+    assert FlowPolicyConfig.from_dict(old).encoder == "cells"  # a config.json from before the option
+    with pytest.raises(ValueError, match="encoder"):
+        make_config("flow-tiny", encoder="vit")
+    with pytest.raises(ValueError, match="keypoint_tokens"):
+        make_config("flow-tiny", encoder="keypoints", num_keypoints=10, keypoint_tokens=4)
+    with pytest.raises(ValueError, match="freeze_backbone"):
+        make_config("flow-tiny", encoder="keypoints", freeze_backbone=True)
+
+
+def test_noise_scale_scales_only_the_drawn_starting_noise(tiny_policy, make_batch):
+    cfg = tiny_policy.config
+    batch = make_batch(cfg)
+    zeros = torch.zeros(2, cfg.chunk_size, cfg.action_dim)
+    assert torch.equal(tiny_policy.sample(batch, noise_scale=0.0), tiny_policy.sample(batch, noise=zeros))
+    # scale 1 (the default) draws exactly what `sample_normalized` would: old checkpoints act as before
+    a = tiny_policy.sample(batch, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():  # as in `sample` (the transformer's inference path)
+        features = tiny_policy.encode(batch)
+    b = tiny_policy.sample_normalized(features, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, tiny_policy.unnormalize_action(b))
+    half = torch.randn(2, cfg.chunk_size, cfg.action_dim, generator=torch.Generator().manual_seed(4))
+    scaled = FlowPolicy(dataclasses.replace(cfg, noise_scale=0.5))
+    scaled.load_state_dict(tiny_policy.state_dict())
+    scaled.eval()
+    got = scaled.sample(batch, generator=torch.Generator().manual_seed(4))
+    assert torch.allclose(got, tiny_policy.sample(batch, noise=0.5 * half), atol=1e-6)
+    with pytest.raises(ValueError, match="noise_scale"):
+        make_config("flow-tiny", noise_scale=1.5)

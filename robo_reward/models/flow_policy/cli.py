@@ -73,6 +73,7 @@ def eval(
     n_action_steps: int | None = None,
     temporal_ensemble: float | None = None,
     num_steps: int | None = None,
+    noise_scale: float | None = None,
     record: int = 3,
     sheet_dir: Path | None = None,
     json: Path | None = None,
@@ -81,6 +82,7 @@ def eval(
     """Success rate (Wilson 95 % CI) and final progress in sim; `--task all` runs every native task.
 
     Seeds start at 1000 by default, away from the seeds demos are usually collected with (0, 1, ...).
+    `--noise-scale` overrides the checkpoint's acting temperature (config `noise_scale`).
     """
     import torch
 
@@ -97,7 +99,7 @@ def eval(
     for name in tasks:
         r = evaluate(
             policy, name, episodes=episodes, num_envs=num_envs, seed=seed, n_action_steps=n_action_steps,
-            temporal_ensemble=temporal_ensemble, num_steps=num_steps, record=record, sheet_dir=sheets,
+            temporal_ensemble=temporal_ensemble, num_steps=num_steps, noise_scale=noise_scale, record=record, sheet_dir=sheets,
         )  # fmt: skip
         results.append(r)
     rows = [

@@ -30,6 +30,14 @@ class FlowPolicyConfig:
     # a frozen backbone (eval mode, no gradients) lets CPU training cache its per-frame features once;
     # end-to-end training (False) is the GPU path. Same code either way.
     freeze_backbone: bool = False
+    # image encoder: "cells" (the timm backbone above, one token per feature-map cell) or "keypoints" (a
+    # small conv stack, `conv_channels` with stride 2 on the first two layers, then a spatial softmax
+    # giving `num_keypoints` expected (x, y) image positions per view, grouped into `keypoint_tokens`
+    # tokens per view; cheap enough to train end to end on a CPU). "keypoints" ignores `backbone*`.
+    encoder: str = "cells"
+    conv_channels: tuple[int, ...] = (16, 32, 32, 32)
+    num_keypoints: int = 32
+    keypoint_tokens: int = 4
     # instruction embedding (hashed words, robo_reward.models.text)
     text_vocab_size: int = 4096
     # trunk: transformer over [readout | text | state | image tokens]; runs once per chunk
@@ -49,6 +57,10 @@ class FlowPolicyConfig:
     time_alpha: float = 1.5
     time_beta: float = 1.0
     num_inference_steps: int = 10
+    # acting temperature: `sample` starts the Euler integration from noise × this when it draws the noise
+    # itself. Below 1 it leaves out part of the demos' action noise (more precise grasps); 1 samples the
+    # learned distribution. `sample_normalized` (candidate generation, likelihoods) never scales.
+    noise_scale: float = 1.0
     # normalisation of state and action: "mean_std" or "min_max" (to [-1, 1]); stats live in the weights
     normalization: str = "mean_std"
     preset: str = "custom"
@@ -61,12 +73,26 @@ class FlowPolicyConfig:
         self.views = tuple(self.views)
         self.image_mean = tuple(self.image_mean)
         self.image_std = tuple(self.image_std)
+        self.conv_channels = tuple(self.conv_channels)
+        if self.encoder not in ("cells", "keypoints"):
+            raise ValueError(f"encoder must be 'cells' or 'keypoints', got {self.encoder!r}")
+        if self.encoder == "keypoints":
+            if len(self.conv_channels) < 2:
+                raise ValueError(f"conv_channels needs at least 2 layers, got {self.conv_channels}")
+            if self.keypoint_tokens < 1 or self.num_keypoints % self.keypoint_tokens:
+                raise ValueError(
+                    f"num_keypoints {self.num_keypoints} must be a multiple of keypoint_tokens {self.keypoint_tokens}"
+                )
+            if self.freeze_backbone:
+                raise ValueError("the keypoint encoder trains end to end: set freeze_backbone=False")
         if self.normalization not in ("mean_std", "min_max"):
             raise ValueError(f"normalization must be 'mean_std' or 'min_max', got {self.normalization!r}")
         if self.width % self.heads or self.expert_width % self.heads:
             raise ValueError(f"width {self.width} and expert_width {self.expert_width} must divide heads")
         if not self.views:
             raise ValueError("a policy needs at least one view")
+        if not 0.0 <= self.noise_scale <= 1.0:
+            raise ValueError(f"noise_scale must be in [0, 1], got {self.noise_scale}")
         if not 1 <= self.n_action_steps <= self.chunk_size:
             raise ValueError(f"n_action_steps must be in [1, chunk_size={self.chunk_size}]")
 
@@ -94,6 +120,14 @@ def _small() -> FlowPolicyConfig:
     return FlowPolicyConfig(freeze_backbone=True, preset="flow-small")
 
 
+def _small_keypoints() -> FlowPolicyConfig:
+    """flow-small with the end-to-end keypoint encoder on the front and wrist views (the CPU BC recipe)."""
+    return FlowPolicyConfig(
+        views=("front", "wrist"), encoder="keypoints", freeze_backbone=False, noise_scale=0.5,
+        preset="flow-small-kp",
+    )  # fmt: skip
+
+
 def _base() -> FlowPolicyConfig:
     return FlowPolicyConfig(
         image_size=128, backbone="resnet18", backbone_stage=4, max_tokens_side=4, width=512,
@@ -102,11 +136,11 @@ def _base() -> FlowPolicyConfig:
     )  # fmt: skip
 
 
-PRESETS = {"flow-tiny": _tiny, "flow-small": _small, "flow-base": _base}
+PRESETS = {"flow-tiny": _tiny, "flow-small": _small, "flow-small-kp": _small_keypoints, "flow-base": _base}
 
 
 def make_config(name: str, **overrides) -> FlowPolicyConfig:
-    """A preset by name (`flow-tiny`, `flow-small`, `flow-base`), with field overrides."""
+    """A preset by name (`flow-tiny`, `flow-small`, `flow-small-kp`, `flow-base`), with field overrides."""
     if name not in PRESETS:
         raise KeyError(f"unknown policy preset {name!r}; choose from {sorted(PRESETS)}")
     return dataclasses.replace(PRESETS[name](), **overrides)

@@ -71,6 +71,7 @@ def evaluate(
     n_action_steps: int | None = None,
     temporal_ensemble: float | None = None,
     num_steps: int | None = None,
+    noise_scale: float | None = None,
     image_size: int | None = None,
     max_steps: int | None = None,
     record: int = 0,
@@ -129,7 +130,10 @@ def evaluate(
                 }
                 batch["task"] = [spec.instruction] * len(need)
                 with torch.inference_mode():
-                    chunks = policy.sample(batch, num_steps=num_steps, generator=generator).cpu().numpy()
+                    chunks = policy.sample(
+                        batch, num_steps=num_steps, generator=generator, noise_scale=noise_scale
+                    )
+                    chunks = chunks.cpu().numpy()
                 for j, i in enumerate(need):
                     sched[i].push(chunks[j])
                 t_policy += time.perf_counter() - tp
@@ -174,6 +178,7 @@ def evaluate(
         "mean_steps": float(np.mean([r["steps"] for r in rows])),
         "n_action_steps": n_exec,
         "temporal_ensemble": temporal_ensemble,
+        "noise_scale": cfg.noise_scale if noise_scale is None else noise_scale,
         "num_envs": num_envs,
         "seed": seed,
         "wall_s": time.perf_counter() - t0,

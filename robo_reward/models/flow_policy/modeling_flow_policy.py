@@ -31,7 +31,8 @@ from robo_reward.utils.checkpoint import load_folder, save_folder
 
 Batch = dict[str, Any]
 # optional batch entry: backbone feature maps (B, V, C, h, w) computed earlier by `image_features` (a frozen
-# backbone's output can be cached per frame); when present, `encode` skips the backbone
+# backbone's output can be cached per frame; the keypoint encoder's are (B, V, K, 2)); when present,
+# `encode` skips the backbone
 IMAGE_FEATURES_KEY = "observation.image_features"
 
 
@@ -128,6 +129,55 @@ class ViewEncoder(nn.Module):
         return tokens.flatten(1, 2)
 
 
+def spatial_softmax(maps: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
+    """(N, K, h, w) logits → (N, K, 2) expected (x, y) positions in [−1, 1] (x to the right, y down)."""
+    N, K, h, w = maps.shape
+    prob = torch.softmax(maps.flatten(2) / temperature, dim=-1).view(N, K, h, w)
+    xs = torch.linspace(-1.0, 1.0, w, device=maps.device, dtype=maps.dtype)
+    ys = torch.linspace(-1.0, 1.0, h, device=maps.device, dtype=maps.dtype)
+    return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
+
+
+class KeypointEncoder(nn.Module):
+    """Shared small conv stack over all views, trained end to end: (B, V, 3, S, S) → spatial-softmax
+    keypoints (B, V, K, 2) → (B, V·T, width) tokens, each a linear map of K/T keypoints, + view and
+    token embeddings. The first two convolutions have stride 2, so the softmax runs at S/4."""
+
+    def __init__(self, cfg: FlowPolicyConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for i, c in enumerate(cfg.conv_channels):
+            layers += [
+                nn.Conv2d(c_in, c, 3, stride=2 if i < 2 else 1, padding=1),
+                nn.GroupNorm(min(8, c), c),
+                nn.ReLU(inplace=True),
+            ]
+            c_in = c
+        layers.append(nn.Conv2d(c_in, cfg.num_keypoints, 1))
+        self.backbone = nn.Sequential(*layers)
+        # a low starting temperature makes the softmax peaked from the start (logits of a fresh stack have
+        # std ≈ 0.5; at temperature 1 every keypoint is close to the image centre and small objects are lost)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(0.1)))
+        self.side = max(1, math.ceil(cfg.image_size / 4))
+        self.width, self.num_tokens = cfg.width, cfg.keypoint_tokens
+        self.proj = nn.Linear(2 * cfg.num_keypoints // cfg.keypoint_tokens, cfg.width)
+        self.view_embed = nn.Parameter(torch.randn(len(cfg.views), 1, cfg.width) * 0.02)
+        self.pos_embed = nn.Parameter(torch.randn(1, cfg.keypoint_tokens, cfg.width) * 0.02)
+
+    def backbone_features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, V, 3, S, S) → (B, V, K, 2) keypoints."""
+        B, V = images.shape[:2]
+        kp = spatial_softmax(self.backbone(images.flatten(0, 1)), self.log_temperature.exp())
+        return kp.view(B, V, *kp.shape[1:])
+
+    def tokens(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """(B, V, K, 2) keypoints → (B, V·T, width) tokens with view and token embeddings."""
+        B, V = keypoints.shape[:2]
+        tokens = self.proj(keypoints.reshape(B, V, self.num_tokens, -1))
+        return (tokens + self.pos_embed[:, None] + self.view_embed[None]).flatten(1, 2)
+
+
 class ActionExpert(nn.Module):
     """Velocity of a noisy action chunk given trunk features and flow time (runs once per Euler step)."""
 
@@ -171,7 +221,7 @@ class FlowPolicy(nn.Module):
             self.register_buffer(f"{name}_std", torch.ones(dim))
             self.register_buffer(f"{name}_min", -torch.ones(dim))
             self.register_buffer(f"{name}_max", torch.ones(dim))
-        self.views = ViewEncoder(c)
+        self.views = ViewEncoder(c) if c.encoder == "cells" else KeypointEncoder(c)
         self.text = InstructionEncoder(c.width, vocab_size=c.text_vocab_size)
         self.state_mlp = nn.Sequential(
             nn.Linear(c.state_dim, c.width), nn.GELU(), nn.Linear(c.width, c.width)
@@ -319,9 +369,16 @@ class FlowPolicy(nn.Module):
         noise: torch.Tensor | None = None,
         num_steps: int | None = None,
         generator: torch.Generator | None = None,
+        noise_scale: float | None = None,
     ) -> torch.Tensor:
-        """Action chunk (B, H, A) in real units; the trunk runs once, the expert `num_steps` times."""
+        """Action chunk (B, H, A) in real units; the trunk runs once, the expert `num_steps` times.
+
+        Without `noise`, the starting noise is drawn and scaled by `noise_scale` (default: the config's
+        acting temperature); given `noise` is used as is."""
         features = self.encode(batch)
+        if noise is None:
+            scale = self.config.noise_scale if noise_scale is None else noise_scale
+            noise = self.sample_noise(features.shape[0], generator) * scale
         return self.unnormalize_action(self.sample_normalized(features, noise, num_steps, generator))
 
     def flow_matching_loss(
