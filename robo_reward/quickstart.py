@@ -2,7 +2,7 @@
 commands (each stage is also reachable on its own; this module only composes them):
 
 collect demos → evaluate the GRM (VOC, S/P/F, AUROC, EPIC) → adapt it one-shot to a held-out task →
-fine-tune the flow policy with GRM-shaped RL → one DPO round → `report.md` with tables and plots.
+BC from a few demos → fine-tune it with GRM-shaped RL and with DPO → `report.md` with tables and plots.
 """
 
 from __future__ import annotations
@@ -32,12 +32,17 @@ class Quickstart:
     """Run folder (default runs/quickstart-<time>)."""
     grm: Path = shipped_models() / "grm-small-sim"
     """Reward model checkpoint (the shipped default)."""
-    policy: Path = shipped_models() / "flow-small-sim"
-    """BC flow policy checkpoint to fine-tune (the shipped default)."""
+    policy: Path | None = None
+    """BC flow policy checkpoint to fine-tune. Default: a deliberately weak BC policy trained here
+    from BC_DEMOS demos of RL_TASK (about 2 minutes), so that fine-tuning has room to show."""
     from_scratch: bool = False
-    """Train the reward model and the BC policy here instead of using the shipped checkpoints."""
+    """Train the reward model here instead of using the shipped checkpoint."""
     rl_task: str = "open_drawer"
-    """Task for the RL and DPO fine-tuning stages."""
+    """Task for the BC, RL and DPO stages."""
+    bc_demos: int = 5
+    """Demos the default BC policy learns from."""
+    bc_steps: int = 600
+    """BC optimisation steps of the default policy."""
     episodes_per_task: int = 3
     """Episodes collected per seen task (a third of them with an injected failure)."""
     held_out_episodes: int = 6
@@ -46,6 +51,10 @@ class Quickstart:
     """RL budget in episodes."""
     eval_episodes: int = 20
     """Sim episodes per policy evaluation (before RL, after RL, after DPO)."""
+    dpo_rounds: int = 2
+    """DPO rounds (each: preference pairs from the current policy, then DPO)."""
+    dpo_pair_episodes: int = 20
+    """Rollouts per DPO round that provide the observations of the preference pairs."""
     adapt_seconds: float = 60.0
     """Wall-time bound of the one-shot adaptation."""
     image_size: int = 96
@@ -78,6 +87,10 @@ def quickstart(cfg: Quickstart) -> dict:
 
     from robo_reward.sim.cli import collect
 
+    if cfg.policy is not None and not (cfg.policy / "config.json").exists():  # fail before any work
+        raise FileNotFoundError(f"no policy at {cfg.policy}; pass --policy PATH or leave it out")
+    if not cfg.from_scratch and not (cfg.grm / "config.json").exists():
+        raise FileNotFoundError(f"no reward model at {cfg.grm}; pass --grm PATH or --from-scratch")
     torch.set_num_threads(1)  # two processes' worth of threads fight on a 2-core CPU
     out = cfg.out or runs_dir() / f"quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
@@ -113,6 +126,7 @@ def quickstart(cfg: Quickstart) -> dict:
         res["grm_eval"] = st.run("evaluate GRM", lambda: _grm_eval(grm, seen, out))
         res["adapt"] = st.run("one-shot adaptation", lambda: _adapt(cfg, grm, held, seen, out))
         policy = st.run("policy", lambda: _policy(cfg, out))
+        res["policy_source"] = str(cfg.policy) if cfg.policy else f"{cfg.bc_demos} demos, trained here"
         res["rl"] = st.run("RL with GRM-shaped reward", lambda: _rl(cfg, policy, grm, out))
         res["dpo"] = st.run("DPO", lambda: _dpo(cfg, policy, out))
         res["stage_seconds"] = st.times
@@ -171,15 +185,18 @@ def _adapt(cfg: Quickstart, grm: Path, held: Path, seen: Path, out: Path) -> dic
 
 
 def _policy(cfg: Quickstart, out: Path) -> Path:
-    if not cfg.from_scratch:
+    if cfg.policy is not None:
         if not (cfg.policy / "config.json").exists():
-            raise FileNotFoundError(f"no policy at {cfg.policy}; pass --policy PATH or --from-scratch")
+            raise FileNotFoundError(f"no policy at {cfg.policy}; pass --policy PATH or leave it out")
         return cfg.policy
     from robo_reward.models.flow_policy.cli import train
     from robo_reward.sim.cli import collect
 
-    data = collect(out / "data" / "bc", task=cfg.rl_task, episodes=10, seed=cfg.seed + 30_000, overwrite=True)
-    return train([data], out / "bc", config="flow-small", steps=1500, seed=cfg.seed)
+    data = collect(
+        out / "data" / "bc", task=cfg.rl_task, episodes=cfg.bc_demos, noise=0.05, seed=cfg.seed,
+        image_size=64, overwrite=True,
+    )  # fmt: skip
+    return train([data], out / "bc", config="flow-small", steps=cfg.bc_steps, batch_size=32, seed=cfg.seed)
 
 
 def _success(policy_dir: Path, cfg: Quickstart, sheet_dir: Path | None = None) -> dict:
@@ -211,6 +228,13 @@ def _rl(cfg: Quickstart, policy: Path, grm: Path, out: Path) -> dict:
         grm=str(grm),
         rollouts=cfg.rl_rollouts,
         seed=cfg.seed,
+        # the `rl compare` recipe of the README: exploration in the learned per-step noise only
+        lr_actor=1e-4,
+        init_noise_scale=0.0,
+        noise_std_init=0.1,
+        chunks_per_update=48,
+        ratio_positions="executed",
+        target_kl=None,
     )
     summary = train(rl_cfg, out / "rl")
     after = _success(out / "rl" / "checkpoint" / "policy", cfg, out / "plots" / "after-rl")
@@ -224,9 +248,11 @@ def _dpo(cfg: Quickstart, policy: Path, out: Path) -> dict:
     summary = train_dpo(
         policy,
         out / "dpo",
-        DPOConfig(rounds=1, eval_episodes=cfg.eval_episodes),
+        DPOConfig(rounds=cfg.dpo_rounds, eval_episodes=cfg.eval_episodes),
         task=cfg.rl_task,
-        pairs_cfg=PairsConfig(scorer="oracle"),
+        # the README's DPO recipe: pairs of 5 chunks per observation, ranked by the progress gain of
+        # executing 8 actions from the same simulator state
+        pairs_cfg=PairsConfig(scorer="oracle", k=5, execute_steps=8, episodes=cfg.dpo_pair_episodes),
     )
     return {"rounds": summary["rounds"], "before": summary.get("before")}
 
@@ -252,7 +278,7 @@ def _report(res: dict, out: Path) -> Path:
     lines += [markdown_table(rows), ""]
     rl, dpo = res["rl"], res["dpo"]
     rows = [
-        {"policy": "BC (shipped)", "success": rl["before"].get("success_rate")},
+        {"policy": f"BC ({res['policy_source']})", "success": rl["before"].get("success_rate")},
         {"policy": "after GRM-shaped RL", "success": rl["after"].get("success_rate")},
     ]
     for r in dpo["rounds"]:
@@ -282,7 +308,7 @@ def _mean(d: dict | None) -> float | None:
 def main(cfg: Annotated[Quickstart, tyro.conf.OmitArgPrefixes]) -> dict:
     """Run the whole mission end to end on a CPU (about 15 minutes on 2 cores) and write a report:
     collect demos → evaluate the shipped GRM → one-shot adaptation to a held-out task → GRM-shaped RL
-    and one DPO round of the shipped flow policy → runs/quickstart-<time>/report.md."""
+    and DPO of a flow policy cloned from 5 demos → runs/quickstart-<time>/report.md."""
     return quickstart(cfg)
 
 

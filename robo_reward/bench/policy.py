@@ -78,7 +78,7 @@ def bench_preset(
 
 def run(
     json: Path | None = None,
-    presets: Sequence[str] = ("flow-tiny", "flow-small"),
+    presets: Sequence[str] = ("flow-tiny", "flow-small", "flow-small-kp"),
     iters: int = 50,
     batch_sizes: Sequence[int] = (1, 4, 16),
     threads: int | None = None,

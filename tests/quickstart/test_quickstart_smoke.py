@@ -1,4 +1,4 @@
-"""The README's main job, end to end at a tiny budget, with the shipped checkpoints."""
+"""The README's main job, end to end at a tiny budget, with the shipped reward model."""
 
 import json
 
@@ -9,7 +9,7 @@ from robo_reward.quickstart import Quickstart, quickstart
 
 
 @pytest.mark.skipif(
-    not (shipped_models() / "flow-small-sim" / "config.json").exists(), reason="no shipped policy"
+    not (shipped_models() / "grm-small-sim" / "config.json").exists(), reason="no shipped reward model"
 )
 def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path):
     cfg = Quickstart(
@@ -18,6 +18,10 @@ def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path):
         held_out_episodes=3,
         rl_rollouts=2,
         eval_episodes=2,
+        bc_demos=2,
+        bc_steps=5,
+        dpo_rounds=1,
+        dpo_pair_episodes=1,
         adapt_seconds=10,
         image_size=64,
     )
@@ -37,3 +41,11 @@ def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path):
         "RL with GRM-shaped reward",
         "DPO",
     }
+    assert res["policy_source"] == "2 demos, trained here" and "BC (2 demos, trained here)" in report
+    assert (tmp_path / "qs" / "bc" / "model" / "config.json").exists()
+
+
+def test_missing_policy_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no policy at"):
+        quickstart(Quickstart(out=tmp_path / "qs", policy=tmp_path / "nope", episodes_per_task=1,
+                              held_out_episodes=2, image_size=64))  # fmt: skip
