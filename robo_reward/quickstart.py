@@ -49,7 +49,7 @@ class Quickstart:
     """Episodes of the held-out task: the first is the one-shot demo, the rest evaluate it."""
     rl_rollouts: int = 60
     """RL budget in episodes."""
-    eval_episodes: int = 20
+    eval_episodes: int = 30
     """Sim episodes per policy evaluation (before RL, after RL, after DPO)."""
     dpo_rounds: int = 2
     """DPO rounds (each: preference pairs from the current policy, then DPO)."""
@@ -248,13 +248,14 @@ def _dpo(cfg: Quickstart, policy: Path, out: Path) -> dict:
     summary = train_dpo(
         policy,
         out / "dpo",
-        DPOConfig(rounds=cfg.dpo_rounds, eval_episodes=cfg.eval_episodes),
+        DPOConfig(rounds=cfg.dpo_rounds, eval_episodes=0),  # evaluated below, like BC and RL
         task=cfg.rl_task,
         # the README's DPO recipe: pairs of 5 chunks per observation, ranked by the progress gain of
         # executing 8 actions from the same simulator state
         pairs_cfg=PairsConfig(scorer="oracle", k=5, execute_steps=8, episodes=cfg.dpo_pair_episodes),
     )
-    return {"rounds": summary["rounds"], "before": summary.get("before")}
+    after = _success(out / "dpo" / "policy", cfg, out / "plots" / "after-dpo")
+    return {"rounds": summary["rounds"], "after": after}
 
 
 def _scalars(d: dict) -> dict:
@@ -281,15 +282,19 @@ def _report(res: dict, out: Path) -> Path:
         {"policy": f"BC ({res['policy_source']})", "success": rl["before"].get("success_rate")},
         {"policy": "after GRM-shaped RL", "success": rl["after"].get("success_rate")},
     ]
-    for r in dpo["rounds"]:
-        rows.append(
-            {
-                "policy": f"after DPO round {r['round'] + 1}",
-                "success": (r.get("after") or {}).get("success_rate"),
-            }
-        )
+    rows.append(
+        {"policy": f"after {len(dpo['rounds'])} DPO rounds", "success": dpo["after"].get("success_rate")}
+    )
+    for row, r in zip(rows, (rl["before"], rl["after"], dpo["after"]), strict=True):
+        ci = r.get("success_ci95")
+        row["95 % CI"] = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else None
+        row["mean final progress"] = r.get("mean_final_progress")
     lines += ["## Policy fine-tuning", "", markdown_table(rows), ""]
-    lines += ["Rollouts before and after RL: `plots/before/`, `plots/after-rl/`.", ""]
+    lines += [
+        f"All three evaluated alike: {rl['before'].get('episodes')} episodes of `{res['config']['rl_task']}` "
+        "on the same seeds. Rollouts: `plots/before/`, `plots/after-rl/`, `plots/after-dpo/`.",
+        "",
+    ]
     times = [{"stage": k, "seconds": v} for k, v in res["stage_seconds"].items()]
     lines += ["## Time per stage", "", markdown_table(times), ""]
     lines += ["Raw numbers: `summary.json`.", ""]
