@@ -51,7 +51,7 @@ class Quickstart:
     """RL budget in episodes."""
     eval_episodes: int = 30
     """Sim episodes per policy evaluation (before RL, after RL, after DPO)."""
-    dpo_rounds: int = 2
+    dpo_rounds: int = 1
     """DPO rounds (each: preference pairs from the current policy, then DPO)."""
     dpo_pair_episodes: int = 20
     """Rollouts per DPO round that provide the observations of the preference pairs."""
@@ -283,7 +283,7 @@ def _report(res: dict, out: Path) -> Path:
         {"policy": "after GRM-shaped RL", "success": rl["after"].get("success_rate")},
     ]
     rows.append(
-        {"policy": f"after {len(dpo['rounds'])} DPO rounds", "success": dpo["after"].get("success_rate")}
+        {"policy": f"after DPO ({len(dpo['rounds'])} round(s))", "success": dpo["after"].get("success_rate")}
     )
     for row, r in zip(rows, (rl["before"], rl["after"], dpo["after"]), strict=True):
         ci = r.get("success_ci95")
