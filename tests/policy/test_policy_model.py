@@ -15,7 +15,8 @@ from robo_reward.models.flow_policy import (
     compute_normalization,
     make_config,
 )
-from robo_reward.models.flow_policy.modeling_flow_policy import IMAGE_FEATURES_KEY, spatial_softmax
+from robo_reward.models.flow_policy.encoders import spatial_softmax
+from robo_reward.models.flow_policy.modeling_flow_policy import IMAGE_FEATURES_KEY
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
