@@ -14,7 +14,7 @@ from pathlib import Path
 
 from robo_reward.paths import shipped_models
 from robo_reward.utils.cli_helpers import console, markdown_table
-from robo_reward.utils.io import write_json
+from robo_reward.utils.io import atomic_path, write_json
 
 SEEN = "reach,push,pick_place,stack,open_drawer"
 # the datasets the README's reward and perceptual numbers are measured on (model cards: same commands),
@@ -243,8 +243,10 @@ def run_all(out: Path, only: list[str] | None = None) -> dict:
         results[title] = {"status": status, "seconds": time.perf_counter() - t0, "result": r}
         lines += [f"## {title}", "", f"`{command}`", ""]
         lines += [_render(r), ""]
-    (out / "report.md").write_text("\n".join(lines))
-    write_json(out / "report.json", results)
+        # after every section, so a long run that is stopped keeps what it measured
+        with atomic_path(out / "report.md") as tmp:
+            tmp.write_text("\n".join(lines))
+        write_json(out / "report.json", results)
     console.print(f"report: {out / 'report.md'}")
     return results
 
