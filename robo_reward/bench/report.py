@@ -256,8 +256,10 @@ def _render(r: dict) -> str:
         return f"**failed**: {r['error']}"
     if "table_markdown" in r:
         return r["table_markdown"]
-    for key in ("table", "tasks", "rows"):
+    for key in ("table", "tasks", "rows", "presets"):
         if isinstance(r.get(key), list) and r[key] and isinstance(r[key][0], dict):
-            return markdown_table(r[key])
+            # scalar columns only: per-episode lists and nested dicts stay in the JSON
+            rows = [{k: v for k, v in row.items() if not isinstance(v, list | dict)} for row in r[key]]
+            return markdown_table(rows)
     flat = {k: v for k, v in r.items() if isinstance(v, int | float | str)}
     return markdown_table([flat]) if flat else "(see JSON)"
