@@ -87,10 +87,14 @@ class PolicyNode(LifecycleNode):
         self.runner: PolicyRunner | None = None
         self.backend = None
         self._active_timers: list = []
-        self._infer_group = MutuallyExclusiveCallbackGroup()
         self._io_group = MutuallyExclusiveCallbackGroup()
-        # a new observation wakes inference at once; the timer also catches a buffer running low
-        self._wake = self.create_guard_condition(self.on_inference, self._infer_group)
+        # Inference runs on its own thread, outside the executor: a long callback in a busy callback
+        # group makes rclpy's MultiThreadedExecutor spin hot (100 % CPU at 30 Hz × 3 cameras) and
+        # starves inference of the GIL (seconds-long stalls). A new observation wakes the thread at
+        # once; it also wakes every 1/inference_rate s to refill a buffer running low.
+        self._infer_wake = threading.Event()
+        self._infer_stop = threading.Event()
+        self._infer_thread: threading.Thread | None = None
         self.create_service(Trigger, "~/estop", self.on_estop)
         self.create_service(Trigger, "~/reset_estop", self.on_reset_estop)
         self.timing_pub = self.create_publisher(Float64MultiArray, "~/timing", RELIABLE_QOS)
@@ -160,9 +164,11 @@ class PolicyNode(LifecycleNode):
         with self.lock:
             self.runner.activate()
         self._active_timers = [
-            self.create_timer(1.0 / self.p.inference_rate, self.on_inference, self._infer_group),
-            self.create_timer(1.0 / self.p.control_rate, self.on_publish_timer, self._io_group),
+            self.create_timer(1.0 / self.p.control_rate, self.on_publish_timer, self._io_group)
         ]
+        self._infer_stop.clear()
+        self._infer_thread = threading.Thread(target=self._inference_loop, name="inference", daemon=True)
+        self._infer_thread.start()
         self.get_logger().info("active: streaming commands")
         return super().on_activate(state)
 
@@ -182,6 +188,11 @@ class PolicyNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _stop_timers(self) -> None:
+        self._infer_stop.set()
+        self._infer_wake.set()
+        if self._infer_thread is not None and self._infer_thread is not threading.current_thread():
+            self._infer_thread.join(timeout=10.0)
+        self._infer_thread = None
         for t in self._active_timers:
             t.cancel()
             self.destroy_timer(t)
@@ -215,7 +226,21 @@ class PolicyNode(LifecycleNode):
                 self.runner.observe(obs)
                 wake = self.runner.wants_inference()
             if wake:
-                self._wake.trigger()
+                self._infer_wake.set()
+
+    def _inference_loop(self) -> None:
+        period = 1.0 / self.p.inference_rate
+        while not self._infer_stop.is_set():
+            self._infer_wake.wait(period)
+            self._infer_wake.clear()
+            if self._infer_stop.is_set():
+                break
+            try:
+                self.on_inference()
+            except Exception as e:  # keep the loop alive; the watchdog holds the arm meanwhile
+                self.get_logger().error(
+                    f"inference step failed: {type(e).__name__}: {e}", throttle_duration_sec=2.0
+                )
 
     def on_inference(self) -> None:
         with self.lock:
@@ -236,8 +261,8 @@ class PolicyNode(LifecycleNode):
             self.runner.set_chunk(obs, chunk)
             sent = self._tick()
         if sent is not None and sent.first_of_chunk:
-            if len(self._active_timers) > 1:
-                self._active_timers[1].reset()  # the next command one full period after this one
+            if self._active_timers:
+                self._active_timers[0].reset()  # the next command one full period after this one
             self.timing_pub.publish(array_msg([obs.stamp, t0, t1, time.time()]))
 
     def on_publish_timer(self) -> None:
@@ -311,7 +336,7 @@ class PolicyNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> None:
-    raise SystemExit(run_node(PolicyNode, args, threads=2))
+    raise SystemExit(run_node(PolicyNode, args))
 
 
 if __name__ == "__main__":
