@@ -138,9 +138,7 @@ def quickstart(cfg: Quickstart) -> dict:
 
 
 def _reward_model(cfg: Quickstart, out: Path) -> Path:
-    if not cfg.from_scratch:
-        if not (cfg.grm / "config.json").exists():
-            raise FileNotFoundError(f"no reward model at {cfg.grm}; pass --grm PATH or --from-scratch")
+    if not cfg.from_scratch:  # checked before any work in `quickstart`
         return cfg.grm
     from robo_reward.models.grm.cli import train
     from robo_reward.sim.cli import collect
@@ -185,9 +183,7 @@ def _adapt(cfg: Quickstart, grm: Path, held: Path, seen: Path, out: Path) -> dic
 
 
 def _policy(cfg: Quickstart, out: Path) -> Path:
-    if cfg.policy is not None:
-        if not (cfg.policy / "config.json").exists():
-            raise FileNotFoundError(f"no policy at {cfg.policy}; pass --policy PATH or leave it out")
+    if cfg.policy is not None:  # checked before any work in `quickstart`
         return cfg.policy
     from robo_reward.models.flow_policy.cli import train
     from robo_reward.sim.cli import collect

@@ -9,6 +9,14 @@ from typing import Any, TypeVar
 C = TypeVar("C")
 
 
+def strict_from_dict(cls: type[C], d: dict, label: str) -> C:
+    """`cls(**d)` for a config dataclass, naming any key it does not know (a typo, or a newer file)."""
+    unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {label} config keys: {sorted(unknown)}")
+    return cls(**d)
+
+
 def resolve_config(
     name_or_path: str | Path, presets: dict[str, C], prefix: str, cls: Any, label: str, **overrides
 ) -> C:

@@ -8,11 +8,10 @@ weights (e.g. ImageNet weights copied onto a machine that has them) — nothing 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robo_reward.utils.config import resolve_config
+from robo_reward.utils.config import resolve_config, strict_from_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -59,11 +58,7 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> EncoderConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown encoder config keys: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "encoder")
 
 
 PRESETS: dict[str, EncoderConfig] = {

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from robo_reward.utils.config import strict_from_dict
+
 DEFAULT_VIEWS = ("front", "side", "wrist")
 
 
@@ -101,11 +103,7 @@ class FlowPolicyConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> FlowPolicyConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown FlowPolicyConfig fields: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "flow policy")
 
 
 def _tiny() -> FlowPolicyConfig:

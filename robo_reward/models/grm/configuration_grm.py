@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robo_reward.utils.config import resolve_config
+from robo_reward.utils.config import resolve_config, strict_from_dict
 
 DEFAULT_VIEWS = ("front", "side", "wrist")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -96,11 +96,7 @@ class GRMConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> GRMConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown GRMConfig fields: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "GRM")
 
 
 TRAINING_FIELDS = (

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+
+from robo_reward.utils.config import strict_from_dict
 
 COMBINATIONS = ("expected_step", "geometric")
 
@@ -51,8 +52,4 @@ class PerceptualConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> PerceptualConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown perceptual config keys: {sorted(unknown)}")
-        return cls(**d)
+        return strict_from_dict(cls, d, "perceptual")
