@@ -11,6 +11,9 @@ from robo_reward.rewards.wrappers import REWARD_KINDS
 @dataclass
 class RLConfig:
     task: str = "pick_place"  # registered sim task
+    # "ppo": flow-noise PPO on each batch of rollouts; "awr": advantage-weighted flow matching from a
+    # replay buffer of every executed chunk (train/rl/awr.py), reusing old rollouts across updates
+    algorithm: str = "ppo"
     init: str = ""  # BC checkpoint folder (FlowPolicy.save_pretrained)
     reward: str = "sparse"  # sparse | oracle | grm | perceptual | naive
     grm: str | None = None  # GRM checkpoint, for reward=grm (and naive, when given)
@@ -58,11 +61,14 @@ class RLConfig:
     value_coef: float = 0.5
     critic_warmup_updates: int = 1  # first updates train the value head only
     normalize_advantages: bool = True
-    # advantage-weighted flow matching on the policy's own sampled chunks (AWR-style), added to the
-    # PPO actor loss: weight exp(Â/β) (Â: minibatch-normalised advantage), capped at awr_max_weight
+    # advantage-weighted flow matching on the policy's own sampled chunks (AWR-style): with PPO, a term
+    # added to the actor loss with `awr_weight`; with algorithm=awr, the whole actor loss. Weight
+    # exp(Â/β) (Â: standardised advantage), capped at awr_max_weight
     awr_weight: float = 0.0
     awr_beta: float = 1.0
     awr_max_weight: float = 20.0
+    awr_buffer: int = 4096  # algorithm=awr: chunks kept (newest first out when full)
+    awr_steps: int = 100  # algorithm=awr: weighted flow-matching minibatch steps per update
     bc_weight: float = 0.0  # flow-matching loss on demos (bc_data) added to the actor loss
     bc_data: str | None = None
     bc_max_episodes: int | None = None  # first N demos of bc_data (match the BC init's --max-episodes)
@@ -74,6 +80,8 @@ class RLConfig:
     eval_episodes: int = 0  # deterministic (σ = 0) evaluation episodes after training; 0: skip
 
     def __post_init__(self) -> None:
+        if self.algorithm not in ("ppo", "awr"):
+            raise ValueError(f"algorithm must be 'ppo' or 'awr', got {self.algorithm!r}")
         if self.reward not in REWARD_KINDS:
             raise ValueError(f"reward must be one of {REWARD_KINDS}, got {self.reward!r}")
         if self.reward == "grm" and not self.grm:

@@ -22,6 +22,7 @@ import torch
 from robo_reward.rewards.shaping import ShapingConfig
 from robo_reward.rewards.wrappers import ProgressRewardWrapper, load_progress_source, reward_timings
 from robo_reward.train.rl.actor_critic import FlowActorCritic
+from robo_reward.train.rl.awr import ReplayBuffer, awr_update
 from robo_reward.train.rl.configuration_rl import RLConfig
 from robo_reward.train.rl.ppo import gae, normalize_advantages, ppo_clip_loss, value_loss
 from robo_reward.train.rl.rollout import ChunkCollector, EpisodeRecord, Transition
@@ -86,9 +87,15 @@ def compute_advantages(
 
 
 class BCRegularizer:
-    """Flow-matching loss on demonstration chunks, added to the actor loss (keeps RL near the demos)."""
+    """Flow-matching loss on demonstration chunks, added to the actor loss (keeps RL near the demos).
 
-    def __init__(self, policy, data_dir: str, batch_size: int, seed: int, max_episodes: int | None = None):
+    `frozen_trunk`: the trunk is not trained, so its features of every demo frame are computed once.
+    """
+
+    def __init__(
+        self, policy, data_dir: str, batch_size: int, seed: int, max_episodes: int | None = None,
+        frozen_trunk: bool = False,
+    ):  # fmt: skip
         from robo_reward.train.bc.data import ChunkDataset
         from robo_reward.train.bc.trainer import load_training_episodes
 
@@ -101,12 +108,20 @@ class BCRegularizer:
         self.data = ChunkDataset.from_episodes(episodes, c.views, c.image_size, c.chunk_size)
         self.policy, self.batch_size = policy, batch_size
         self.rng = np.random.default_rng(seed)
+        self.features = None
+        if frozen_trunk:
+            with torch.no_grad():
+                parts = np.array_split(np.arange(len(self.data)), max(1, len(self.data) // 128))
+                self.features = torch.cat([policy.encode(self.data.batch(p)[0]) for p in parts])
 
     def loss(self) -> torch.Tensor:
         idx = self.rng.integers(0, len(self.data), self.batch_size)
         batch, chunk = self.data.batch(idx)
-        with torch.no_grad():
-            features = self.policy.encode(batch)
+        if self.features is not None:
+            features = self.features[torch.as_tensor(idx)]
+        else:
+            with torch.no_grad():
+                features = self.policy.encode(batch)
         return self.policy.flow_matching_loss(batch, chunk, features=features).mean()
 
 
@@ -239,8 +254,10 @@ def build_optimizer(actor: FlowActorCritic, cfg: RLConfig) -> torch.optim.Optimi
     )
 
 
-def save_checkpoint(out: Path, actor: FlowActorCritic, optimizer, state: dict[str, Any]) -> Path:
-    """Everything resumable in `out/checkpoint`, swapped in whole."""
+def save_checkpoint(
+    out: Path, actor: FlowActorCritic, optimizer, state: dict[str, Any], buffer: ReplayBuffer | None = None
+) -> Path:
+    """Everything resumable in `out/checkpoint` (with the AWR replay buffer), swapped in whole."""
     from robo_reward.train.bc.state import save_optimizer
 
     def write(tmp: Path) -> None:
@@ -249,12 +266,14 @@ def save_checkpoint(out: Path, actor: FlowActorCritic, optimizer, state: dict[st
         )
         save_optimizer(optimizer, tmp / "optimizer.safetensors")
         write_json(tmp / "trainer_state.json", state)
+        if buffer is not None:
+            buffer.save(tmp)
 
     return write_checkpoint(out / "checkpoint", write)
 
 
 def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: bool | None = None) -> dict:
-    """Run flow-noise PPO; returns (and writes) the run summary."""
+    """Run flow-noise PPO (or AWR, `cfg.algorithm`); returns (and writes) the run summary."""
     from robo_reward.models.flow_policy import FlowPolicy
     from robo_reward.sim import task_spec
     from robo_reward.train.bc.state import load_optimizer
@@ -293,6 +312,10 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
         actor.load_heads(ckpt)
         load_optimizer(optimizer, ckpt / "optimizer.safetensors")
     policy.eval()  # BatchNorm statistics stay those of BC; gradients still flow
+    buffer = ReplayBuffer(cfg.awr_buffer) if cfg.algorithm == "awr" else None
+    if buffer is not None and resume and ckpt.exists():
+        buffer.load(ckpt)
+    update_gen = torch.Generator().manual_seed(cfg.seed * 7919 + state["update"])
 
     spec = task_spec(cfg.task)
     n_exec = cfg.n_action_steps or pc.n_action_steps
@@ -305,7 +328,14 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
     )  # fmt: skip
     collector.episodes_done = state["episodes"]
     bc = (
-        BCRegularizer(policy, cfg.bc_data, cfg.bc_batch_size, cfg.seed, cfg.bc_max_episodes)
+        BCRegularizer(
+            policy,
+            cfg.bc_data,
+            cfg.bc_batch_size,
+            cfg.seed,
+            cfg.bc_max_episodes,
+            frozen_trunk=not cfg.train_trunk,
+        )
         if cfg.bc_data and cfg.bc_weight
         else None
     )
@@ -338,11 +368,12 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
             transitions, adv, ret = compute_advantages(sequences, cfg.gae_lambda)
             t0 = time.perf_counter()
             actor_on = state["update"] >= cfg.critic_warmup_updates
-            stats = (
-                ppo_update(actor, optimizer, transitions, adv, ret, cfg, actor_on, bc, n_exec)
-                if transitions
-                else {}
-            )
+            if not transitions:
+                stats = {}
+            elif buffer is not None:
+                stats = awr_update(actor, optimizer, buffer, transitions, ret, cfg, actor_on, bc, update_gen)
+            else:
+                stats = ppo_update(actor, optimizer, transitions, adv, ret, cfg, actor_on, bc, n_exec)
             update_time += time.perf_counter() - t0
             state["update"] += 1
             state["episodes"] = collector.episodes_done
@@ -360,7 +391,7 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
                 **reward_stats(transitions),
             )
             if state["update"] % cfg.checkpoint_every == 0 or collector.episodes_done >= cfg.rollouts:
-                save_checkpoint(out, actor, optimizer, state)
+                save_checkpoint(out, actor, optimizer, state, buffer)
     episodes_log.close()
     envs.close()
     summary = summarize_run(out, cfg, state)
