@@ -159,3 +159,39 @@ def test_cli_trains_from_a_lerobot_dataset(tmp_path):
           "--steps", "3", "--batch-size", "4", "--log-every", "1", "--override", "chunk_size=4"])  # fmt: skip
     policy = FlowPolicy.from_pretrained(out / "model")
     assert policy.config.chunk_size == 4 and policy.config.source_image_size == 32
+
+
+def test_ema_update_and_decay_ramp_match_hand_values():
+    from robo_reward.train.bc.trainer import ema_decay_at, ema_update
+
+    model, ema = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(1.0), model.bias.fill_(-2.0), ema.weight.fill_(0.0), ema.bias.fill_(0.0)
+    ema_update(ema, model, decay=0.75)
+    assert torch.allclose(ema.weight, torch.full((1, 2), 0.25)) and torch.allclose(
+        ema.bias, torch.tensor([-0.5])
+    )
+    assert ema_decay_at(0, 0.999) == pytest.approx(0.1)  # (1 + 0) / (10 + 0)
+    assert ema_decay_at(90, 0.999) == pytest.approx(91 / 100)
+    assert ema_decay_at(10**6, 0.999) == 0.999
+
+
+def test_ema_model_is_saved_and_resumed(tmp_path):
+    eps = toy_episodes()
+    cfg = BCConfig(out=tmp_path / "run", config="flow-tiny", steps=20, batch_size=8, lr=3e-3, warmup_steps=2,
+                   log_every=10, ckpt_every=10, ema_decay=0.9)  # fmt: skip
+    final = train_bc(cfg, episodes=eps)
+    ema = FlowPolicy.from_pretrained(final)
+    raw = FlowPolicy.from_pretrained(tmp_path / "run" / "checkpoints" / "step_000020")
+    saved_ema = FlowPolicy.from_pretrained(tmp_path / "run" / "checkpoints" / "step_000020" / "ema")
+    e, r, s = ema.state_dict(), raw.state_dict(), saved_ema.state_dict()
+    assert all(torch.equal(e[k], s[k]) for k in e)
+    assert any(not torch.equal(e[k], r[k]) for k in e if e[k].dtype.is_floating_point)
+    # resume from step 20 to 21: the saved average is loaded, then takes one update with the ramped decay
+    cfg.steps, cfg.resume = 21, True
+    resumed = FlowPolicy.from_pretrained(train_bc(cfg, episodes=eps)).state_dict()
+    raw21 = FlowPolicy.from_pretrained(tmp_path / "run" / "checkpoints" / "step_000021").state_dict()
+    d = min(0.9, 21 / 30)
+    for k in e:
+        if e[k].dtype.is_floating_point:
+            assert torch.allclose(resumed[k], d * e[k] + (1 - d) * raw21[k], atol=1e-6), k

@@ -14,6 +14,7 @@ def train(
     steps: int = 3000,
     batch_size: int = 64,
     lr: float = 3e-4,
+    ema_decay: float = 0.0,
     image_size: int | None = None,
     chunk_size: int | None = None,
     override: list[str] | None = None,
@@ -29,6 +30,7 @@ def train(
     """Behaviour cloning from one or more datasets (multi-task); success episodes only by default.
 
     `--override width=128 trunk_depth=2` changes any FlowPolicyConfig field (JSON values).
+    `--ema-decay 0.999` saves the exponential moving average of the weights as the model.
     Run under `torchrun --nproc-per-node N` for DDP (gloo on CPU with GLOO_SOCKET_IFNAME=lo).
     """
     from robo_reward.train.bc import BCConfig, train_bc
@@ -40,7 +42,7 @@ def train(
         overrides["chunk_size"] = chunk_size
     cfg = BCConfig(
         out=out, data=list(data), config=config, overrides=overrides, steps=steps, batch_size=batch_size,
-        lr=lr, shift_pad=shift_pad, outcomes=("success", "partial", "failure") if include_failures else ("success",),
+        lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
         resume=resume,
     )  # fmt: skip

@@ -2,7 +2,9 @@
 
     out/metrics.jsonl                    one line per `log_every` steps (loss, lr, grad norm, samples/s)
     out/checkpoints/step_XXXXXX/         policy folder + optimizer.safetensors(+.json) + trainer_state.json
-    out/model/                           the final policy (config.json, model.safetensors, ...)
+                                         (+ ema/, the averaged policy, when ema_decay > 0)
+    out/model/                           the final policy (config.json, model.safetensors, ...); the
+                                         exponential moving average of the weights when ema_decay > 0
 
 Runs as one process or under `torchrun --nproc-per-node N` (DDP: gloo on CPU, nccl on GPU); each rank
 draws its own batch of `batch_size // N` samples.
@@ -10,6 +12,7 @@ draws its own batch of `batch_size // N` samples.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import shutil
@@ -41,6 +44,9 @@ class BCConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     grad_clip: float = 1.0
+    # exponential moving average of the weights (0: off); the saved model is the average. The decay ramps
+    # up as min(ema_decay, (1 + step) / (10 + step)) so early steps are not averaged with the init.
+    ema_decay: float = 0.0
     shift_pad: int = 4  # random-shift augmentation, pixels at the policy's image size
     outcomes: tuple[str, ...] = ("success",)
     max_episodes: int | None = None  # per dataset folder
@@ -71,14 +77,31 @@ def load_training_episodes(dirs: Sequence[Path], max_episodes: int | None = None
     return episodes
 
 
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema ← decay·ema + (1 − decay)·model for float parameters and buffers; other buffers copied."""
+    with torch.no_grad():
+        for e, m in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+            if e.dtype.is_floating_point:
+                e.lerp_(m, 1.0 - decay)
+            else:
+                e.copy_(m)
+
+
+def ema_decay_at(step: int, decay: float) -> float:
+    """The decay used after optimizer step `step` (0-based): ramps from 0.1 toward `decay`."""
+    return min(decay, (1 + step) / (10 + step))
+
+
 def _latest_checkpoint(out: Path) -> Path | None:
     done = sorted(p for p in (out / "checkpoints").glob("step_*") if (p / "trainer_state.json").exists())
     return done[-1] if done else None
 
 
-def _save_checkpoint(policy: FlowPolicy, opt, step: int, cfg: BCConfig) -> Path:
+def _save_checkpoint(policy: FlowPolicy, opt, step: int, cfg: BCConfig, ema: FlowPolicy | None) -> Path:
     folder = cfg.out / "checkpoints" / f"step_{step:06d}"
     policy.save_pretrained(folder)
+    if ema is not None:
+        ema.save_pretrained(folder / "ema")
     save_optimizer(opt, folder / "optimizer.safetensors")
     write_json(folder / "trainer_state.json", {"step": step, "bc_config": dataclasses.asdict(cfg)})
     for old in sorted((cfg.out / "checkpoints").glob("step_*"))[: -cfg.keep_checkpoints]:
@@ -139,6 +162,15 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
             print(
                 f"[bc] cached frozen-backbone features of {len(data)} frames in {time.perf_counter() - t0:.0f}s"
             )
+    ema = None
+    if cfg.ema_decay > 0:
+        saved = resume_from / "ema" if resume_from is not None else None
+        ema = (
+            FlowPolicy.from_pretrained(saved)
+            if saved is not None and saved.exists()
+            else copy.deepcopy(policy)
+        )
+        ema.to(device).eval().requires_grad_(False)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if resume_from is not None:
         load_optimizer(opt, resume_from / "optimizer.safetensors")
@@ -173,6 +205,8 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
             opt.step()
+            if ema is not None:
+                ema_update(ema, policy, ema_decay_at(step, cfg.ema_decay))
             window.append(loss.item())
             n_last += local_batch * world
             done = step + 1
@@ -186,11 +220,14 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
                 window, t_last, n_last = [], now, 0
             bar.update(job, completed=done)
             if rank == 0 and (done % cfg.ckpt_every == 0 and done < cfg.steps):
-                _save_checkpoint(policy, opt, done, cfg)
+                _save_checkpoint(policy, opt, done, cfg, ema)
     final = cfg.out / "model"
     if rank == 0:
-        _save_checkpoint(policy, opt, cfg.steps, cfg)
-        training = {"steps": cfg.steps, "data": [str(d) for d in cfg.data], "episodes": data.num_episodes}
-        policy.eval().save_pretrained(final, extras={"training": training})
+        _save_checkpoint(policy, opt, cfg.steps, cfg, ema)
+        training = {
+            "steps": cfg.steps, "data": [str(d) for d in cfg.data], "episodes": data.num_episodes,
+            "ema_decay": cfg.ema_decay,
+        }  # fmt: skip
+        (ema if ema is not None else policy.eval()).save_pretrained(final, extras={"training": training})
         logger.close()
     return final
