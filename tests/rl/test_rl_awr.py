@@ -88,7 +88,7 @@ def test_awr_run_on_the_sim_saves_and_resumes_its_buffer(tmp_path):
 def test_bc_regularizer_cached_features_equal_encoding(tmp_path):
     from robo_reward.data.episode import Episode
     from robo_reward.data.lerobot_io import write_dataset
-    from robo_reward.train.rl.trainer import BCRegularizer
+    from robo_reward.train.rl.demo_term import BCRegularizer
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

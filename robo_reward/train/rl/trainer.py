@@ -24,6 +24,7 @@ from robo_reward.rewards.wrappers import ProgressRewardWrapper, load_progress_so
 from robo_reward.train.rl.actor_critic import FlowActorCritic
 from robo_reward.train.rl.awr import ReplayBuffer, awr_update
 from robo_reward.train.rl.configuration_rl import RLConfig
+from robo_reward.train.rl.demo_term import BCRegularizer
 from robo_reward.train.rl.ppo import gae, normalize_advantages, ppo_clip_loss, value_loss
 from robo_reward.train.rl.rollout import ChunkCollector, EpisodeRecord, Transition
 from robo_reward.utils.checkpoint import write_checkpoint
@@ -84,45 +85,6 @@ def compute_advantages(
         advs.append(adv)
         rets.append(ret)
     return flat, np.concatenate(advs), np.concatenate(rets)
-
-
-class BCRegularizer:
-    """Flow-matching loss on demonstration chunks, added to the actor loss (keeps RL near the demos).
-
-    `frozen_trunk`: the trunk is not trained, so its features of every demo frame are computed once.
-    """
-
-    def __init__(
-        self, policy, data_dir: str, batch_size: int, seed: int, max_episodes: int | None = None,
-        frozen_trunk: bool = False,
-    ):  # fmt: skip
-        from robo_reward.train.bc.data import ChunkDataset
-        from robo_reward.train.bc.trainer import load_training_episodes
-
-        c = policy.config
-        episodes = [
-            e for e in load_training_episodes([Path(data_dir)], max_episodes) if e.outcome == "success"
-        ]
-        if not episodes:
-            raise ValueError(f"bc_data {data_dir} holds no success episodes")
-        self.data = ChunkDataset.from_episodes(episodes, c.views, c.image_size, c.chunk_size)
-        self.policy, self.batch_size = policy, batch_size
-        self.rng = np.random.default_rng(seed)
-        self.features = None
-        if frozen_trunk:
-            with torch.no_grad():
-                parts = np.array_split(np.arange(len(self.data)), max(1, len(self.data) // 128))
-                self.features = torch.cat([policy.encode(self.data.batch(p)[0]) for p in parts])
-
-    def loss(self) -> torch.Tensor:
-        idx = self.rng.integers(0, len(self.data), self.batch_size)
-        batch, chunk = self.data.batch(idx)
-        if self.features is not None:
-            features = self.features[torch.as_tensor(idx)]
-        else:
-            with torch.no_grad():
-                features = self.policy.encode(batch)
-        return self.policy.flow_matching_loss(batch, chunk, features=features).mean()
 
 
 def awr_weights(adv: torch.Tensor, beta: float, max_weight: float) -> torch.Tensor:
