@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from robo_reward.train.rl.awr import awr_weights
 from robo_reward.train.rl.configuration_rl import RLConfig
 from robo_reward.train.rl.rollout import Transition
-from robo_reward.train.rl.trainer import awr_weights, reward_stats, select_terms
+from robo_reward.train.rl.trainer import reward_stats, select_terms
 
 
 class _Shape:  # the attributes of FlowActorCritic that select_terms reads

@@ -18,10 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robo_reward.train.rl.demo_term import with_demo_term
 from robo_reward.train.rl.ppo import normalize_advantages, value_loss
 from robo_reward.train.rl.rollout import Transition
 
 BUFFER_FILE = "awr_buffer.safetensors"
+
+
+def awr_weights(adv: torch.Tensor, beta: float, max_weight: float) -> torch.Tensor:
+    """exp(Â/β) of the standardised advantages, capped; no gradient."""
+    return torch.exp(normalize_advantages(adv.detach()) / beta).clamp(max=max_weight)
 
 
 class ReplayBuffer:
@@ -87,8 +93,9 @@ def awr_update(
     if actor_on and len(buffer):
         with torch.no_grad():
             f_all = buffer.features.to(device)
-            adv = normalize_advantages(buffer.returns.to(device) - actor.value(f_all))
-            weights = torch.exp(adv / cfg.awr_beta).clamp(max=cfg.awr_max_weight)
+            weights = awr_weights(
+                buffer.returns.to(device) - actor.value(f_all), cfg.awr_beta, cfg.awr_max_weight
+            )
         chunks_all = buffer.chunks.to(device)
         for _ in range(cfg.awr_steps):
             idx = torch.randint(0, len(buffer), (cfg.minibatch_size,), generator=generator)
@@ -96,10 +103,7 @@ def awr_update(
             fm = actor.policy.flow_matching_loss({}, chunks, features=f_all[idx])
             loss = (weights[idx] * fm).mean()
             stats.setdefault("losses/awr", []).append(loss.item())
-            if bc is not None and cfg.bc_weight > 0:
-                bc_loss = bc.loss()
-                loss = loss + cfg.bc_weight * bc_loss
-                stats.setdefault("losses/bc", []).append(bc_loss.item())
+            loss = with_demo_term(loss, bc, cfg.bc_weight, stats)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(actor.actor_parameters(), cfg.max_grad_norm)

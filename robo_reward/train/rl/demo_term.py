@@ -45,3 +45,12 @@ class BCRegularizer:
             with torch.no_grad():
                 features = self.policy.encode(batch)
         return self.policy.flow_matching_loss(batch, chunk, features=features).mean()
+
+
+def with_demo_term(loss: torch.Tensor, bc: BCRegularizer | None, weight: float, stats: dict) -> torch.Tensor:
+    """`loss` + weight · the demo flow-matching loss (logged as losses/bc); `loss` itself without demos."""
+    if bc is None or weight <= 0:
+        return loss
+    bc_loss = bc.loss()
+    stats.setdefault("losses/bc", []).append(bc_loss.item())
+    return loss + weight * bc_loss

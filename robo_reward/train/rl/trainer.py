@@ -22,9 +22,9 @@ import torch
 from robo_reward.rewards.shaping import ShapingConfig
 from robo_reward.rewards.wrappers import ProgressRewardWrapper, load_progress_source, reward_timings
 from robo_reward.train.rl.actor_critic import FlowActorCritic
-from robo_reward.train.rl.awr import ReplayBuffer, awr_update
+from robo_reward.train.rl.awr import ReplayBuffer, awr_update, awr_weights
 from robo_reward.train.rl.configuration_rl import RLConfig
-from robo_reward.train.rl.demo_term import BCRegularizer
+from robo_reward.train.rl.demo_term import BCRegularizer, with_demo_term
 from robo_reward.train.rl.ppo import gae, normalize_advantages, ppo_clip_loss, value_loss
 from robo_reward.train.rl.rollout import ChunkCollector, EpisodeRecord, Transition
 from robo_reward.utils.checkpoint import write_checkpoint
@@ -87,11 +87,6 @@ def compute_advantages(
     return flat, np.concatenate(advs), np.concatenate(rets)
 
 
-def awr_weights(adv: torch.Tensor, beta: float, max_weight: float) -> torch.Tensor:
-    """exp(Â/β) of the normalised advantages, capped; no gradient."""
-    return torch.exp(normalize_advantages(adv.detach()) / beta).clamp(max=max_weight)
-
-
 def awr_loss(actor, features: torch.Tensor, chains: torch.Tensor, adv: torch.Tensor, cfg: RLConfig):
     """Advantage-weighted flow matching of the sampled chunks (chain ends x_K, real units)."""
     chunks = actor.policy.unnormalize_action(chains[:, -1])
@@ -151,10 +146,7 @@ def ppo_update(
                     awr = awr_loss(actor, f, chains[idx], adv_t[idx], cfg)
                     loss = loss + cfg.awr_weight * awr
                     stats.setdefault("losses/awr", []).append(awr.item())
-                if bc is not None and cfg.bc_weight > 0:
-                    bc_loss = bc.loss()
-                    loss = loss + cfg.bc_weight * bc_loss
-                    stats.setdefault("losses/bc", []).append(bc_loss.item())
+                loss = with_demo_term(loss, bc, cfg.bc_weight, stats)
             optimizer.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(
