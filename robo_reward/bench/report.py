@@ -130,7 +130,7 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
             init_noise_scale=0.0, noise_std_init=0.1, chunks_per_update=48, ratio_positions="executed",
             target_kl=None,
         )  # fmt: skip
-        return compare(cfg, ["sparse", "grm"], 3, out / "rl")
+        return compare(cfg, ["sparse", "naive", "grm", "oracle"], 3, out / "rl")
 
     def dpo() -> dict:
         from robo_reward.models.flow_policy.cli import eval as policy_eval
@@ -197,7 +197,7 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         ),
         (
             "RL comparison",
-            "robo-reward rl compare --task open_drawer --init BC_5_DEMOS --rewards sparse,grm --rollouts 150 "
+            "robo-reward rl compare --task open_drawer --init BC_5_DEMOS --rewards sparse,naive,grm,oracle --rollouts 150 "
             "--seeds 3 --lr-actor 1e-4 --init-noise-scale 0 --noise-std-init 0.1 --chunks-per-update 48 "
             "--ratio-positions executed --target-kl None",
             rl,
