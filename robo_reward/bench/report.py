@@ -197,8 +197,8 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         ),
         (
             "RL comparison",
-            "robo-reward rl compare --task open_drawer --init BC_5_DEMOS --rewards sparse,naive,grm,oracle --rollouts 150 "
-            "--seeds 3 --lr-actor 1e-4 --init-noise-scale 0 --noise-std-init 0.1 --chunks-per-update 48 "
+            "robo-reward rl compare --task open_drawer --init BC_5_DEMOS --rewards sparse,naive,grm,oracle "
+            "--rollouts 150 --seeds 3 --lr-actor 1e-4 --init-noise-scale 0 --noise-std-init 0.1 --chunks-per-update 48 "
             "--ratio-positions executed --target-kl None",
             rl,
         ),

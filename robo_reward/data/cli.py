@@ -123,7 +123,7 @@ def export_bag(
 ) -> dict:
     """Dataset episodes → one rosbag2 for replay (per-view Image or jpeg CompressedImage, JointState,
     Float64MultiArray command, start/end markers on /episode_marker)."""
-    from robo_reward.data.bag import export_bag as run
+    from robo_reward.data.bag_export import export_bag as run
 
     counts = run(dataset, out, episodes=episodes, storage=storage, compressed=compressed)
     print_table(f"wrote {out}", [{"topic": k, "messages": v} for k, v in counts.items()])

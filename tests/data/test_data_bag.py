@@ -16,11 +16,10 @@ from robo_reward.data.bag import (
     IMAGE,
     JOINTS,
     bag_to_episodes,
-    episodes_to_bag,
-    export_bag,
     import_bag,
     view_names,
 )
+from robo_reward.data.bag_export import episodes_to_bag, export_bag
 
 H, W = 24, 32
 RATES = {"front": 30.0, "side": 20.0, "wrist": 15.0}
