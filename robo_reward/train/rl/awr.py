@@ -45,9 +45,14 @@ class ReplayBuffer:
         return 0 if self.returns is None else len(self.returns)
 
     def add(self, transitions: list[Transition], returns: np.ndarray) -> None:
-        f = torch.stack([t.features for t in transitions]).float().cpu()
-        c = torch.stack([t.chain[-1] for t in transitions]).float().cpu()
-        r = torch.as_tensor(np.asarray(returns), dtype=torch.float32)
+        f = torch.stack([t.features for t in transitions])
+        c = torch.stack([t.chain[-1] for t in transitions])
+        self.add_weighted(f, c, returns)
+
+    def add_weighted(self, features: torch.Tensor, chunks: torch.Tensor, scores: np.ndarray) -> None:
+        """Append (features, normalised chunk, score) rows; the score is a return or a weight."""
+        f, c = features.float().cpu(), chunks.float().cpu()
+        r = torch.as_tensor(np.asarray(scores), dtype=torch.float32)
         if self.returns is not None:
             f, c, r = torch.cat([self.features, f]), torch.cat([self.chunks, c]), torch.cat([self.returns, r])
         self.features, self.chunks, self.returns = (
@@ -70,6 +75,21 @@ class ReplayBuffer:
         if path.exists():
             t = load_file(str(path))
             self.features, self.chunks, self.returns = t["features"], t["chunks"], t["returns"]
+
+
+def buffer_flow_matching(actor, features: torch.Tensor, chunks: torch.Tensor) -> torch.Tensor:
+    """Per-sample flow-matching loss (B,) of stored normalised chunks at their cached trunk features."""
+    return actor.policy.flow_matching_loss({}, actor.policy.unnormalize_action(chunks), features=features)
+
+
+def actor_step(actor, optimizer, loss: torch.Tensor, name: str, cfg, bc, stats: dict) -> None:
+    """One optimiser step of the action expert on `loss` (logged as `name`) plus the demo term."""
+    stats.setdefault(name, []).append(loss.item())
+    loss = with_demo_term(loss, bc, cfg.bc_weight, stats)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(actor.actor_parameters(), cfg.max_grad_norm)
+    optimizer.step()
 
 
 def awr_update(
@@ -99,15 +119,8 @@ def awr_update(
         chunks_all = buffer.chunks.to(device)
         for _ in range(cfg.awr_steps):
             idx = torch.randint(0, len(buffer), (cfg.minibatch_size,), generator=generator)
-            chunks = actor.policy.unnormalize_action(chunks_all[idx])
-            fm = actor.policy.flow_matching_loss({}, chunks, features=f_all[idx])
-            loss = (weights[idx] * fm).mean()
-            stats.setdefault("losses/awr", []).append(loss.item())
-            loss = with_demo_term(loss, bc, cfg.bc_weight, stats)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(actor.actor_parameters(), cfg.max_grad_norm)
-            optimizer.step()
+            fm = buffer_flow_matching(actor, f_all[idx], chunks_all[idx])
+            actor_step(actor, optimizer, (weights[idx] * fm).mean(), "losses/awr", cfg, bc, stats)
         stats["charts/awr_weight_max"] = [float(weights.max())]
         stats["charts/awr_weight_ess"] = [float(weights.sum() ** 2 / (weights**2).sum() / len(weights))]
     out = {k: float(np.mean(v)) for k, v in stats.items()}

@@ -18,7 +18,9 @@ def train(
     json: Path | None = None,
     threads: int | None = 1,  # torch threads; more oversubscribe a busy 2-core CPU (10× slower seen)
 ) -> dict:
-    """Fine-tune `--init` (a BC checkpoint) with PPO on `--reward` for `--rollouts` episodes.
+    """Fine-tune `--init` (a BC checkpoint) on `--reward` for `--rollouts` episodes with `--algorithm`:
+    ppo (flow-noise PPO), awr (advantage-weighted flow matching from a replay buffer) or group
+    (same-state episode groups, `--group-update imitate|ppo`).
 
     The run folder (default runs/rl/<task>-<reward>-s<seed>) holds metrics.jsonl, episodes.jsonl,
     checkpoint/policy (a FlowPolicy checkpoint `robo-reward policy eval` reads) and summary.json.

@@ -12,8 +12,13 @@ from robo_reward.rewards.wrappers import REWARD_KINDS
 class RLConfig:
     task: str = "pick_place"  # registered sim task
     # "ppo": flow-noise PPO on each batch of rollouts; "awr": advantage-weighted flow matching from a
-    # replay buffer of every executed chunk (train/rl/awr.py), reusing old rollouts across updates
+    # replay buffer of every executed chunk (train/rl/awr.py), reusing old rollouts across updates;
+    # "group": same-state groups of episodes, self-imitation of the above-group-mean ones (train/rl/group.py)
     algorithm: str = "ppo"
+    group_size: int | None = None  # algorithm=group: episodes per start state (None: num_envs)
+    # algorithm=group: "imitate" (weighted flow matching of above-mean episodes, policy's own sampler)
+    # or "ppo" (flow-noise PPO-clip, every chunk credited with its episode's group advantage)
+    group_update: str = "imitate"
     init: str = ""  # BC checkpoint folder (FlowPolicy.save_pretrained)
     reward: str = "sparse"  # sparse | oracle | grm | perceptual | naive
     grm: str | None = None  # GRM checkpoint, for reward=grm (and naive, when given)
@@ -67,8 +72,8 @@ class RLConfig:
     awr_weight: float = 0.0
     awr_beta: float = 1.0
     awr_max_weight: float = 20.0
-    awr_buffer: int = 4096  # algorithm=awr: chunks kept (newest first out when full)
-    awr_steps: int = 100  # algorithm=awr: weighted flow-matching minibatch steps per update
+    awr_buffer: int = 4096  # algorithm=awr|group: chunks kept (newest first out when full)
+    awr_steps: int = 100  # algorithm=awr|group: weighted flow-matching minibatch steps per update
     bc_weight: float = 0.0  # flow-matching loss on demos (bc_data) added to the actor loss
     bc_data: str | None = None
     bc_max_episodes: int | None = None  # first N demos of bc_data (match the BC init's --max-episodes)
@@ -80,8 +85,10 @@ class RLConfig:
     eval_episodes: int = 0  # deterministic (σ = 0) evaluation episodes after training; 0: skip
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ("ppo", "awr"):
-            raise ValueError(f"algorithm must be 'ppo' or 'awr', got {self.algorithm!r}")
+        if self.algorithm not in ("ppo", "awr", "group"):
+            raise ValueError(f"algorithm must be 'ppo', 'awr' or 'group', got {self.algorithm!r}")
+        if self.group_update not in ("imitate", "ppo"):
+            raise ValueError(f"group_update must be 'imitate' or 'ppo', got {self.group_update!r}")
         if self.reward not in REWARD_KINDS:
             raise ValueError(f"reward must be one of {REWARD_KINDS}, got {self.reward!r}")
         if self.reward == "grm" and not self.grm:

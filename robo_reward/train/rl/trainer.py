@@ -2,6 +2,8 @@
 
 The loop reads top to bottom (cleanrl style): build envs + reward wrapper → for each update: collect
 `chunks_per_update` transitions per env → GAE per env → PPO epochs over minibatches → log, checkpoint.
+`algorithm="awr"` swaps the update for advantage-weighted flow matching from a replay buffer (awr.py);
+`algorithm="group"` swaps the collection too: rounds of same-state episode groups (group.py).
 Run folder: rl_config.json, metrics.jsonl (one line per update), episodes.jsonl (one line per
 training episode), checkpoint/ (policy/ + rl_heads/ + optimizer + trainer_state.json; `--resume`
 continues from it), summary.json.
@@ -25,6 +27,7 @@ from robo_reward.train.rl.actor_critic import FlowActorCritic
 from robo_reward.train.rl.awr import ReplayBuffer, awr_update, awr_weights
 from robo_reward.train.rl.configuration_rl import RLConfig
 from robo_reward.train.rl.demo_term import BCRegularizer, with_demo_term
+from robo_reward.train.rl.group import GroupCollector, episode_transitions, group_update
 from robo_reward.train.rl.ppo import gae, normalize_advantages, ppo_clip_loss, value_loss
 from robo_reward.train.rl.rollout import ChunkCollector, EpisodeRecord, Transition
 from robo_reward.utils.checkpoint import write_checkpoint
@@ -266,7 +269,8 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
         actor.load_heads(ckpt)
         load_optimizer(optimizer, ckpt / "optimizer.safetensors")
     policy.eval()  # BatchNorm statistics stay those of BC; gradients still flow
-    buffer = ReplayBuffer(cfg.awr_buffer) if cfg.algorithm == "awr" else None
+    uses_buffer = cfg.algorithm == "awr" or (cfg.algorithm == "group" and cfg.group_update == "imitate")
+    buffer = ReplayBuffer(cfg.awr_buffer) if uses_buffer else None
     if buffer is not None and resume and ckpt.exists():
         buffer.load(ckpt)
     update_gen = torch.Generator().manual_seed(cfg.seed * 7919 + state["update"])
@@ -276,23 +280,22 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
     image_size = cfg.image_size or getattr(pc, "source_image_size", None) or pc.image_size
     envs = make_vector_env(cfg.task, cfg.num_envs, image_size, cfg.max_steps)
     envs = make_reward_env(envs, cfg, spec.instruction, potential_every=n_exec)
-    collector = ChunkCollector(
-        envs, actor, [spec.instruction] * cfg.num_envs, cfg.gamma, n_exec,
-        seed=TRAIN_SEED_BASE + cfg.seed * 100_003 + 7919 * state["update"], keep_obs=cfg.train_trunk,
-    )  # fmt: skip
+    collector_seed = TRAIN_SEED_BASE + cfg.seed * 100_003 + 7919 * state["update"]
+    if cfg.algorithm == "group":
+        collector = GroupCollector(
+            envs, actor, [spec.instruction] * cfg.num_envs, cfg.gamma, n_exec,
+            cfg.group_size or cfg.num_envs, seed=collector_seed, noisy=cfg.group_update == "ppo",
+        )  # fmt: skip
+    else:
+        collector = ChunkCollector(
+            envs, actor, [spec.instruction] * cfg.num_envs, cfg.gamma, n_exec, seed=collector_seed,
+            keep_obs=cfg.train_trunk,
+        )  # fmt: skip
     collector.episodes_done = state["episodes"]
-    bc = (
-        BCRegularizer(
-            policy,
-            cfg.bc_data,
-            cfg.bc_batch_size,
-            cfg.seed,
-            cfg.bc_max_episodes,
-            frozen_trunk=not cfg.train_trunk,
-        )
-        if cfg.bc_data and cfg.bc_weight
-        else None
-    )
+    bc = None
+    if cfg.bc_data and cfg.bc_weight:
+        bc = BCRegularizer(policy, cfg.bc_data, cfg.bc_batch_size, cfg.seed, cfg.bc_max_episodes,
+                           frozen_trunk=not cfg.train_trunk)  # fmt: skip
 
     episodes_log = (out / "episodes.jsonl").open("a")
     recent = [json.loads(line)["success"] for line in (out / "episodes.jsonl").read_text().splitlines()][
@@ -317,12 +320,21 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
         task_id = bar.add_task(
             f"rl {cfg.task} [{cfg.reward}]", total=cfg.rollouts, completed=state["episodes"], info=""
         )
+        group_imitate = cfg.algorithm == "group" and cfg.group_update == "imitate"
         while collector.episodes_done < cfg.rollouts:
-            sequences = collector.collect(cfg.chunks_per_update, on_episode)
-            transitions, adv, ret = compute_advantages(sequences, cfg.gae_lambda)
+            if cfg.algorithm == "group":
+                episodes = collector.collect(on_episode)
+                transitions, adv, ret = episode_transitions(episodes, collector.groups())
+            else:
+                sequences = collector.collect(cfg.chunks_per_update, on_episode)
+                transitions, adv, ret = compute_advantages(sequences, cfg.gae_lambda)
             t0 = time.perf_counter()
             actor_on = state["update"] >= cfg.critic_warmup_updates
-            if not transitions:
+            if group_imitate:
+                stats = group_update(
+                    actor, optimizer, buffer, episodes, collector.groups(), cfg, bc, update_gen
+                )
+            elif not transitions:
                 stats = {}
             elif buffer is not None:
                 stats = awr_update(actor, optimizer, buffer, transitions, ret, cfg, actor_on, bc, update_gen)
