@@ -145,3 +145,60 @@ def test_train_dpo_rounds_and_resume(tiny_policy, tmp_path):
     cfg3 = DPOConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=2, rounds=3)
     more = train_dpo(tiny_policy, out, cfg3, task="reach", pairs_cfg=pcfg, resume=True, show_progress=False)
     assert more["steps"] == summary["steps"]  # the saved config (2 rounds) wins on resume: nothing left
+
+
+def test_branch_continuation_shares_its_noise_across_candidates(tiny_policy):
+    from robo_reward.sim import task_spec
+    from robo_reward.train.dpo.pairs import continue_branch
+
+    policy = FlowPolicy.from_pretrained(tiny_policy)
+    driver = make_env("reach", image_size=32, max_steps=40)
+    world = SimWorldModel(make_env("reach", image_size=32, max_steps=40))
+    driver.reset(seed=5)
+    world.env.reset(seed=5)
+    state = driver.unwrapped.get_sim_state()
+    instruction = task_spec("reach").instruction
+    a = np.tile(np.array([0.5, 0, 0, 0, 0, 0, -1], np.float32), (3, 1))
+    b = np.tile(np.array([-0.5, 0, 0, 0, 0, 0, -1], np.float32), (3, 1))
+
+    def run(chunk, steps, seed):
+        return continue_branch(world, policy, instruction, state, chunk, steps, 2, seed)
+
+    first, again = run(a, 5, seed=11), run(a, 5, seed=11)
+    assert first.steps == 3 + 5 and not first.terminated
+    for k in first.obs:  # same candidate, same continuation noise: the same branch
+        np.testing.assert_array_equal(first.obs[k], again.obs[k])
+    other = run(b, 5, seed=11)
+    assert not np.allclose(other.obs["observation.state"], first.obs["observation.state"])
+    plain = run(a, 0, seed=11)  # no continuation: exactly the world model's rollout of the chunk
+    ref = world.rollout(state, a)
+    assert plain.steps == 3
+    np.testing.assert_array_equal(plain.obs["observation.state"], ref.obs["observation.state"])
+    with pytest.raises(ValueError, match="continue_steps"):
+        PairsConfig(scorer="oracle", continue_steps=-1)
+
+
+def test_pairs_from_task_branch_every_and_step_counts(tiny_policy):
+    policy = FlowPolicy.from_pretrained(tiny_policy)
+    base = dict(
+        scorer="oracle", k=3, episodes=1, max_steps=12, image_size=32, min_margin=0.0, execute_steps=2
+    )
+    every = pairs_from_task(policy, "reach", PairsConfig(**base))
+    sparse = pairs_from_task(policy, "reach", PairsConfig(**base, branch_every=2, continue_steps=4))
+    # 12 driving steps in chunks of 2 → 6 boundaries: all branch, or every second one (3)
+    assert every.meta["observations_considered"] == 6 and sparse.meta["observations_considered"] == 3
+    assert every.meta["driving_env_steps"] == sparse.meta["driving_env_steps"] == 12
+    assert every.meta["branch_env_steps"] == 6 * 3 * 2
+    # each branch: 2 executed + up to 4 continued steps, cut where the 12-step episode ends
+    assert 3 * 3 * 2 < sparse.meta["branch_env_steps"] <= 3 * 3 * 6
+
+
+def test_success_judge_is_the_sparse_signal():
+    from robo_reward.train.dpo.world_model import Outcome, SuccessJudge
+
+    outs = [
+        Outcome({}, {"success": s, "progress": p}, 8, s) for s, p in [(True, 1.0), (False, 0.9), (False, 0.1)]
+    ]
+    np.testing.assert_array_equal(SuccessJudge().gains({}, {"progress": 0.5}, outs), [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="scorer"):
+        PairsConfig(scorer="sparse")

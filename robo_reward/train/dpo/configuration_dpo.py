@@ -9,12 +9,19 @@ from dataclasses import dataclass
 @dataclass
 class PairsConfig:
     k: int = 5  # chunks sampled per observation
-    scorer: str = "grm"  # progress judge of the world-model reward: grm | oracle (privileged sim progress)
+    # judge of the world-model reward: grm | oracle (privileged sim progress gain) | success (the sparse
+    # signal: 1 where the branch ends in the env's success, else 0; meaningful with continue_steps)
+    scorer: str = "grm"
     grm: str | None = None  # GRM checkpoint for scorer=grm
     world_weight: float = 1.0  # weight of the world-model reward (progress gain of the executed chunk)
     action_weight: float = 1.0  # weight of the action reward (−L1 to the demo chunk, where one exists)
     min_margin: float = 0.02  # pairs whose weighted-score gap is smaller are dropped
     execute_steps: int | None = None  # actions of a chunk executed by the world model (None: n_action_steps)
+    # --task mode: after a candidate's executed actions the policy acts on for this many more steps
+    # (the same sampling noise for every candidate) before the judge scores where the branch ended:
+    # a longer look-ahead turns small, noisy 8-step progress gains into larger ones
+    continue_steps: int = 0
+    branch_every: int = 1  # --task mode: branch at every n-th chunk boundary of the driving rollout
     follow: str = "sample"  # chunk the driving rollout executes: a policy sample, or the "winner"
     episodes: int = 4  # --task mode: rollouts of the policy that provide observations
     max_steps: int | None = None  # --task mode: episode cap (None: the task's default)
@@ -26,10 +33,14 @@ class PairsConfig:
     def __post_init__(self) -> None:
         if self.k < 2:
             raise ValueError(f"k must be ≥ 2 (a winner and a loser), got {self.k}")
-        if self.scorer not in ("grm", "oracle"):
-            raise ValueError(f"scorer must be 'grm' or 'oracle', got {self.scorer!r}")
+        if self.scorer not in ("grm", "oracle", "success"):
+            raise ValueError(f"scorer must be 'grm', 'oracle' or 'success', got {self.scorer!r}")
         if self.scorer == "grm" and not self.grm and self.world_weight > 0:
             raise ValueError("scorer=grm needs a GRM checkpoint (--grm PATH), or use --scorer oracle")
+        if self.continue_steps < 0 or self.branch_every < 1:
+            raise ValueError(
+                f"need continue_steps ≥ 0 and branch_every ≥ 1, got {self.continue_steps}, {self.branch_every}"
+            )
         if self.follow not in ("sample", "winner"):
             raise ValueError(f"follow must be 'sample' or 'winner', got {self.follow!r}")
 

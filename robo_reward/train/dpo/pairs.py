@@ -27,7 +27,9 @@ from robo_reward.train.dpo.configuration_dpo import PairsConfig
 from robo_reward.train.dpo.world_model import (
     GRMJudge,
     OracleJudge,
+    Outcome,
     SimWorldModel,
+    SuccessJudge,
     action_rewards,
     choose_pair,
 )
@@ -103,6 +105,8 @@ class _PairBuilder:
 def _judge(cfg: PairsConfig, instruction: str):
     if cfg.scorer == "oracle":
         return OracleJudge()
+    if cfg.scorer == "success":
+        return SuccessJudge()
     from robo_reward.models.grm.modeling_grm import GRM
 
     return GRMJudge(GRM.from_pretrained(cfg.grm), instruction, cfg.k)
@@ -119,32 +123,53 @@ def pairs_from_task(
     size = cfg.image_size or getattr(pc, "source_image_size", None) or pc.image_size
     n_exec = cfg.execute_steps or pc.n_action_steps
     env = make_env(task, image_size=size, max_steps=cfg.max_steps)
-    # the world model renders only when the judge looks at images
+    # the world model renders only when the judge or the continuing policy looks at images
     world = SimWorldModel(
-        make_env(task, image_size=size, render=cfg.scorer == "grm", max_steps=cfg.max_steps)
+        make_env(
+            task,
+            image_size=size,
+            render=cfg.scorer == "grm" or cfg.continue_steps > 0,
+            max_steps=cfg.max_steps,
+        )
     )
     judge = _judge(cfg, instruction)
     generator = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     builder = _PairBuilder(cfg)
+    branch_steps = driving_steps = 0
     try:
         for ep in range(cfg.episodes):
             obs, info = env.reset(seed=PAIRS_SEED_BASE + cfg.seed + ep)
             world.env.reset(seed=PAIRS_SEED_BASE + cfg.seed + ep)
-            done = False
+            done, boundary = False, 0
             while not done and not builder.full():
                 state = env.unwrapped.get_sim_state()
                 row = _policy_obs(policy, obs)
+                branch = boundary % cfg.branch_every == 0
+                boundary += 1
                 chunks = sample_candidates(
-                    policy, _to_batch([row], instruction, policy.device), cfg.k, generator
+                    policy, _to_batch([row], instruction, policy.device), cfg.k if branch else 1, generator
                 )[0]
-                outcomes = [world.rollout(state, c[:n_exec]) for c in chunks]
-                w = builder.add(
-                    row, instruction, chunks, judge.gains(obs, info, outcomes), action_rewards(chunks, None)
-                )
-                follow = w if cfg.follow == "winner" else int(rng.integers(cfg.k))
+                follow = 0
+                if branch:
+                    cont_seed = int(rng.integers(2**31)) if cfg.continue_steps else 0
+                    outcomes = [
+                        continue_branch(world, policy, instruction, state, c[:n_exec], cfg.continue_steps,
+                                        pc.n_action_steps, cont_seed)
+                        for c in chunks
+                    ]  # fmt: skip
+                    branch_steps += sum(o.steps for o in outcomes)
+                    w = builder.add(
+                        row,
+                        instruction,
+                        chunks,
+                        judge.gains(obs, info, outcomes),
+                        action_rewards(chunks, None),
+                    )
+                    follow = w if cfg.follow == "winner" else int(rng.integers(cfg.k))
                 for a in chunks[follow][:n_exec]:
                     obs, _, terminated, truncated, info = env.step(a)
+                    driving_steps += 1
                     if terminated or truncated:
                         done = True
                         break
@@ -153,7 +178,35 @@ def pairs_from_task(
     finally:
         env.close()
         world.env.close()
-    return builder.build(_meta(cfg, task=task, source="task", execute_steps=n_exec, world_reward=True))
+    meta = _meta(cfg, task=task, source="task", execute_steps=n_exec, world_reward=True)
+    return builder.build(meta | {"branch_env_steps": branch_steps, "driving_env_steps": driving_steps})
+
+
+def continue_branch(
+    world: SimWorldModel, policy, instruction: str, state: np.ndarray, actions: np.ndarray, steps: int,
+    n_action_steps: int, seed: int,
+) -> Outcome:  # fmt: skip
+    """Execute a candidate's `actions` from `state`, then let the policy act `steps` more steps.
+
+    The continuation's sampling noise comes from `seed`, the same for every candidate of one state, so
+    the branches differ by the candidate chunk, not by the luck of what follows it.
+    """
+    out = world.rollout(state, actions)
+    if steps <= 0 or out.terminated or out.steps < len(actions):
+        return out
+    generator = torch.Generator().manual_seed(seed)
+    obs, info, done, taken = out.obs, out.info, False, 0
+    terminated = False
+    while taken < steps and not done:
+        batch = _to_batch([_policy_obs(policy, obs)], instruction, policy.device)
+        chunk = sample_candidates(policy, batch, 1, generator)[0, 0]
+        for a in chunk[: min(n_action_steps, steps - taken)]:
+            obs, _, terminated, truncated, info = world.env.step(np.asarray(a, dtype=np.float32))
+            taken += 1
+            if terminated or truncated:
+                done = True
+                break
+    return Outcome(obs, info, out.steps + taken, bool(terminated))
 
 
 def demo_chunk(ep: Episode, t: int, horizon: int) -> np.ndarray:

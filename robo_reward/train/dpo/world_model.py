@@ -61,6 +61,13 @@ class OracleJudge:
         return np.array([float(o.info["progress"]) - float(before_info["progress"]) for o in outcomes])
 
 
+class SuccessJudge:
+    """The sparse signal: 1 for an outcome that ended in the env's success, else 0."""
+
+    def gains(self, before_obs: dict, before_info: dict, outcomes: list[Outcome]) -> np.ndarray:
+        return np.array([float(bool(o.info.get("success", o.terminated))) for o in outcomes])
+
+
 class GRMJudge:
     """The GRM's fused progress of each outcome, with the chunk's start as the episode start.
 
