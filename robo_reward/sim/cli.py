@@ -81,6 +81,9 @@ def collect(
     episodes: int = 50,
     failures: float = 0.0,
     noise: float = 0.0,
+    clean_labels: bool = False,
+    noise_phases: str = "",
+    noise_rotation: bool = True,
     seed: int = 0,
     image_size: int = 96,
     overwrite: bool = False,
@@ -88,7 +91,10 @@ def collect(
     """Collect scripted-expert episodes of `task` (comma-separated list, or `all`) into a LeRobotDataset v3.
 
     `--failures 0.3` injects a failure mode (missed grasp, drop, wrong place, stall) into 30 % of them,
-    labelled `partial` or `failure`.
+    labelled `partial` or `failure`. `--noise 0.1` adds Gaussian noise to the expert's arm actions; with
+    `--clean-labels` the noisy actions are executed but the expert's noise-free actions are stored.
+    `--noise-phases above_cube,lift,carry` adds the noise only in those expert phases (default: all);
+    `--no-noise-rotation` keeps it off the rotation dims (translation only).
     """
     from robo_reward.data.lerobot_io import write_dataset
     from robo_reward.sim import STATE_NAMES, list_tasks
@@ -96,6 +102,7 @@ def collect(
     from robo_reward.utils.logging import progress_bar
 
     names = [t for t in list_tasks() if not t.startswith("robosuite/")] if task == "all" else task.split(",")
+    phases = [p.strip() for p in noise_phases.split(",") if p.strip()] or None
     all_eps = []
     with progress_bar() as bar:
         job = bar.add_task("collect", total=episodes * len(names), info="")
@@ -107,6 +114,9 @@ def collect(
                 seed=seed + 100_000 * i,
                 image_size=image_size,
                 noise=noise,
+                clean_labels=clean_labels,
+                noise_phases=phases,
+                noise_rotation=noise_rotation,
                 on_episode=lambda _: bar.advance(job),
             )
         job = bar.add_task("write dataset", total=len(all_eps), info=str(out))

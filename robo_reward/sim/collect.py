@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -16,12 +16,20 @@ def collect_episodes(
     seed: int = 0,
     image_size: int = 96,
     noise: float = 0.0,
+    clean_labels: bool = False,
+    noise_phases: Sequence[str] | None = None,
+    noise_rotation: bool = True,
     render: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
     """Run `n` expert episodes of `task`; a fraction `failures` of them get an injected failure mode.
 
-    Episode i uses seed `seed + i`, so a collection is reproducible and extendable.
+    Episode i uses seed `seed + i`, so a collection is reproducible and extendable. The expert's
+    actions get Gaussian noise of std `noise`; they are executed and recorded as they are, unless
+    `clean_labels`: then the noisy action is executed and the expert's noise-free action is recorded,
+    so the demos visit the states a policy drifts into and label the way back (DART, Laskey et al. 2017).
+    `noise_phases` (expert phase names, e.g. `("above_cube", "lift", "carry")`) limits the noise to those
+    phases; None: every phase. `noise_rotation=False` adds it to the translation dims only.
     """
     from robo_reward.sim import make_env
     from robo_reward.sim.experts import FAILURE_MODES, make_expert
@@ -29,6 +37,8 @@ def collect_episodes(
 
     if not 0.0 <= failures <= 1.0:
         raise ValueError(f"failures must be a fraction in [0, 1], got {failures}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
     env = make_env(task, image_size=image_size, render=render)
     rng = np.random.default_rng(seed)
     modes = FAILURE_MODES.get(task, ())
@@ -38,8 +48,16 @@ def collect_episodes(
     try:
         for i in range(n):
             failure = modes[int(rng.integers(len(modes)))] if i in fail_at else None
-            expert = make_expert(env, noise=noise, failure=failure, rng=np.random.default_rng(seed + i))
-            ep = run_episode(env, expert.act, seed=seed + i)
+            expert = make_expert(
+                env,
+                noise=noise,
+                failure=failure,
+                rng=np.random.default_rng(seed + i),
+                noise_phases=noise_phases,
+                noise_rotation=noise_rotation,
+            )
+            label_fn = (lambda e=expert: e.clean_action) if clean_labels else None
+            ep = run_episode(env, expert.act, seed=seed + i, label_fn=label_fn)
             episodes.append(ep)
             if on_episode is not None:
                 on_episode(ep)

@@ -8,7 +8,7 @@ partial progress: `miss_grasp` (closes beside the object), `drop` (lets go while
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,7 +73,14 @@ def rz(yaw: float) -> np.ndarray:
 
 
 class WaypointExpert:
-    """Runs `phases` (built per episode by `plan(scene, rng)`) and emits (7,) EE-delta actions."""
+    """Runs `phases` (built per episode by `plan(scene, rng)`) and emits (7,) EE-delta actions.
+
+    With `noise > 0` the arm part of each action gets Gaussian noise, in every phase or, with
+    `noise_phases`, only in the phases of those names (e.g. the free-space moves, leaving the precise
+    descend/grasp/release phases exact), and with `noise_rotation=False` only on the translation (not the
+    rotation) dims; `clean_action` always holds the last action without it (the label
+    for noise-injected demos, where the noisy action is executed).
+    """
 
     def __init__(
         self,
@@ -82,13 +89,18 @@ class WaypointExpert:
         noise: float = 0.0,
         failure: str | None = None,
         rng: np.random.Generator | None = None,
+        noise_phases: Iterable[str] | None = None,
+        noise_rotation: bool = True,
     ):
         self.env = env.unwrapped
         self.plan, self.noise, self.failure = plan, float(noise), failure
+        self.noise_phases = None if noise_phases is None else frozenset(noise_phases)
+        self.noise_dims = 6 if noise_rotation else 3
         self.rng = rng if rng is not None else np.random.default_rng()
         self.phases: list[Phase] = []
         self.index = self.count = self.dwell = self.retries = 0
         self._episode_step = -1
+        self.clean_action: np.ndarray | None = None
 
     def reset(self) -> None:
         self.phases = self.plan(self.env.scene, self.rng, self.failure)
@@ -108,7 +120,8 @@ class WaypointExpert:
         if phase is None or phase.stall:
             a = np.zeros(7)
             a[6] = self.env.gripper_command() if phase is None else phase.grip
-            return a.astype(np.float32)
+            self.clean_action = a.astype(np.float32)
+            return self.clean_action.copy()
         err = phase.target(sc) - sc.ee_pos
         limit = phase.speed * POS_SCALE
         norm = np.linalg.norm(err)
@@ -116,8 +129,9 @@ class WaypointExpert:
         yaw = sc.ee_yaw if phase.yaw is None else phase.yaw(sc)
         rot = rotation_error(rz(yaw) @ DOWN, sc.ee_mat)
         a = np.concatenate([move / POS_SCALE, rot / ROT_SCALE, [phase.grip]])
-        if self.noise > 0:
-            a[:6] += self.rng.normal(0.0, self.noise, 6)
+        self.clean_action = np.clip(a, -1.0, 1.0).astype(np.float32)
+        if self.noise > 0 and (self.noise_phases is None or phase.name in self.noise_phases):
+            a[: self.noise_dims] += self.rng.normal(0.0, self.noise, self.noise_dims)
         return np.clip(a, -1.0, 1.0).astype(np.float32)
 
     def _advance(self, sc: Scene) -> Phase | None:
@@ -367,6 +381,57 @@ def plan_drawer_store(sc: Scene, rng, failure):
     ]
 
 
+# the phase names each task's plans use (over all failure modes); `noise_phases` must come from these
+PHASE_NAMES: dict[str, tuple[str, ...]] = {
+    "reach": ("reach", "stall"),
+    "push": ("above_behind", "descend", "push", "stall"),
+    "pick_place": (
+        "above_cube",
+        "descend",
+        "close",
+        "lift",
+        "carry",
+        "drop",
+        "stall",
+        "lower",
+        "release",
+        "retreat",
+    ),
+    "stack": (
+        "above_cube",
+        "descend",
+        "close",
+        "lift",
+        "carry",
+        "drop",
+        "stall",
+        "lower",
+        "release",
+        "retreat",
+    ),
+    "open_drawer": ("above_handle", "hook", "pull", "stall"),
+    "drawer_store": (
+        "above_handle",
+        "hook",
+        "pull",
+        "unhook",
+        "above_cube",
+        "descend",
+        "close",
+        "lift",
+        "carry",
+        "drop",
+        "lower",
+        "release",
+        "retreat",
+        "stall",
+        "above_front",
+        "down_front",
+        "push_closed",
+        "back_off",
+    ),
+}
+
 PLANS = {
     "reach": plan_reach,
     "push": plan_push,
@@ -378,12 +443,37 @@ PLANS = {
 
 
 def make_expert(
-    env, noise: float = 0.0, failure: str | None = None, rng: np.random.Generator | None = None
+    env,
+    noise: float = 0.0,
+    failure: str | None = None,
+    rng: np.random.Generator | None = None,
+    noise_phases: Iterable[str] | None = None,
+    noise_rotation: bool = True,
 ) -> WaypointExpert:
-    """A scripted expert for the env's task; `failure` must be one of FAILURE_MODES[task] (or None)."""
+    """A scripted expert for the env's task; `failure` must be one of FAILURE_MODES[task] (or None).
+
+    `noise_phases` (names from PHASE_NAMES[task]) limits the action noise to those phases; None: all.
+    `noise_rotation=False` keeps the noise off the rotation dims."""
     task = env.unwrapped.task_name
     if task not in PLANS:
         raise KeyError(f"no scripted expert for task {task!r}")
     if failure is not None and failure not in FAILURE_MODES[task]:
         raise ValueError(f"failure {failure!r} not available for {task!r}: {FAILURE_MODES[task]}")
-    return WaypointExpert(env, PLANS[task], noise=noise, failure=failure, rng=rng)
+    if noise_phases is not None:
+        noise_phases = tuple(noise_phases)
+        if not noise_phases:
+            raise ValueError(f"noise_phases is empty; name phases from {PHASE_NAMES[task]} (or None: all)")
+        unknown = [p for p in noise_phases if p not in PHASE_NAMES[task]]
+        if unknown:
+            raise ValueError(
+                f"unknown noise phase(s) {unknown} for {task!r}; its phases are {PHASE_NAMES[task]}"
+            )
+    return WaypointExpert(
+        env,
+        PLANS[task],
+        noise=noise,
+        failure=failure,
+        rng=rng,
+        noise_phases=noise_phases,
+        noise_rotation=noise_rotation,
+    )

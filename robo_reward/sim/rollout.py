@@ -38,18 +38,29 @@ def label_outcome(success, stage, progress, num_stages: int) -> str:
 
 
 def rollout(
-    env, act_fn: Callable[[dict, dict], np.ndarray], seed: int, max_steps: int | None = None
+    env,
+    act_fn: Callable[[dict, dict], np.ndarray],
+    seed: int,
+    max_steps: int | None = None,
+    label_fn: Callable[[], np.ndarray] | None = None,
 ) -> Trajectory:
     """Reset with `seed`, act until terminated / truncated / `max_steps`; the terminal observation is
-    recorded with the env's hold action so the last frame shows the final state."""
+    recorded with the env's hold action so the last frame shows the final state.
+
+    The recorded action is the executed one, unless `label_fn` is given: then `label_fn()`, called right
+    after each `act_fn`, is recorded instead (e.g. the expert's noise-free action while a noisy one runs).
+    """
     base = env.unwrapped
     obs, info = env.reset(seed=seed)
     frames, actions, infos = [], [], []
     limit = max_steps if max_steps is not None else base.max_steps
     for _ in range(limit):
         action = np.asarray(act_fn(obs, info), dtype=np.float32)
+        label = action if label_fn is None else np.asarray(label_fn(), dtype=np.float32)
+        if label.shape != action.shape:
+            raise ValueError(f"label_fn gave shape {label.shape}, the action has shape {action.shape}")
         frames.append(obs)
-        actions.append(action)
+        actions.append(label)
         infos.append(info)
         obs, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:
@@ -76,9 +87,10 @@ def run_episode(
     seed: int,
     max_steps: int | None = None,
     fps: float = 10.0,
+    label_fn: Callable[[], np.ndarray] | None = None,
 ) -> Episode:
-    """One rollout as an `Episode` (needs an env that renders images)."""
-    traj = rollout(env, act_fn, seed, max_steps)
+    """One rollout as an `Episode` (needs an env that renders images); `label_fn` as in `rollout`."""
+    traj = rollout(env, act_fn, seed, max_steps, label_fn=label_fn)
     obs0 = traj.observations[0]
     views = [k[len(IMAGE_KEY) :] for k in obs0 if k.startswith(IMAGE_KEY)]
     if not views:

@@ -1,0 +1,165 @@
+"""Expert collection with noise injection: executed vs recorded actions (`clean_labels`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robo_reward.sim import make_env
+from robo_reward.sim.collect import collect_episodes
+from robo_reward.sim.experts import FAILURE_MODES, PHASE_NAMES, PLANS, make_expert
+from robo_reward.sim.rollout import rollout
+
+S = 16
+NOISE = 0.2
+
+
+def _reference(task: str, seed: int, noise: float):
+    """Roll out a noisy expert while a noise-free twin (same plan rng) reads the same states: returns the
+    executed actions, the twin's clean actions and the visited states, all per step."""
+    env = make_env(task, render=False)
+    noisy = make_expert(env, noise=noise, rng=np.random.default_rng(seed))
+    clean = make_expert(env, noise=0.0, rng=np.random.default_rng(seed))
+    executed, labels = [], []
+
+    def act(obs, info):
+        labels.append(clean.act(obs, info))
+        executed.append(noisy.act(obs, info))
+        return executed[-1]
+
+    traj = rollout(env, act, seed=seed)
+    states = np.stack([o["observation.state"] for o in traj.observations])
+    env.close()
+    return np.stack(executed), np.stack(labels), states
+
+
+@pytest.mark.parametrize("task", ["reach", "pick_place"])
+def test_clean_labels_record_the_noise_free_expert_action(task):
+    seed = 3
+    executed, labels, states = _reference(task, seed, NOISE)
+    (ep,) = collect_episodes(task, 1, seed=seed, image_size=S, noise=NOISE, clean_labels=True)
+    T = len(executed)
+    # same noisy execution → same states; the stored actions are the clean twin's, plus the final hold
+    np.testing.assert_allclose(ep.state, states, atol=1e-6)
+    np.testing.assert_array_equal(ep.action[:T], labels)
+    # and they differ from what ran by the injected noise on the arm dims only (std ≈ NOISE)
+    diff = executed - ep.action[:T]
+    np.testing.assert_array_equal(diff[:, 6], 0.0)
+    moving = np.abs(diff[:, :6]).sum(1) > 0
+    assert moving.mean() > 0.9
+    assert np.std(diff[moving, :6]) == pytest.approx(NOISE, rel=0.3)
+
+
+def test_default_records_the_executed_noisy_action():
+    seed = 3
+    executed, labels, states = _reference("reach", seed, NOISE)
+    (ep,) = collect_episodes("reach", 1, seed=seed, image_size=S, noise=NOISE)
+    T = len(executed)
+    np.testing.assert_allclose(ep.state, states, atol=1e-6)
+    np.testing.assert_array_equal(ep.action[:T], executed)
+    assert not np.array_equal(ep.action[:T], labels)
+
+
+def test_clean_labels_without_noise_change_nothing():
+    a, b = (
+        collect_episodes("reach", 1, seed=5, image_size=S, clean_labels=flag)[0] for flag in (False, True)
+    )
+    np.testing.assert_array_equal(a.action, b.action)
+    np.testing.assert_array_equal(a.state, b.state)
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="noise"):
+        collect_episodes("reach", 1, image_size=S, noise=-0.1)
+    env = make_env("reach", render=False)
+    with pytest.raises(ValueError, match="label_fn"):
+        rollout(env, lambda o, i: np.zeros(7, np.float32), seed=0, max_steps=2, label_fn=lambda: np.zeros(6))
+    env.close()
+
+
+# --- noise limited to named phases (`noise_phases`) ----------------------------------------------------
+FREE = ("above_cube", "lift", "carry")
+
+
+def _phase_trace(task: str, seed: int, noise: float, noise_phases, noise_rotation: bool = True):
+    """Roll out a noisy expert; per step: the phase it acted in, the executed and the clean action."""
+    env = make_env(task, render=False)
+    expert = make_expert(
+        env,
+        noise=noise,
+        rng=np.random.default_rng(seed),
+        noise_phases=noise_phases,
+        noise_rotation=noise_rotation,
+    )
+    phases, executed, clean = [], [], []
+
+    def act(obs, info):
+        executed.append(expert.act(obs, info))
+        phases.append(expert.phase_name)
+        clean.append(expert.clean_action)
+        return executed[-1]
+
+    rollout(env, act, seed=seed)
+    env.close()
+    return np.array(phases), np.stack(executed), np.stack(clean)
+
+
+def test_noise_only_in_named_phases():
+    phases, executed, clean = _phase_trace("pick_place", 3, NOISE, FREE)
+    noisy = np.isin(phases, FREE)
+    assert noisy.any() and (~noisy).any()
+    assert {"descend", "close", "lower", "release"} <= set(phases[~noisy])
+    diff = executed - clean
+    np.testing.assert_array_equal(diff[~noisy], 0.0)  # precise phases run exactly the expert's action
+    np.testing.assert_array_equal(diff[:, 6], 0.0)
+    moved = np.abs(diff[noisy, :6]).sum(1) > 0
+    assert moved.mean() > 0.9
+    assert np.std(diff[noisy][moved, :6]) == pytest.approx(NOISE, rel=0.3)
+
+
+def test_noise_rotation_off_keeps_rotation_exact():
+    phases, executed, clean = _phase_trace("pick_place", 3, NOISE, FREE, noise_rotation=False)
+    noisy = np.isin(phases, FREE)
+    diff = executed - clean
+    np.testing.assert_array_equal(diff[:, 3:], 0.0)
+    np.testing.assert_array_equal(diff[~noisy], 0.0)
+    moved = np.abs(diff[noisy, :3]).sum(1) > 0
+    assert moved.mean() > 0.9
+    assert np.std(diff[noisy][moved, :3]) == pytest.approx(NOISE, rel=0.3)
+
+
+def test_naming_every_phase_is_the_default():
+    ref_phases, ref_exec, _ = _phase_trace("pick_place", 4, NOISE, None)
+    phases, executed, _ = _phase_trace("pick_place", 4, NOISE, PHASE_NAMES["pick_place"])
+    np.testing.assert_array_equal(phases, ref_phases)
+    np.testing.assert_array_equal(executed, ref_exec)
+
+
+def test_collect_with_noise_phases_matches_the_expert_rollout():
+    phases, executed, clean = _phase_trace("pick_place", 3, NOISE, FREE)
+    (ep,) = collect_episodes(
+        "pick_place", 1, seed=3, image_size=S, noise=NOISE, noise_phases=FREE, clean_labels=True
+    )
+    np.testing.assert_array_equal(ep.action[: len(clean)], clean)
+
+
+def test_unknown_or_empty_noise_phase_raises():
+    with pytest.raises(ValueError, match=r"unknown noise phase.*'grab'.*pick_place"):
+        collect_episodes("pick_place", 1, image_size=S, noise=0.1, noise_phases=("above_cube", "grab"))
+    env = make_env("reach", render=False)
+    with pytest.raises(ValueError, match="unknown noise phase.*'carry'"):
+        make_expert(env, noise=0.1, noise_phases=["carry"])  # a pick_place phase, not one of reach's
+    with pytest.raises(ValueError, match="noise_phases is empty"):
+        make_expert(env, noise=0.1, noise_phases=[])
+    env.close()
+
+
+@pytest.mark.parametrize("task", sorted(PLANS))
+def test_phase_names_cover_every_plan(task):
+    env = make_env(task, render=False)
+    env.reset(seed=0)
+    names = set()
+    for failure in (None, *FAILURE_MODES[task]):
+        names |= {p.name for p in PLANS[task](env.unwrapped.scene, np.random.default_rng(0), failure)}
+    env.close()
+    assert names == set(PHASE_NAMES[task])
