@@ -202,3 +202,43 @@ def test_success_judge_is_the_sparse_signal():
     np.testing.assert_array_equal(SuccessJudge().gains({}, {"progress": 0.5}, outs), [1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="scorer"):
         PairsConfig(scorer="sparse")
+
+
+def test_ranking_agreement_by_hand():
+    from robo_reward.train.dpo.judges import ranking_agreement
+
+    truth = [np.array([0.0, 0.1, 0.3]), np.array([0.0, 0.0, 0.01])]
+    # state 1: pairs (0,1), (0,2), (1,2) all differ by ≥ 0.05; the judge orders (0,1) and (0,2) right
+    # and (1,2) wrong. State 2: no pair differs enough to count.
+    scores = [np.array([0.0, 0.5, 0.2]), np.array([0.3, 0.0, 0.0])]
+    r = ranking_agreement(truth, scores, min_gap=0.05)
+    assert r["pairs"] == 3 and r["pair_accuracy"] == pytest.approx(2 / 3)
+    # winners: state 1 best = 1, worst = 0 → oracle 0.1 > 0.0 right; state 2 gap 0 < 0.05: not counted
+    assert r["states"] == 1 and r["winner_accuracy"] == 1.0
+    # margin 0.2: both states kept (gaps 0.5 and 0.3); state 1 right, state 2 an oracle tie
+    assert r["kept@0.2"] == 1.0 and r["right@0.2"] == 0.5 and r["wrong@0.2"] == 0.0
+    tie = ranking_agreement(truth[:1], [np.zeros(3)], min_gap=0.05)
+    assert tie["pair_accuracy"] == 0.5 and tie["kept@0.02"] == 0.0
+
+
+def test_judge_agreement_runs_on_the_sim(tiny_policy, tmp_path):
+    from robo_reward.models.grm.configuration_grm import get_config
+    from robo_reward.models.grm.modeling_grm import build_grm
+    from robo_reward.sim import task_spec
+    from robo_reward.train.dpo.judges import judge_agreement
+
+    torch.manual_seed(0)
+    grm = build_grm(get_config("grm-tiny"))
+    grm.references[task_spec("reach").instruction] = np.zeros((grm.config.num_views, 32, 32, 3), np.uint8)
+    policy = FlowPolicy.from_pretrained(tiny_policy)
+    out = judge_agreement(policy, "reach", grm, k=3, execute_steps=4, episodes=1, image_size=32)
+    assert set(out) == {
+        "grm",
+        "grm forward",
+        "grm backward",
+        "grm incremental",
+        "oracle",
+        "constant (chance)",
+    }
+    assert out["oracle"]["wrong@0.02"] in (0.0,) or np.isnan(out["oracle"]["wrong@0.02"])
+    assert out["constant (chance)"]["kept@0.02"] == 0.0

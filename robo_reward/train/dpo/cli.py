@@ -1,4 +1,5 @@
-"""`robo-reward dpo {pairs, train}`: preference pairs from a policy, and Diffusion-DPO fine-tuning."""
+"""`robo-reward dpo {pairs, train, judges}`: preference pairs from a policy, Diffusion-DPO fine-tuning,
+and how well a judge ranks the candidate chunks of a state."""
 
 from __future__ import annotations
 
@@ -91,4 +92,36 @@ def _success(ev: dict | None) -> dict:
     }
 
 
-COMMANDS = {"pairs": pairs, "train": train}
+def judges(
+    policy: Path,
+    task: str,
+    grm: Path,
+    k: int = 5,
+    execute_steps: int = 8,
+    continue_steps: int = 0,
+    episodes: int = 5,
+    seed: int = 0,
+    min_gap: float = 0.02,
+    json: Path | None = None,
+    threads: int | None = 1,
+) -> dict:
+    """Agreement of the GRM (fused and per perspective) with privileged sim progress when ranking K
+    chunks sampled at the same state, on `episodes` rollouts of the policy (train/dpo/judges.py)."""
+    from robo_reward.models.flow_policy import FlowPolicy
+    from robo_reward.models.grm.modeling_grm import GRM
+    from robo_reward.train.dpo.judges import judge_agreement
+
+    set_threads(threads)
+    result = judge_agreement(
+        FlowPolicy.from_pretrained(policy), task, GRM.from_pretrained(grm), k, execute_steps,
+        continue_steps, episodes, seed, min_gap,
+    )  # fmt: skip
+    print_table(
+        f"judges on {task}: k {k}, {execute_steps} + {continue_steps} steps",
+        [{"judge": name} | r for name, r in result.items()],
+    )
+    emit_json(json, result)
+    return result
+
+
+COMMANDS = {"pairs": pairs, "train": train, "judges": judges}
