@@ -382,33 +382,23 @@ def plan_drawer_store(sc: Scene, rng, failure):
 
 
 # the phase names each task's plans use (over all failure modes); `noise_phases` must come from these
+_PICK_AND_PLACE = (
+    "above_cube",
+    "descend",
+    "close",
+    "lift",
+    "carry",
+    "drop",
+    "stall",
+    "lower",
+    "release",
+    "retreat",
+)
 PHASE_NAMES: dict[str, tuple[str, ...]] = {
     "reach": ("reach", "stall"),
     "push": ("above_behind", "descend", "push", "stall"),
-    "pick_place": (
-        "above_cube",
-        "descend",
-        "close",
-        "lift",
-        "carry",
-        "drop",
-        "stall",
-        "lower",
-        "release",
-        "retreat",
-    ),
-    "stack": (
-        "above_cube",
-        "descend",
-        "close",
-        "lift",
-        "carry",
-        "drop",
-        "stall",
-        "lower",
-        "release",
-        "retreat",
-    ),
+    "pick_place": _PICK_AND_PLACE,
+    "stack": _PICK_AND_PLACE,
     "open_drawer": ("above_handle", "hook", "pull", "stall"),
     "drawer_store": (
         "above_handle",
