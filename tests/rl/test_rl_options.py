@@ -9,7 +9,8 @@ import torch
 from robo_reward.train.rl.awr import awr_weights
 from robo_reward.train.rl.configuration_rl import RLConfig
 from robo_reward.train.rl.rollout import Transition
-from robo_reward.train.rl.trainer import reward_stats, select_terms
+from robo_reward.train.rl.run_summary import reward_stats
+from robo_reward.train.rl.trainer import select_terms
 
 
 class _Shape:  # the attributes of FlowActorCritic that select_terms reads

@@ -30,6 +30,7 @@ from robo_reward.train.rl.demo_term import BCRegularizer, with_demo_term
 from robo_reward.train.rl.group import GroupCollector, episode_transitions, group_update
 from robo_reward.train.rl.ppo import gae, normalize_advantages, ppo_clip_loss, value_loss
 from robo_reward.train.rl.rollout import ChunkCollector, EpisodeRecord, Transition
+from robo_reward.train.rl.run_summary import reward_stats, summarize_run
 from robo_reward.utils.checkpoint import write_checkpoint
 from robo_reward.utils.io import read_json, write_json
 from robo_reward.utils.logging import MetricsLogger, progress_bar
@@ -177,22 +178,6 @@ def ppo_update(
         float(1 - np.var(ret - values_old.cpu().numpy()) / var) if var > 0 else 0.0
     )
     return out
-
-
-def reward_stats(transitions: list[Transition]) -> dict[str, float]:
-    """Scale of the rewards the learner saw in one update: per env step and per chunk."""
-    if not transitions:
-        return {}
-    steps = np.array([r for t in transitions for r in t.rewards], dtype=np.float64)
-    chunks = np.array([t.reward for t in transitions], dtype=np.float64)
-    return {
-        "charts/mean_chunk_reward": float(chunks.mean()),
-        "charts/std_chunk_reward": float(chunks.std()),
-        "charts/mean_step_reward": float(steps.mean()),
-        "charts/std_step_reward": float(steps.std()),
-        "charts/min_step_reward": float(steps.min()),
-        "charts/max_step_reward": float(steps.max()),
-    }
 
 
 def _cat(parts):
@@ -378,28 +363,3 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
         summary["eval"] = {k: v for k, v in ev.items() if k != "per_episode"}
     write_json(out / "summary.json", summary)
     return summary
-
-
-def summarize_run(out: Path, cfg: RLConfig, state: dict) -> dict:
-    """Success-vs-rollouts curve (running mean over `success_window` training episodes) + timings."""
-    rows = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines() if line.strip()]
-    w = cfg.success_window
-
-    def running(key: str) -> list[float]:
-        x = np.array([r[key] for r in rows], dtype=np.float64)
-        return [float(x[max(0, i + 1 - w) : i + 1].mean()) for i in range(len(x))]
-
-    success, progress = running("success"), running("final_progress")
-    return {
-        "task": cfg.task,
-        "reward": cfg.reward,
-        "seed": cfg.seed,
-        "episodes": len(rows),
-        "env_steps": state["env_steps"],
-        "updates": state["update"],
-        "curve": {"rollouts": [r["index"] for r in rows], "success": success, "final_progress": progress},
-        "final_success": success[-1] if success else 0.0,
-        "final_progress": progress[-1] if progress else 0.0,
-        "timings": state["timings"],
-        "wall_s": state["wall"],
-    }
