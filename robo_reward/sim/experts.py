@@ -401,24 +401,9 @@ PHASE_NAMES: dict[str, tuple[str, ...]] = {
     "stack": _PICK_AND_PLACE,
     "open_drawer": ("above_handle", "hook", "pull", "stall"),
     "drawer_store": (
-        "above_handle",
-        "hook",
-        "pull",
-        "unhook",
-        "above_cube",
-        "descend",
-        "close",
-        "lift",
-        "carry",
-        "drop",
-        "lower",
-        "release",
-        "retreat",
-        "stall",
-        "above_front",
-        "down_front",
-        "push_closed",
-        "back_off",
+        ("above_handle", "hook", "pull", "unhook")
+        + _PICK_AND_PLACE
+        + ("above_front", "down_front", "push_closed", "back_off")
     ),
 }
 

@@ -57,8 +57,9 @@ def judge_agreement(
     policy, task: str, grm=None, k: int = 5, execute_steps: int = 8, continue_steps: int = 0,
     episodes: int = 5, seed: int = 0, min_gap: float = 0.02, image_size: int | None = None,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Agreement with the oracle of the GRM's fused progress and each of its perspectives (and of
-    linear time's no-information baseline, a constant), from `episodes` BC rollouts of `task`."""
+    """Agreement with the oracle of the GRM's fused progress and each of its perspectives, of the oracle
+    itself (a check: 1.0, never wrong) and of a constant score (chance), from `episodes` policy
+    rollouts of `task`."""
     from robo_reward.sim import make_env, task_spec
     from robo_reward.train.dpo.pairs import (
         PAIRS_SEED_BASE,
