@@ -100,7 +100,8 @@ def evaluate_source(
     S/P/F, AUROC (episode score = mean progress over the last third; success against partial and
     failure) and EPIC (to the privileged progress, where present) use every frame. S/P/F is scored
     against `end_state_outcome` (`spf_accuracy`, `confusion`) and, for reference, against the
-    recorded outcome (`spf_accuracy_recorded`, `confusion_recorded`).
+    recorded outcome (`spf_accuracy_recorded`, `confusion_recorded`). `per_episode` lists, for each
+    episode, its task, both truths, the predicted class, the final Φ and the last-third mean the rule reads.
     Returns a dict of numbers plus `"progress"`: the dense curve per episode, for plots.
     """
     densities = M.DENSITIES if densities is None else densities
@@ -127,6 +128,21 @@ def evaluate_source(
     out["confusion_recorded"] = M.confusion_matrix(recorded, pred).tolist()
     scores = np.array([M.tail_mean(p) for p in dense])
     out["auroc"] = M.auroc(scores, np.array([t == "success" for t in true]))
+    out["per_episode"] = [
+        {
+            "index": i,
+            "task": ep.task_name or ep.task,
+            "frames": len(ep),
+            "truth": t,
+            "recorded": rec,
+            "predicted": pr,
+            "final": float(p[-1]),
+            "tail_mean": float(sc),
+        }
+        for i, (ep, t, rec, pr, p, sc) in enumerate(
+            zip(episodes, true, recorded, pred, dense, scores, strict=True)
+        )
+    ]
     with_truth = [i for i, ep in enumerate(episodes) if ep.progress is not None]
     if with_truth:
         success = [

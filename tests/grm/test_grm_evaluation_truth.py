@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from robo_reward.data.episode import Episode
 from robo_reward.rewards import evaluation as E
@@ -49,3 +50,11 @@ def test_evaluate_source_reports_both_truths():
     assert res["spf_accuracy_recorded"] == 0.5  # the drop's recorded 'partial' is missed
     assert res["confusion"] == [[1, 0, 0], [0, 0, 0], [0, 0, 1]]
     assert res["confusion_recorded"] == [[1, 0, 0], [0, 0, 1], [0, 0, 0]]
+    # per-episode rows: the rule's inputs, by hand (last third of 6 frames = the last 2)
+    rows = res["per_episode"]
+    assert [r["truth"] for r in rows] == ["failure", "success"]
+    assert [r["recorded"] for r in rows] == ["partial", "success"]
+    assert [r["predicted"] for r in rows] == ["failure", "success"]
+    assert rows[0]["final"] == pytest.approx(0.15) and rows[0]["tail_mean"] == pytest.approx(0.15)
+    assert rows[1]["final"] == pytest.approx(1.0) and rows[1]["tail_mean"] == pytest.approx(0.95)
+    assert rows[1]["frames"] == 6 and E.json_ready({"x": res})["x"]["per_episode"] == rows
