@@ -84,6 +84,7 @@ def collect(
     clean_labels: bool = False,
     noise_phases: str = "",
     noise_rotation: bool = True,
+    rot_gain: float = 1.0,
     seed: int = 0,
     image_size: int = 96,
     overwrite: bool = False,
@@ -94,7 +95,9 @@ def collect(
     labelled `partial` or `failure`. `--noise 0.1` adds Gaussian noise to the expert's arm actions; with
     `--clean-labels` the noisy actions are executed but the expert's noise-free actions are stored.
     `--noise-phases above_cube,lift,carry` adds the noise only in those expert phases (default: all);
-    `--no-noise-rotation` keeps it off the rotation dims (translation only).
+    `--no-noise-rotation` keeps it off the rotation dims (translation only). `--rot-gain 0.25` makes the
+    expert remove a quarter of its rotation error per step (a visible servo over the approach) instead of
+    all of it in the first steps.
     """
     from robo_reward.data.lerobot_io import write_dataset
     from robo_reward.sim import STATE_NAMES, list_tasks
@@ -117,6 +120,7 @@ def collect(
                 clean_labels=clean_labels,
                 noise_phases=phases,
                 noise_rotation=noise_rotation,
+                rot_gain=rot_gain,
                 on_episode=lambda _: bar.advance(job),
             )
         job = bar.add_task("write dataset", total=len(all_eps), info=str(out))

@@ -19,6 +19,7 @@ def collect_episodes(
     clean_labels: bool = False,
     noise_phases: Sequence[str] | None = None,
     noise_rotation: bool = True,
+    rot_gain: float = 1.0,
     render: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
@@ -29,7 +30,8 @@ def collect_episodes(
     `clean_labels`: then the noisy action is executed and the expert's noise-free action is recorded,
     so the demos visit the states a policy drifts into and label the way back (DART, Laskey et al. 2017).
     `noise_phases` (expert phase names, e.g. `("above_cube", "lift", "carry")`) limits the noise to those
-    phases; None: every phase. `noise_rotation=False` adds it to the translation dims only.
+    phases; None: every phase. `noise_rotation=False` adds it to the translation dims only. `rot_gain`
+    < 1 makes the expert align the gripper's rotation gradually (see `WaypointExpert`).
     """
     from robo_reward.sim import make_env
     from robo_reward.sim.experts import FAILURE_MODES, make_expert
@@ -55,6 +57,7 @@ def collect_episodes(
                 rng=np.random.default_rng(seed + i),
                 noise_phases=noise_phases,
                 noise_rotation=noise_rotation,
+                rot_gain=rot_gain,
             )
             label_fn = (lambda e=expert: e.clean_action) if clean_labels else None
             ep = run_episode(env, expert.act, seed=seed + i, label_fn=label_fn)

@@ -79,7 +79,10 @@ class WaypointExpert:
     `noise_phases`, only in the phases of those names (e.g. the free-space moves, leaving the precise
     descend/grasp/release phases exact), and with `noise_rotation=False` only on the translation (not the
     rotation) dims; `clean_action` always holds the last action without it (the label
-    for noise-injected demos, where the noisy action is executed).
+    for noise-injected demos, where the noisy action is executed). `rot_gain` < 1 turns the rotation
+    from dead-beat (the whole error in one or two saturated steps) into a proportional servo that
+    removes that fraction of the error per step, so the grasp yaw is aligned over the approach, while
+    the wrist camera sees the cube, rather than in the first two steps of an episode.
     """
 
     def __init__(
@@ -91,8 +94,12 @@ class WaypointExpert:
         rng: np.random.Generator | None = None,
         noise_phases: Iterable[str] | None = None,
         noise_rotation: bool = True,
+        rot_gain: float = 1.0,
     ):
+        if not 0.0 < rot_gain <= 1.0:
+            raise ValueError(f"rot_gain must be in (0, 1], got {rot_gain}")
         self.env = env.unwrapped
+        self.rot_gain = float(rot_gain)
         self.plan, self.noise, self.failure = plan, float(noise), failure
         self.noise_phases = None if noise_phases is None else frozenset(noise_phases)
         self.noise_dims = 6 if noise_rotation else 3
@@ -128,7 +135,7 @@ class WaypointExpert:
         move = err if norm <= limit else err * (limit / norm)
         yaw = sc.ee_yaw if phase.yaw is None else phase.yaw(sc)
         rot = rotation_error(rz(yaw) @ DOWN, sc.ee_mat)
-        a = np.concatenate([move / POS_SCALE, rot / ROT_SCALE, [phase.grip]])
+        a = np.concatenate([move / POS_SCALE, self.rot_gain * rot / ROT_SCALE, [phase.grip]])
         self.clean_action = np.clip(a, -1.0, 1.0).astype(np.float32)
         if self.noise > 0 and (self.noise_phases is None or phase.name in self.noise_phases):
             a[: self.noise_dims] += self.rng.normal(0.0, self.noise, self.noise_dims)
@@ -424,11 +431,13 @@ def make_expert(
     rng: np.random.Generator | None = None,
     noise_phases: Iterable[str] | None = None,
     noise_rotation: bool = True,
+    rot_gain: float = 1.0,
 ) -> WaypointExpert:
     """A scripted expert for the env's task; `failure` must be one of FAILURE_MODES[task] (or None).
 
     `noise_phases` (names from PHASE_NAMES[task]) limits the action noise to those phases; None: all.
-    `noise_rotation=False` keeps the noise off the rotation dims."""
+    `noise_rotation=False` keeps the noise off the rotation dims. `rot_gain` (0, 1]: the fraction of the
+    rotation error removed per step (1: dead-beat, the default)."""
     task = env.unwrapped.task_name
     if task not in PLANS:
         raise KeyError(f"no scripted expert for task {task!r}")
@@ -451,4 +460,5 @@ def make_expert(
         rng=rng,
         noise_phases=noise_phases,
         noise_rotation=noise_rotation,
+        rot_gain=rot_gain,
     )

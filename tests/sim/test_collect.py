@@ -163,3 +163,36 @@ def test_phase_names_cover_every_plan(task):
         names |= {p.name for p in PLANS[task](env.unwrapped.scene, np.random.default_rng(0), failure)}
     env.close()
     assert names == set(PHASE_NAMES[task])
+
+
+# --- gradual rotation (`rot_gain`) ---------------------------------------------------------------------
+def _yaw_errors(seed: int, rot_gain: float) -> tuple[np.ndarray, bool]:
+    """|grasp yaw error| (degrees, modulo the cube's 90° symmetry) after each step of a pick_place expert."""
+    from robo_reward.sim.experts import body_yaw
+
+    env = make_env("pick_place", render=False)
+    expert = make_expert(env, rng=np.random.default_rng(seed), rot_gain=rot_gain)
+    sc = env.unwrapped.scene
+    errors = []
+
+    def act(obs, info):
+        errors.append((np.degrees(sc.ee_yaw - body_yaw(sc, "cube/cube")) + 45) % 90 - 45)
+        return expert.act(obs, info)
+
+    traj = rollout(env, act, seed=seed)
+    env.close()
+    return np.abs(errors), bool(traj.success[-1])
+
+
+def test_rot_gain_spreads_the_grasp_rotation_over_the_approach():
+    seed = 1005  # cube turned ≈ 34° from the gripper at the start
+    fast, ok_fast = _yaw_errors(seed, 1.0)
+    slow, ok_slow = _yaw_errors(seed, 0.25)
+    assert fast[0] == pytest.approx(slow[0]) and fast[0] > 25
+    assert ok_fast and ok_slow
+    assert fast[3] < 2.0  # dead-beat: aligned within three steps
+    # proportional: about a quarter of the remaining error goes per step (0.75³ ≈ 0.42 left after three)
+    assert 0.3 * slow[0] < slow[3] < 0.6 * slow[0]
+    assert slow[12] < 2.0  # and aligned long before the grasp closes
+    with pytest.raises(ValueError, match="rot_gain"):
+        make_expert(make_env("reach", render=False), rot_gain=0.0)
