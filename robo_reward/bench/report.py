@@ -25,8 +25,10 @@ DATASETS: dict[str, dict] = {
     "data/grm/train_more": dict(task=SEEN, episodes=24, failures=0.3, seed=40_000, image_size=64),
     "data/grm/train_more2": dict(task=SEEN, episodes=24, failures=0.3, seed=60_000, image_size=64),
     "data/grm/eval": dict(task=SEEN, episodes=12, failures=0.4, seed=5_000, image_size=64),
+    "data/grm/eval2": dict(task=SEEN, episodes=24, failures=0.4, seed=7_000, image_size=64),
     "data/grm/drawer_demo": dict(task="drawer_store", episodes=3, seed=0, image_size=64),
     "data/grm/drawer_eval": dict(task="drawer_store", episodes=14, failures=0.4, seed=5_000, image_size=64),
+    "data/grm/drawer_eval2": dict(task="drawer_store", episodes=24, failures=0.4, seed=7_000, image_size=64),
     **{
         f"data/perc/eval/{t}": dict(task=t, episodes=40, failures=0.35, seed=0)
         for t in ("push", "pick_place", "stack", "open_drawer", "drawer_store", "reach")
@@ -64,7 +66,10 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         from robo_reward.models.grm.cli import eval as grm_eval
 
         return grm_eval(
-            grm, [Path("data/grm/eval")], json=out / "reward_seen.json", plots=out / "reward_plots"
+            grm,
+            [Path("data/grm/eval"), Path("data/grm/eval2")],
+            json=out / "reward_seen.json",
+            plots=out / "reward_plots",
         )
 
     def adapt() -> dict:
@@ -76,8 +81,8 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
             out / "grm-adapted",
             episode=0,
             replay=[Path(f"data/grm/{d}") for d in ("train", "train_fail", "train_more", "train_more2")],
-            eval_data=Path("data/grm/drawer_eval"),
-            old_eval_data=Path("data/grm/eval"),
+            eval_data=[Path("data/grm/drawer_eval"), Path("data/grm/drawer_eval2")],
+            old_eval_data=[Path("data/grm/eval")],
             json=out / "adapt.json",
         )
         rows = [
@@ -175,13 +180,14 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         ("datasets", "robo-reward sim collect ... (the commands on the model cards)", datasets),
         (
             "reward quality, seen tasks",
-            "robo-reward reward eval --checkpoint models/grm-small-sim --data data/grm/eval",
+            "robo-reward reward eval --checkpoint models/grm-small-sim --data data/grm/eval data/grm/eval2",
             reward,
         ),
         (
             "one-shot adaptation",
             "robo-reward reward adapt --checkpoint models/grm-small-sim --demo data/grm/drawer_demo --episode 0 "
-            "--replay data/grm/train{,_fail,_more,_more2} --eval-data data/grm/drawer_eval --old-eval-data data/grm/eval",
+            "--replay data/grm/train{,_fail,_more,_more2} --eval-data data/grm/drawer_eval data/grm/drawer_eval2 "
+            "--old-eval-data data/grm/eval",
             adapt,
         ),
         (

@@ -138,8 +138,8 @@ def adapt(
     episode: int = 0,
     replay: list[Path] | None = None,
     replay_episodes: int = 40,
-    eval_data: Path | None = None,
-    old_eval_data: Path | None = None,
+    eval_data: list[Path] | None = None,
+    old_eval_data: list[Path] | None = None,
     steps: int = 600,
     max_seconds: float = 100.0,
     trainable: str = "trunk",
@@ -150,7 +150,8 @@ def adapt(
     """Adapt a GRM to a new task from ONE demo (`--demo DIR --episode K`); write it to `out`.
 
     Replay: `--replay` datasets (default: the training run's data, if `checkpoint` is a run folder).
-    Reports VOC before/after on `--eval-data` (new task) and `--old-eval-data` (old tasks).
+    Reports VOC before/after on `--eval-data` (new task) and `--old-eval-data` (old tasks); each takes
+    one or more datasets, pooled.
     """
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.grm.features import FeatureCache
@@ -178,10 +179,8 @@ def adapt(
         rng = np.random.default_rng(seed)
         replay_eps = [pool[i] for i in sorted(rng.permutation(len(pool))[:replay_episodes])]
     load_seconds = time.time() - t0
-    new_eval = (
-        [ep for ep in load_episodes(eval_data) if task_key(ep) == task_key(demo_ep)] if eval_data else []
-    )
-    old_eval = load_episodes(old_eval_data) if old_eval_data else []
+    new_eval = [ep for d in eval_data or [] for ep in load_episodes(d) if task_key(ep) == task_key(demo_ep)]
+    old_eval = [ep for d in old_eval_data or [] for ep in load_episodes(d)]
     add_reference(model, demo_ep)  # zero-shot gets the same goal image as the adapted model
     before = {"new": _voc_by_task(model, new_eval, cache), "old": _voc_by_task(model, old_eval, cache)}
     t1 = time.time()
