@@ -97,7 +97,7 @@ def collect(
     `--noise-phases above_cube,lift,carry` adds the noise only in those expert phases (default: all);
     `--no-noise-rotation` keeps it off the rotation dims (translation only). `--rot-gain 0.25` makes the
     expert remove a quarter of its rotation error per step (a visible servo over the approach) instead of
-    all of it in the first steps.
+    all of it in the first steps; `--rot-gain 0` never rotates the gripper.
     """
     from robo_reward.data.lerobot_io import write_dataset
     from robo_reward.sim import STATE_NAMES, list_tasks

@@ -31,7 +31,7 @@ def collect_episodes(
     so the demos visit the states a policy drifts into and label the way back (DART, Laskey et al. 2017).
     `noise_phases` (expert phase names, e.g. `("above_cube", "lift", "carry")`) limits the noise to those
     phases; None: every phase. `noise_rotation=False` adds it to the translation dims only. `rot_gain`
-    < 1 makes the expert align the gripper's rotation gradually (see `WaypointExpert`).
+    < 1 makes the expert align the gripper's rotation gradually, 0 not at all (see `WaypointExpert`).
     """
     from robo_reward.sim import make_env
     from robo_reward.sim.experts import FAILURE_MODES, make_expert

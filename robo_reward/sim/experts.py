@@ -82,7 +82,8 @@ class WaypointExpert:
     for noise-injected demos, where the noisy action is executed). `rot_gain` < 1 turns the rotation
     from dead-beat (the whole error in one or two saturated steps) into a proportional servo that
     removes that fraction of the error per step, so the grasp yaw is aligned over the approach, while
-    the wrist camera sees the cube, rather than in the first two steps of an episode.
+    the wrist camera sees the cube, rather than in the first two steps of an episode; 0 never rotates (this
+    expert's fingers still grip a cube turned by up to 45°, across its faces at an angle).
     """
 
     def __init__(
@@ -96,8 +97,8 @@ class WaypointExpert:
         noise_rotation: bool = True,
         rot_gain: float = 1.0,
     ):
-        if not 0.0 < rot_gain <= 1.0:
-            raise ValueError(f"rot_gain must be in (0, 1], got {rot_gain}")
+        if not 0.0 <= rot_gain <= 1.0:
+            raise ValueError(f"rot_gain must be in [0, 1], got {rot_gain}")
         self.env = env.unwrapped
         self.rot_gain = float(rot_gain)
         self.plan, self.noise, self.failure = plan, float(noise), failure
@@ -436,8 +437,8 @@ def make_expert(
     """A scripted expert for the env's task; `failure` must be one of FAILURE_MODES[task] (or None).
 
     `noise_phases` (names from PHASE_NAMES[task]) limits the action noise to those phases; None: all.
-    `noise_rotation=False` keeps the noise off the rotation dims. `rot_gain` (0, 1]: the fraction of the
-    rotation error removed per step (1: dead-beat, the default)."""
+    `noise_rotation=False` keeps the noise off the rotation dims. `rot_gain` [0, 1]: the fraction of the
+    rotation error removed per step (1: dead-beat, the default; 0: the gripper keeps its start rotation)."""
     task = env.unwrapped.task_name
     if task not in PLANS:
         raise KeyError(f"no scripted expert for task {task!r}")

@@ -147,6 +147,28 @@ def test_train_dpo_rounds_and_resume(tiny_policy, tmp_path):
     assert more["steps"] == summary["steps"]  # the saved config (2 rounds) wins on resume: nothing left
 
 
+def test_max_epochs_caps_the_steps_of_a_round_with_few_pairs(tiny_policy, tmp_path):
+    from robo_reward.train.dpo.trainer import round_steps
+
+    # by hand: 27 pairs in batches of 32 → one batch holds them all, 10 epochs = 10 steps
+    assert round_steps(DPOConfig(steps=200, batch_size=32, max_epochs=10), 27) == 10
+    assert round_steps(DPOConfig(steps=200, batch_size=32, max_epochs=10), 320) == 100  # 10 × 320 / 32
+    assert round_steps(DPOConfig(steps=200, batch_size=32, max_epochs=50), 320) == 200  # steps still cap
+    assert round_steps(DPOConfig(steps=200, batch_size=32), 27) == 200  # default: no cap
+    assert round_steps(DPOConfig(steps=200, batch_size=32, max_epochs=0.01), 27) == 1  # at least one
+    with pytest.raises(ValueError, match="max_epochs"):
+        DPOConfig(max_epochs=0)
+    # in a run: the round's record and the step counter follow the cap
+    policy = FlowPolicy.from_pretrained(tiny_policy)
+    pcfg = PairsConfig(scorer="oracle", k=3, episodes=1, max_steps=12, image_size=32, min_margin=0.0)
+    pairs = pairs_from_task(policy, "reach", pcfg)
+    save_pairs(pairs, tmp_path / "pairs")
+    cfg = DPOConfig(steps=50, batch_size=4, max_epochs=2, log_every=1, checkpoint_every=100)
+    summary = train_dpo(tiny_policy, tmp_path / "run", cfg, pairs=tmp_path / "pairs", show_progress=False)
+    expected = min(50, -(-2 * len(pairs) // min(4, len(pairs))))
+    assert summary["rounds"][0]["steps"] == summary["steps"] == expected < 50
+
+
 def test_branch_continuation_shares_its_noise_across_candidates(tiny_policy):
     from robo_reward.sim import task_spec
     from robo_reward.train.dpo.pairs import continue_branch

@@ -194,5 +194,8 @@ def test_rot_gain_spreads_the_grasp_rotation_over_the_approach():
     # proportional: about a quarter of the remaining error goes per step (0.75³ ≈ 0.42 left after three)
     assert 0.3 * slow[0] < slow[3] < 0.6 * slow[0]
     assert slow[12] < 2.0  # and aligned long before the grasp closes
+    # 0: the gripper keeps its start rotation; the fingers grip the turned cube as it is, and still win
+    still, ok_still = _yaw_errors(seed, 0.0)
+    assert ok_still and np.all(np.abs(still - still[0]) < 3.0)
     with pytest.raises(ValueError, match="rot_gain"):
-        make_expert(make_env("reach", render=False), rot_gain=0.0)
+        make_expert(make_env("reach", render=False), rot_gain=-0.1)

@@ -76,7 +76,10 @@ def train(
 
     set_threads(threads)
     summary = train_dpo(policy, out, cfg, pairs=pairs, task=task, pairs_cfg=pairs_config, resume=resume)
-    rows = [{"round": r["round"], "pairs": r["pairs"], **_success(r.get("after"))} for r in summary["rounds"]]
+    rows = [
+        {"round": r["round"], "pairs": r["pairs"], "steps": r.get("steps"), **_success(r.get("after"))}
+        for r in summary["rounds"]
+    ]
     if summary.get("before"):
         rows.insert(0, {"round": "before", "pairs": None, **_success(summary["before"])})
     print_table("dpo", rows)

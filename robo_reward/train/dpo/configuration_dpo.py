@@ -50,6 +50,9 @@ class DPOConfig:
     beta: float = 100.0  # DPO temperature on flow-matching errors (per-element means)
     sft_weight: float = 0.0  # plain flow-matching loss on winners, added to the DPO loss
     steps: int = 200  # optimisation steps per round
+    # cap on passes over a round's pairs: a round with few pairs (a strict margin, a judge that keeps
+    # little) then takes fewer steps instead of fitting them for hundreds of epochs (None: no cap)
+    max_epochs: float | None = None
     batch_size: int = 32
     lr: float = 1e-5
     weight_decay: float = 0.0
@@ -61,6 +64,10 @@ class DPOConfig:
     checkpoint_every: int = 100
     seed: int = 0
     device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.max_epochs is not None and self.max_epochs <= 0:
+            raise ValueError(f"max_epochs must be > 0 (or None: no cap), got {self.max_epochs}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

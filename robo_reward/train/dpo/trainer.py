@@ -14,6 +14,7 @@ FlowPolicy checkpoint), summary.json.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,13 @@ EVAL_SEED_BASE = 20_000  # before/after evaluations use the same seeds, away fro
 
 
 @torch.no_grad()
+def round_steps(cfg: DPOConfig, pairs: int) -> int:
+    """DPO steps of a round with `pairs` pairs: `cfg.steps`, capped at `cfg.max_epochs` passes over them."""
+    if cfg.max_epochs is None:
+        return cfg.steps
+    return max(1, min(cfg.steps, math.ceil(cfg.max_epochs * pairs / min(cfg.batch_size, pairs))))
+
+
 def pair_features(policy, pairs: PreferencePairs, batch_size: int = 64) -> torch.Tensor:
     """(N, d) trunk features of every pair's observation (frozen-trunk training)."""
     out = []
@@ -152,12 +160,10 @@ def train_dpo(
                     continue
                 save_pairs(data, pair_dir)
             features = None if cfg.train_trunk else pair_features(policy, data)
-            start = state["round_step"]
+            start, steps = state["round_step"], round_steps(cfg, len(data))
             with progress_bar(None if show_progress is None else not show_progress) as bar:
-                job = bar.add_task(
-                    f"dpo round {r + 1}/{cfg.rounds}", total=cfg.steps, completed=start, info=""
-                )
-                for _ in range(start, cfg.steps):
+                job = bar.add_task(f"dpo round {r + 1}/{cfg.rounds}", total=steps, completed=start, info="")
+                for _ in range(start, steps):
                     idx = rng.integers(0, len(data), min(cfg.batch_size, len(data)))
                     obs, winner, loser = data.batch(idx, policy.device)
                     f = None if features is None else features[torch.as_tensor(idx)]
@@ -182,6 +188,7 @@ def train_dpo(
             record: dict[str, Any] = {
                 "round": r,
                 "pairs": len(data),
+                "steps": steps,
                 "mean_pair_margin": float(np.mean(data.margin)),
             }
             if cfg.eval_episodes:
