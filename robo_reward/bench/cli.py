@@ -47,18 +47,18 @@ def perceptual(
 
 
 def all(
-    json: Path | None = Path("runs/bench/bench.json"),
+    json: Path | None = None,
     out: Path = Path("runs/bench"),
     only: list[str] | None = None,
 ) -> dict:
     """Run the whole measurement suite (or the sections named by --only) and write one report
-    (`<out>/report.md` + JSON). Sections: sim, tasks, datasets, reward, adapt, perceptual,
-    policy_latency, policy_success, rl, dpo, calibration, ros (reward, adapt and perceptual need
-    datasets)."""
+    (`<out>/report.md` + JSON, to `--json` or else `<out>/bench.json`). Sections: sim, tasks, datasets,
+    reward, adapt, perceptual, policy_latency, policy_success, rl, dpo, calibration, ros (reward, adapt and
+    perceptual need datasets)."""
     from robo_reward.bench.report import run_all
 
     result = run_all(out, only=only)
-    emit_json(json, result)
+    emit_json(json if json is not None else Path(out) / "bench.json", result)
     return result
 
 

@@ -35,6 +35,15 @@ def test_only_runs_named_sections(tmp_path, fake_sections):
         report.run_all(tmp_path, only=["nope"])
 
 
+def test_bench_all_writes_its_json_into_out_unless_told(tmp_path, fake_sections):
+    from robo_reward.bench.cli import all as bench_all
+
+    bench_all(out=tmp_path / "a")
+    assert json.loads((tmp_path / "a" / "bench.json").read_text())["good"]["status"] == "ok"
+    bench_all(out=tmp_path / "b", json=tmp_path / "elsewhere.json")
+    assert (tmp_path / "elsewhere.json").exists() and not (tmp_path / "b" / "bench.json").exists()
+
+
 def test_section_names_are_the_documented_keys():
     assert report.section_names() == [
         "sim", "tasks", "datasets", "reward", "adapt", "perceptual", "policy_latency",
