@@ -163,6 +163,9 @@ def test_max_epochs_caps_the_steps_of_a_round_with_few_pairs(tiny_policy, tmp_pa
     pcfg = PairsConfig(scorer="oracle", k=3, episodes=1, max_steps=12, image_size=32, min_margin=0.0)
     pairs = pairs_from_task(policy, "reach", pcfg)
     save_pairs(pairs, tmp_path / "pairs")
+    from robo_reward.train.dpo.trainer import pair_features
+
+    assert not pair_features(policy, pairs).requires_grad  # cached once per round, outside any graph
     cfg = DPOConfig(steps=50, batch_size=4, max_epochs=2, log_every=1, checkpoint_every=100)
     summary = train_dpo(tiny_policy, tmp_path / "run", cfg, pairs=tmp_path / "pairs", show_progress=False)
     expected = min(50, -(-2 * len(pairs) // min(4, len(pairs))))

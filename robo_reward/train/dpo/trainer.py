@@ -32,7 +32,6 @@ from robo_reward.utils.logging import MetricsLogger, progress_bar
 EVAL_SEED_BASE = 20_000  # before/after evaluations use the same seeds, away from demo seeds
 
 
-@torch.no_grad()
 def round_steps(cfg: DPOConfig, pairs: int) -> int:
     """DPO steps of a round with `pairs` pairs: `cfg.steps`, capped at `cfg.max_epochs` passes over them."""
     if cfg.max_epochs is None:
@@ -40,6 +39,7 @@ def round_steps(cfg: DPOConfig, pairs: int) -> int:
     return max(1, min(cfg.steps, math.ceil(cfg.max_epochs * pairs / min(cfg.batch_size, pairs))))
 
 
+@torch.no_grad()
 def pair_features(policy, pairs: PreferencePairs, batch_size: int = 64) -> torch.Tensor:
     """(N, d) trunk features of every pair's observation (frozen-trunk training)."""
     out = []
