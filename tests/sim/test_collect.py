@@ -168,7 +168,7 @@ def test_phase_names_cover_every_plan(task):
 # --- gradual rotation (`rot_gain`) ---------------------------------------------------------------------
 def _yaw_errors(seed: int, rot_gain: float) -> tuple[np.ndarray, bool]:
     """|grasp yaw error| (degrees, modulo the cube's 90° symmetry) after each step of a pick_place expert."""
-    from robo_reward.sim.experts import body_yaw
+    from robo_reward.sim.waypoints import body_yaw
 
     env = make_env("pick_place", render=False)
     expert = make_expert(env, rng=np.random.default_rng(seed), rot_gain=rot_gain)
