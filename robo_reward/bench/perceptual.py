@@ -3,7 +3,8 @@ the same network with random weights, in one table.
 
 Per task and encoder: `perceptual fit` on the first `demos` successful episodes of `<data>/<task>`,
 then `perceptual score` on the rest of that dataset (the fitted demos are left out). Table values are
-means over tasks (Jaccard over the multi-step tasks only; NaN entries, e.g. AUROC on a task without
+means over tasks (Jaccard over the multi-step tasks only — `reach`'s two stages are the halves of one
+motion, not steps a segmenter could see; NaN entries, e.g. AUROC on a task without
 `failure` episodes, are skipped).
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 from robo_reward.utils.cli_helpers import console, emit_json, markdown_table, print_table
 
 TASKS = ("push", "pick_place", "stack", "open_drawer", "drawer_store", "reach")
+ONE_MOTION = ("reach",)  # staged by distance (half way, arrived), not by visible steps
 ENCODERS = {"tcn": "tcn-small-sim", "random": "tcn-small"}  # shipped TCN; the same preset, random weights
 METRICS = {
     "jaccard": "segmentation_jaccard",
@@ -45,6 +47,13 @@ def summarize(per_task: dict[str, dict[str, dict]], multi_step: list[str]) -> li
     return rows
 
 
+def multi_step_tasks(tasks) -> list[str]:
+    """The tasks whose stages are visible steps: more than one stage, and not staged by distance."""
+    from robo_reward.sim.registry import task_spec
+
+    return [t for t in tasks if task_spec(t).num_stages > 1 and t not in ONE_MOTION]
+
+
 def run(
     data: Path = Path("data/perc/eval"),
     out: Path = Path("runs/bench/perceptual"),
@@ -54,7 +63,6 @@ def run(
     json: Path | None = None,
 ) -> dict:
     from robo_reward.models.perceptual.cli import fit, score
-    from robo_reward.sim.registry import task_spec
 
     missing = [t for t in tasks if not (Path(data) / t).is_dir()]
     if missing:
@@ -76,7 +84,7 @@ def run(
                 "goal_voc_dense": r["sources"]["goal_distance"]["voc_dense"],
                 "goal_auroc": r["sources"]["goal_distance"]["auroc"],
             }
-    multi = [t for t in tasks if task_spec(t).num_stages > 1]
+    multi = multi_step_tasks(tasks)
     rows = summarize(per_task, multi)
     print_table(f"perceptual reward from {demos} demos per task (means over tasks)", rows)
     result = {"rows": rows, "per_task": per_task, "table_markdown": markdown_table(rows)}

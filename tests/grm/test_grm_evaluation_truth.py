@@ -33,10 +33,14 @@ def test_end_state_outcome_hand_cases():
     # the stage falls for a frame while letting go, then the success frame: success
     won = _ep([0, 1, 2, 3, 0, 3], [0, 0.3, 0.5, 0.75, 0.2, 1.0], "success", success_last=True)
     assert E.end_state_outcome(won) == "success"
-    # single-stage task: progress of the last frame decides partial (≥ 0.5) or failure
-    near = _ep([0, 0, 0], [0, 0.6, 0.5], "partial", task_name="reach")
-    far = _ep([0, 0, 0], [0, 0.55, 0.41], "partial", task_name="reach")
+    # a single-stage task (not in the registry: one stage seen): the last frame's progress decides
+    near = _ep([0, 0, 0], [0, 0.6, 0.5], "partial", task_name="touch")
+    far = _ep([0, 0, 0], [0, 0.55, 0.41], "partial", task_name="touch")
     assert E.end_state_outcome(near) == "partial" and E.end_state_outcome(far) == "failure"
+    # reach's stage 1 is the half-way mark: where it ends decides, whatever it reached before
+    back = _ep([0, 1, 1, 0], [0, 0.6, 0.55, 0.45], "partial", task_name="reach")
+    held = _ep([0, 1, 1, 1], [0, 0.6, 0.55, 0.52], "partial", task_name="reach")
+    assert E.end_state_outcome(back) == "failure" and E.end_state_outcome(held) == "partial"
     # no stage column: the recorded outcome stands
     bare = Episode(**{**drop.__dict__, "stage": None})
     assert E.end_state_outcome(bare) == "partial"

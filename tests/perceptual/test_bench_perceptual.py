@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from robo_reward.bench.perceptual import summarize
+from robo_reward.bench.perceptual import TASKS, multi_step_tasks, summarize
 
 
 def _task(j, voc, sf, rest, spf, gv, ga):
@@ -19,7 +19,7 @@ def test_summarize_by_hand():
         "tcn": {
             "push": _task(0.8, 0.9, math.nan, 0.7, 0.5, 0.6, 0.5),  # no failures: AUROC s-vs-f is NaN
             "stack": _task(0.6, 1.0, 0.9, 0.9, 0.7, 0.4, 0.7),
-            "reach": _task(1.0, 0.8, 0.7, 0.8, 0.9, 0.2, 0.6),  # single stage: not in the Jaccard mean
+            "reach": _task(1.0, 0.8, 0.7, 0.8, 0.9, 0.2, 0.6),  # one motion: not in the Jaccard mean
         }
     }
     (row,) = summarize(per_task, multi_step=["push", "stack"])
@@ -37,3 +37,8 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="sim collect"):
         run(data=tmp_path, tasks=("push",))
+
+
+def test_jaccard_tasks_are_the_multi_step_ones():
+    # reach has two stages (half way, arrived) along one motion: no step a segmenter could see
+    assert multi_step_tasks(TASKS) == ["push", "pick_place", "stack", "open_drawer", "drawer_store"]

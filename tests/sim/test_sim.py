@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
 
@@ -69,6 +70,29 @@ def test_task(task):
     assert set(ep.views) == {"front", "side", "wrist"} and ep.views["front"].shape[1:] == (S, S, 3)
     assert ep.action.shape == (len(ep), 7) and bool(ep.success[-1]) and not ep.success[:-1].any()
     assert np.all(np.diff(ep.stage[ep.stage >= 0]) >= -1)
+
+
+def test_reach_stage_is_the_half_way_mark():
+    """reach: stage 1 from the frame the distance has halved; progress stays the closeness itself."""
+    from robo_reward.sim.rewards import closeness
+    from robo_reward.sim.tasks.reach import TOL
+
+    env = make_env("reach", render=False)
+    traj = rollout(env, make_expert(env, rng=np.random.default_rng(0)).act, seed=0)
+    task, sc = env.unwrapped.task, env.unwrapped.scene
+    start = task.params[0]
+    assert traj.stage[0] == 0 and traj.stage[-1] == 1 and traj.outcome == "success"
+    first = int(np.argmax(traj.stage == 1))
+    assert traj.progress[first - 1] < 0.5 <= traj.progress[first]
+    # the marker placed at a known distance from the gripper: two thirds of the start, one third
+    for d, stage in ((start * 2 / 3, 0), (start / 3, 1)):
+        sc.set_mocap("target/target", sc.ee_pos + np.array([d, 0.0, 0.0]))
+        mujoco.mj_forward(sc.model, sc.data)
+        ev = task.evaluate(sc)
+        assert ev.stage == stage and task.progress(ev) == pytest.approx(closeness(d, start, TOL), abs=1e-6)
+    # a failed reach that never gets half way stays in stage 0 and is a failure
+    fail = rollout(env, lambda obs, info: np.zeros(7, np.float32), seed=1)
+    assert not fail.stage.any() and fail.outcome == "failure"
 
 
 def test_registry_lists_native_then_robosuite():
