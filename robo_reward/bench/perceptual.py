@@ -17,7 +17,6 @@ import numpy as np
 from robo_reward.utils.cli_helpers import console, emit_json, markdown_table, print_table
 
 TASKS = ("push", "pick_place", "stack", "open_drawer", "drawer_store", "reach")
-ONE_MOTION = ("reach",)  # staged by distance (half way, arrived), not by visible steps
 ENCODERS = {"tcn": "tcn-small-sim", "random": "tcn-small"}  # shipped TCN; the same preset, random weights
 METRICS = {
     "jaccard": "segmentation_jaccard",
@@ -48,10 +47,10 @@ def summarize(per_task: dict[str, dict[str, dict]], multi_step: list[str]) -> li
 
 
 def multi_step_tasks(tasks) -> list[str]:
-    """The tasks whose stages are visible steps: more than one stage, and not staged by distance."""
+    """The tasks with more than one stage whose stages are visible steps (`Task.visible_steps`)."""
     from robo_reward.sim.registry import task_spec
 
-    return [t for t in tasks if task_spec(t).num_stages > 1 and t not in ONE_MOTION]
+    return [t for t in tasks if task_spec(t).num_stages > 1 and task_spec(t).visible_steps]
 
 
 def run(

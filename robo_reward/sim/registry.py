@@ -23,6 +23,7 @@ class TaskSpec:
     paraphrases: tuple[str, ...]
     num_stages: int
     max_steps: int
+    visible_steps: bool = True  # see Task.visible_steps
 
 
 ROBOSUITE_SPECS: dict[str, TaskSpec] = {
@@ -65,7 +66,7 @@ def list_tasks() -> list[str]:
 def task_spec(name: str) -> TaskSpec:
     if name in TASKS:
         t = TASKS[name]
-        return TaskSpec(name, t.instruction, tuple(t.paraphrases), t.num_stages, t.max_steps)
+        return TaskSpec(name, t.instruction, tuple(t.paraphrases), t.num_stages, t.max_steps, t.visible_steps)
     if name in ROBOSUITE_SPECS:
         return ROBOSUITE_SPECS[name]
     raise KeyError(f"unknown task {name!r}; known: {list_tasks()}")

@@ -34,6 +34,8 @@ class Task:
     instruction: ClassVar[str]
     paraphrases: ClassVar[tuple[str, ...]]
     num_stages: ClassVar[int]
+    # the stages are steps a camera can tell apart (False: milestones along one motion, e.g. distance)
+    visible_steps: ClassVar[bool] = True
     max_steps: ClassVar[int]
     objects: ClassVar[tuple[ObjectSpec, ...]] = ()
     num_params: ClassVar[int] = 0

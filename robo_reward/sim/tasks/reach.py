@@ -26,6 +26,7 @@ class Reach(Task):
         "go to the yellow marker",
     )
     num_stages = 2
+    visible_steps = False  # half way and arrived are milestones of one motion
     max_steps = 40
     objects = (ObjectSpec("target", "target"),)
     num_params = 1  # start distance
