@@ -14,6 +14,8 @@ import numpy as np
 OUTCOMES = ("success", "partial", "failure")
 IMAGE_KEY = "observation.images."
 STATE_KEY = "observation.state"
+# privileged object state recorded by the sim suite (an `Episode.extras` column): auxiliary targets only
+ENV_STATE_KEY = "observation.environment_state"
 
 
 @dataclass

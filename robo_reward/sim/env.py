@@ -194,6 +194,10 @@ class TabletopEnv(gym.Env):
             "task_name": self.task_name,
         }
 
+    def environment_state(self) -> np.ndarray:
+        """`Scene.environment_state`: object poses, privileged (recorded by `rollout`, never observed)."""
+        return self.scene.environment_state()
+
     def evaluation(self) -> Evaluation:
         return self._last_eval
 

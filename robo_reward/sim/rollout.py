@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robo_reward.data.episode import IMAGE_KEY, STATE_KEY, Episode
+from robo_reward.data.episode import ENV_STATE_KEY, IMAGE_KEY, STATE_KEY, Episode
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Trajectory:
     task: str
     task_name: str
     num_stages: int
+    environment_state: np.ndarray | None = None  # (T, E) privileged object state, when the env has one
 
     @property
     def outcome(self) -> str:
@@ -53,6 +54,8 @@ def rollout(
     base = env.unwrapped
     obs, info = env.reset(seed=seed)
     frames, actions, infos = [], [], []
+    env_state = getattr(base, "environment_state", None)
+    objects = [] if env_state is None else [env_state()]
     limit = max_steps if max_steps is not None else base.max_steps
     for _ in range(limit):
         action = np.asarray(act_fn(obs, info), dtype=np.float32)
@@ -63,6 +66,8 @@ def rollout(
         actions.append(label)
         infos.append(info)
         obs, _, terminated, truncated, info = env.step(action)
+        if env_state is not None:
+            objects.append(env_state())
         if terminated or truncated:
             break
     frames.append(obs)
@@ -78,6 +83,7 @@ def rollout(
         task=infos[0]["task"],
         task_name=infos[0]["task_name"],
         num_stages=spec.num_stages,
+        environment_state=np.stack(objects) if objects else None,
     )
 
 
@@ -106,4 +112,5 @@ def run_episode(
         stage=traj.stage,
         success=traj.success,
         outcome=traj.outcome,
+        extras={} if traj.environment_state is None else {ENV_STATE_KEY: traj.environment_state},
     )

@@ -120,6 +120,26 @@ class Scene:
         dof = self.model.jnt_dofadr[j.id]
         self.data.qvel[dof : dof + 6] = 0.0
 
+    def environment_state(self) -> np.ndarray:
+        """Privileged object state (LeRobot's `observation.environment_state`), for auxiliary training
+        targets and analysis only — no policy reads it as input. In model order: per free joint its
+        position (3) and (cos 4ψ, sin 4ψ) of its yaw ψ (the suite's free objects are cubes, the same
+        every 90°); per other non-robot joint (drawer slides) its position; per mocap body its position."""
+        m, d, out = self.model, self.data, []
+        robot = {*JOINT_NAMES, *FINGER_JOINTS}
+        for j in range(m.njnt):
+            if m.joint(j).name in robot:
+                continue
+            adr = m.jnt_qposadr[j]
+            if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE:
+                w, x, y, z = d.qpos[adr + 3 : adr + 7]
+                yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+                out += [*d.qpos[adr : adr + 3], np.cos(4 * yaw), np.sin(4 * yaw)]
+            elif m.jnt_type[j] in (mujoco.mjtJoint.mjJNT_SLIDE, mujoco.mjtJoint.mjJNT_HINGE):
+                out.append(d.qpos[adr])
+        out += [x for p in d.mocap_pos for x in p]
+        return np.asarray(out, dtype=np.float32)
+
     def set_mocap(self, body: str, pos) -> None:
         mid = self.model.body(body).mocapid[0]
         self.data.mocap_pos[mid] = pos

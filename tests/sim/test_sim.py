@@ -95,6 +95,31 @@ def test_reach_stage_is_the_half_way_mark():
     assert not fail.stage.any() and fail.outcome == "failure"
 
 
+def test_environment_state_reads_object_poses():
+    """pick_place: cube position, (cos 4ψ, sin 4ψ) of its yaw, pad position; the same for a quarter turn;
+    a rollout records it per frame as the `observation.environment_state` extras column."""
+    env = make_env("pick_place", render=False)
+    env.reset(seed=3)
+    sc = env.unwrapped.scene
+    for yaw in (0.3, 0.3 + np.pi / 2):
+        sc.set_free_pose("cube/joint", [0.5, 0.1, 0.02], yaw=yaw)
+        sc.set_mocap("pad/pad", [0.45, -0.15, 0.0])
+        mujoco.mj_forward(sc.model, sc.data)
+        np.testing.assert_allclose(
+            env.unwrapped.environment_state(),
+            [0.5, 0.1, 0.02, np.cos(1.2), np.sin(1.2), 0.45, -0.15, 0.0], atol=1e-6,
+        )  # fmt: skip
+    drawer = make_env("open_drawer", render=False)
+    drawer.reset(seed=0)
+    slide = drawer.unwrapped.scene.joint_qpos("drawer/slide")[0]
+    assert drawer.unwrapped.environment_state()[0] == pytest.approx(slide)
+    env = make_env("pick_place", image_size=S)
+    ep = run_episode(env, make_expert(env, rng=np.random.default_rng(0)).act, seed=4, max_steps=6)
+    col = ep.extras["observation.environment_state"]
+    assert col.shape == (len(ep), 8) and col.dtype == np.float32
+    np.testing.assert_allclose(col[-1], env.unwrapped.environment_state())
+
+
 def test_registry_lists_native_then_robosuite():
     names = list_tasks()
     assert names[: len(TASKS)] == list(TASKS)

@@ -19,6 +19,7 @@ def train(
     chunk_size: int | None = None,
     override: list[str] | None = None,
     shift_pad: int = 4,
+    aux_weight: float = 0.0,
     include_failures: bool = False,
     max_episodes: int | None = None,
     log_every: int = 50,
@@ -31,6 +32,8 @@ def train(
 
     `--override width=128 trunk_depth=2` changes any FlowPolicyConfig field (JSON values).
     `--ema-decay 0.999` saves the exponential moving average of the weights as the model.
+    `--aux-weight 1` adds an auxiliary loss: a head predicts the privileged object state the sim suite
+    records (`observation.environment_state`) from the image tokens; acting never uses it.
     Run under `torchrun --nproc-per-node N` for DDP (gloo on CPU with GLOO_SOCKET_IFNAME=lo).
     """
     from robo_reward.train.bc import BCConfig, train_bc
@@ -42,7 +45,8 @@ def train(
         overrides["chunk_size"] = chunk_size
     cfg = BCConfig(
         out=out, data=list(data), config=config, overrides=overrides, steps=steps, batch_size=batch_size,
-        lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, outcomes=("success", "partial", "failure") if include_failures else ("success",),
+        lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, aux_weight=aux_weight,
+        outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
         resume=resume,
     )  # fmt: skip

@@ -40,6 +40,10 @@ class FlowPolicyConfig:
     conv_channels: tuple[int, ...] = (16, 32, 32, 32)
     num_keypoints: int = 32
     keypoint_tokens: int = 4
+    # auxiliary BC target (0: none): a head predicts this many values of the privileged object state
+    # (`observation.environment_state`, e.g. the cube's pose) from the image tokens, so the encoder must
+    # locate the objects. Training only: acting never runs the head, and needs no such input.
+    aux_dim: int = 0
     # instruction embedding (hashed words, robo_reward.models.text)
     text_vocab_size: int = 4096
     # trunk: transformer over [readout | text | state | image tokens]; runs once per chunk
@@ -91,6 +95,8 @@ class FlowPolicyConfig:
             raise ValueError(f"normalization must be 'mean_std' or 'min_max', got {self.normalization!r}")
         if self.width % self.heads or self.expert_width % self.heads:
             raise ValueError(f"width {self.width} and expert_width {self.expert_width} must divide heads")
+        if self.aux_dim < 0:
+            raise ValueError(f"aux_dim must be >= 0, got {self.aux_dim}")
         if not self.views:
             raise ValueError("a policy needs at least one view")
         if not 0.0 <= self.noise_scale <= 1.0:

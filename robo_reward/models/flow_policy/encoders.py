@@ -47,6 +47,7 @@ class ViewEncoder(nn.Module):
         self.proj = nn.Linear(channels, cfg.width)
         self.view_embed = nn.Parameter(torch.randn(len(cfg.views), 1, cfg.width) * 0.02)
         self.pos_embed = nn.Parameter(torch.randn(1, self.side * self.side, cfg.width) * 0.02)
+        self.tokens_per_view = self.side * self.side
         self.frozen = cfg.freeze_backbone
         if self.frozen:
             self.backbone.requires_grad_(False).eval()
@@ -106,6 +107,7 @@ class KeypointEncoder(nn.Module):
         self.log_temperature = nn.Parameter(torch.tensor(math.log(0.1)))
         self.side = max(1, math.ceil(cfg.image_size / 4))
         self.width, self.num_tokens = cfg.width, cfg.keypoint_tokens
+        self.tokens_per_view = cfg.keypoint_tokens
         self.proj = nn.Linear(2 * cfg.num_keypoints // cfg.keypoint_tokens, cfg.width)
         self.view_embed = nn.Parameter(torch.randn(len(cfg.views), 1, cfg.width) * 0.02)
         self.pos_embed = nn.Parameter(torch.randn(1, cfg.keypoint_tokens, cfg.width) * 0.02)

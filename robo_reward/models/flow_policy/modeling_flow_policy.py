@@ -124,10 +124,16 @@ class FlowPolicy(nn.Module):
         )
         self.trunk_norm = nn.LayerNorm(c.width)
         self.expert = ActionExpert(c)
+        if c.aux_dim:
+            self.register_buffer("environment_state_mean", torch.zeros(c.aux_dim))
+            self.register_buffer("environment_state_std", torch.ones(c.aux_dim))
+            n_in = len(c.views) * self.views.tokens_per_view * c.width
+            self.aux_head = nn.Sequential(nn.Linear(n_in, 256), nn.GELU(), nn.Linear(256, c.aux_dim))
 
     # ------------------------------------------------------------------ normalisation
     def set_normalization(self, stats: dict[str, np.ndarray | torch.Tensor]) -> None:
-        """Copy statistics `{state,action}_{mean,std,min,max}` (any subset) into the buffers."""
+        """Copy statistics `{state,action}_{mean,std,min,max}` (any subset; `environment_state_{mean,std}`
+        with an auxiliary head) into the buffers."""
         for key, value in stats.items():
             buf = getattr(self, key, None)
             if not isinstance(buf, torch.Tensor) or key.startswith("image_"):
@@ -212,6 +218,10 @@ class FlowPolicy(nn.Module):
 
     def encode(self, batch: Batch) -> torch.Tensor:
         """Observation batch → trunk features (B, feature_dim). Run once per chunk."""
+        return self._encode(batch)[0]
+
+    def _encode(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trunk features (B, feature_dim) and the image tokens (B, V·n, width) they were read from."""
         state = self._state(batch)
         B = state.shape[0]
         cached = batch.get(IMAGE_FEATURES_KEY)
@@ -228,7 +238,7 @@ class FlowPolicy(nn.Module):
         )
         for blk in self.trunk:
             tokens = blk(tokens)
-        return self.trunk_norm(tokens[:, : self.config.num_readouts]).flatten(1)
+        return self.trunk_norm(tokens[:, : self.config.num_readouts]).flatten(1), image_tokens
 
     # ------------------------------------------------------------------ flow matching
     def velocity(self, features: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -296,9 +306,29 @@ class FlowPolicy(nn.Module):
         x_t = flow.interpolate(a, noise, t)
         return flow.flow_matching_mse(self.velocity(features, x_t, t), flow.target_velocity(a, noise))
 
-    def forward(self, batch: Batch, action_chunk: torch.Tensor, noise=None, t=None) -> torch.Tensor:
-        """`flow_matching_loss` as the module's forward, so DistributedDataParallel can wrap it."""
-        return self.flow_matching_loss(batch, action_chunk, noise=noise, t=t)
+    def aux_loss(self, image_tokens: torch.Tensor, environment_state: torch.Tensor) -> torch.Tensor:
+        """Per-sample MSE (B,) of the auxiliary head's prediction of the normalised object state (B, E)."""
+        if not self.config.aux_dim:
+            raise ValueError("this policy has no auxiliary head (aux_dim = 0)")
+        target = torch.as_tensor(environment_state, device=self.device, dtype=torch.float32)
+        if target.shape[-1] != self.config.aux_dim:
+            raise ValueError(
+                f"environment state has {target.shape[-1]} values, the auxiliary head predicts "
+                f"{self.config.aux_dim}"
+            )
+        target = (target - self.environment_state_mean) / self.environment_state_std.clamp_min(1e-4)
+        return ((self.aux_head(image_tokens.flatten(1)) - target) ** 2).mean(-1)
+
+    def forward(
+        self, batch: Batch, action_chunk: torch.Tensor, noise=None, t=None, environment_state=None
+    ) -> torch.Tensor:
+        """`flow_matching_loss` as the module's forward, so DistributedDataParallel can wrap it. Given
+        the privileged `environment_state` (B, E), returns (B, 2): flow-matching and auxiliary losses."""
+        if environment_state is None:
+            return self.flow_matching_loss(batch, action_chunk, noise=noise, t=t)
+        features, image_tokens = self._encode(batch)
+        fm = self.flow_matching_loss(batch, action_chunk, noise=noise, t=t, features=features)
+        return torch.stack([fm, self.aux_loss(image_tokens, environment_state)], dim=-1)
 
     # ------------------------------------------------------------------ save / load
     def preprocessing(self) -> dict:
@@ -324,6 +354,11 @@ class FlowPolicy(nn.Module):
             for q in ("state", "action")
             for s in ("mean", "std", "min", "max")
         }
+        if self.config.aux_dim:
+            stats |= {
+                f"environment_state_{s}": getattr(self, f"environment_state_{s}").tolist()
+                for s in ("mean", "std")
+            }
         extra = {"preprocessing": self.preprocessing(), "normalization": stats, **(extras or {})}
         return save_folder(path, self.config.to_dict(), self.state_dict(), extras=extra)
 
@@ -335,9 +370,15 @@ class FlowPolicy(nn.Module):
         return policy.to(device).eval()
 
 
-def compute_normalization(states: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
-    """Statistics for `FlowPolicy.set_normalization` from stacked (N, D) states and (N, A) actions."""
+def compute_normalization(
+    states: np.ndarray, actions: np.ndarray, environment_states: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Statistics for `FlowPolicy.set_normalization` from stacked (N, D) states and (N, A) actions (and
+    the (N, E) object states an auxiliary head predicts: mean and std only)."""
     out = {}
+    if environment_states is not None:
+        e = np.asarray(environment_states, dtype=np.float64)
+        out |= {"environment_state_mean": e.mean(0), "environment_state_std": e.std(0)}
     for name, x in (("state", states), ("action", actions)):
         x = np.asarray(x, dtype=np.float64)
         out |= {

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from robo_reward.data.episode import IMAGE_KEY, STATE_KEY, Episode
+from robo_reward.data.episode import ENV_STATE_KEY, IMAGE_KEY, STATE_KEY, Episode
 from robo_reward.models.flow_policy.modeling_flow_policy import IMAGE_FEATURES_KEY, resize_uint8
 
 
@@ -38,6 +38,7 @@ class ChunkDataset:
     task_names: list[str]  # (N,) registry name (or instruction) of each frame, for balancing
     num_episodes: int
     features: torch.Tensor | None = None  # (N, V, n, C) float16 frozen-backbone features, once cached
+    environment_state: torch.Tensor | None = None  # (N, E) privileged object state (auxiliary targets)
 
     @classmethod
     def from_episodes(
@@ -47,7 +48,9 @@ class ChunkDataset:
         image_size: int,
         horizon: int,
         outcomes: Sequence[str] = ("success",),
+        environment_state: bool = False,
     ) -> ChunkDataset:
+        """`environment_state=True` also loads every episode's `observation.environment_state` column."""
         kept = [e for e in episodes if e.outcome in outcomes]
         if not kept:
             raise ValueError(f"no episodes with outcome in {tuple(outcomes)} among {len(episodes)}")
@@ -55,6 +58,22 @@ class ChunkDataset:
             missing = set(views) - set(e.views)
             if missing:
                 raise ValueError(f"an episode of {e.task_name or e.task!r} lacks views {sorted(missing)}")
+        env_state = None
+        if environment_state:
+            rows = []
+            for e in kept:
+                if ENV_STATE_KEY not in e.extras:
+                    raise ValueError(
+                        f"an episode of {e.task_name or e.task!r} has no {ENV_STATE_KEY!r} column (datasets "
+                        "collected by `robo-reward sim collect` have one); train without the auxiliary loss"
+                    )
+                rows.append(np.asarray(e.extras[ENV_STATE_KEY], np.float32).reshape(len(e), -1))
+            if len({r.shape[1] for r in rows}) > 1:
+                raise ValueError(
+                    f"{ENV_STATE_KEY} sizes differ between episodes ({sorted({r.shape[1] for r in rows})}): "
+                    "the auxiliary loss needs tasks with the same objects"
+                )
+            env_state = torch.from_numpy(np.concatenate(rows))
         return cls(
             views={
                 v: torch.from_numpy(np.concatenate([resize_uint8(e.views[v], image_size) for e in kept]))
@@ -66,6 +85,7 @@ class ChunkDataset:
             tasks=[e.task for e in kept for _ in range(len(e))],
             task_names=[e.task_name or e.task for e in kept for _ in range(len(e))],
             num_episodes=len(kept),
+            environment_state=env_state,
         )
 
     def __len__(self) -> int:
@@ -87,12 +107,15 @@ class ChunkDataset:
         self.features = torch.cat(out)
 
     def batch(self, idx: np.ndarray) -> tuple[dict, torch.Tensor]:
-        """Observation batch in the contract and the (B, H, A) action chunks for frame indices `idx`."""
+        """Observation batch in the contract and the (B, H, A) action chunks for frame indices `idx`
+        (with the privileged `observation.environment_state` when loaded: pop it before acting)."""
         t = torch.as_tensor(idx)
         obs = {IMAGE_KEY + v: frames[t] for v, frames in self.views.items()}
         if self.features is not None:
             obs[IMAGE_FEATURES_KEY] = self.features[t]
         obs[STATE_KEY] = self.state[t]
+        if self.environment_state is not None:
+            obs[ENV_STATE_KEY] = self.environment_state[t]
         obs["task"] = [self.tasks[i] for i in idx]
         return obs, self.action[self.chunks[t]]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robo_reward.data.episode import IMAGE_KEY, Episode
+from robo_reward.data.episode import ENV_STATE_KEY, IMAGE_KEY, Episode
 from robo_reward.models.flow_policy import FlowPolicy, compute_normalization, make_config
 from robo_reward.train.bc.data import ChunkDataset, random_shift
 from robo_reward.train.bc.state import cleanup_distributed, init_distributed, load_optimizer, save_optimizer
@@ -48,6 +48,9 @@ class BCConfig:
     # up as min(ema_decay, (1 + step) / (10 + step)) so early steps are not averaged with the init.
     ema_decay: float = 0.0
     shift_pad: int = 4  # random-shift augmentation, pixels at the policy's image size
+    # weight of an auxiliary loss (0: off): a head predicts the privileged object state recorded by the
+    # sim suite (`observation.environment_state`) from the image tokens; the policy never reads it
+    aux_weight: float = 0.0
     outcomes: tuple[str, ...] = ("success",)
     max_episodes: int | None = None  # per dataset folder
     log_every: int = 50
@@ -119,8 +122,13 @@ def build_policy(cfg: BCConfig, data: ChunkDataset, source_image_size: int) -> F
             **cfg.overrides,
         },
     )
+    es = data.environment_state
+    if cfg.aux_weight > 0:
+        pcfg.aux_dim = int(es.shape[1])
     policy = FlowPolicy(pcfg)
-    policy.set_normalization(compute_normalization(data.state.numpy(), data.action.numpy()))
+    policy.set_normalization(
+        compute_normalization(data.state.numpy(), data.action.numpy(), es.numpy() if pcfg.aux_dim else None)
+    )
     return policy
 
 
@@ -150,7 +158,14 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
         pcfg = policy.config
     else:
         pcfg = make_config(cfg.config, **cfg.overrides)
-    data = ChunkDataset.from_episodes(episodes, pcfg.views, pcfg.image_size, pcfg.chunk_size, cfg.outcomes)
+    if resume_from is not None and (policy.config.aux_dim > 0) != (cfg.aux_weight > 0):
+        raise ValueError(
+            f"--aux-weight {cfg.aux_weight} does not match the checkpoint (aux_dim {policy.config.aux_dim})"
+        )
+    data = ChunkDataset.from_episodes(
+        episodes, pcfg.views, pcfg.image_size, pcfg.chunk_size, cfg.outcomes,
+        environment_state=cfg.aux_weight > 0,
+    )  # fmt: skip
     if resume_from is None:
         torch.manual_seed(cfg.seed)
         policy = build_policy(cfg, data, source_size)
@@ -190,6 +205,7 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
             f"{cfg.config} on {device} × {world}; steps {start}→{cfg.steps}"
         )
     window: list[float] = []
+    aux_window: list[float] = []
     t_last, n_last = time.perf_counter(), 0
     with progress_bar(disable=None if rank == 0 else True) as bar:
         job = bar.add_task("bc", total=cfg.steps, completed=start, info="")
@@ -200,24 +216,32 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
             if data.features is None:
                 for key in [k for k in obs if k.startswith(IMAGE_KEY)]:
                     obs[key] = random_shift(obs[key], cfg.shift_pad, gen)
-            loss = model(obs, chunk.to(device)).mean()
+            env_state = obs.pop(ENV_STATE_KEY, None)
+            if env_state is None:
+                loss = fm = model(obs, chunk.to(device)).mean()
+            else:
+                fm, aux = model(obs, chunk.to(device), environment_state=env_state.to(device)).mean(0)
+                loss = fm + cfg.aux_weight * aux
+                aux_window.append(aux.item())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
             opt.step()
             if ema is not None:
                 ema_update(ema, policy, ema_decay_at(step, cfg.ema_decay))
-            window.append(loss.item())
+            window.append(fm.item())  # the flow-matching loss, comparable with or without aux
             n_last += local_batch * world
             done = step + 1
             if logger is not None and (done % cfg.log_every == 0 or done == cfg.steps):
                 now = time.perf_counter()
+                extra = {"aux_loss": float(np.mean(aux_window))} if aux_window else {}
                 logger.log(
                     done, loss=float(np.mean(window)), lr=opt.param_groups[0]["lr"],
-                    grad_norm=float(grad_norm), samples_per_s=n_last / (now - t_last),
+                    grad_norm=float(grad_norm), samples_per_s=n_last / (now - t_last), **extra,
                 )  # fmt: skip
-                bar.update(job, info=f"loss {np.mean(window):.4f}")
-                window, t_last, n_last = [], now, 0
+                aux_info = f" aux {extra['aux_loss']:.3f}" if extra else ""
+                bar.update(job, info=f"loss {np.mean(window):.4f}{aux_info}")
+                window, aux_window, t_last, n_last = [], [], now, 0
             bar.update(job, completed=done)
             if rank == 0 and (done % cfg.ckpt_every == 0 and done < cfg.steps):
                 _save_checkpoint(policy, opt, done, cfg, ema)
@@ -226,7 +250,7 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
         _save_checkpoint(policy, opt, cfg.steps, cfg, ema)
         training = {
             "steps": cfg.steps, "data": [str(d) for d in cfg.data], "episodes": data.num_episodes,
-            "ema_decay": cfg.ema_decay,
+            "ema_decay": cfg.ema_decay, "aux_weight": cfg.aux_weight,
         }  # fmt: skip
         (ema if ema is not None else policy.eval()).save_pretrained(final, extras={"training": training})
         logger.close()
