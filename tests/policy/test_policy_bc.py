@@ -244,9 +244,11 @@ def test_aux_loss_teaches_keypoints_to_find_the_object(tmp_path):
                  "num_keypoints": 8, "keypoint_tokens": 2}  # fmt: skip
     cfg = BCConfig(out=tmp_path / "run", config="flow-tiny", overrides=overrides, steps=100, batch_size=32,
                    lr=3e-3, warmup_steps=10, log_every=10, shift_pad=0, aux_weight=1.0)  # fmt: skip
-    final = train_bc(cfg, episodes=square_episodes())
-    aux = [m["aux_loss"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl")]
+    final = train_bc(cfg, episodes=square_episodes(), aux_episodes=square_episodes(4, seed=5))
+    metrics = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    aux, more = [m["aux_loss"] for m in metrics], [m["aux_extra_loss"] for m in metrics]
     assert aux[0] > 0.3 and aux[-1] < 0.05, aux
+    assert more[0] > 0.3 and more[-1] < 0.05, more  # the extra frames train the same head
     policy = FlowPolicy.from_pretrained(final)
     assert policy.config.aux_dim == 2
     held_out = square_episodes(1, seed=9)[0]
@@ -263,3 +265,6 @@ def test_aux_weight_needs_the_object_state_column(tmp_path):
     cfg = BCConfig(out=tmp_path / "run", config="flow-tiny", steps=2, aux_weight=1.0)
     with pytest.raises(ValueError, match="no 'observation.environment_state' column"):
         train_bc(cfg, episodes=toy_episodes())
+    cfg.aux_weight = 0.0
+    with pytest.raises(ValueError, match="--aux-data needs --aux-weight > 0"):
+        train_bc(cfg, episodes=toy_episodes(), aux_episodes=square_episodes(1))

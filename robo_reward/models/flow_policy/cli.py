@@ -20,6 +20,7 @@ def train(
     override: list[str] | None = None,
     shift_pad: int = 4,
     aux_weight: float = 0.0,
+    aux_data: list[Path] | None = None,
     include_failures: bool = False,
     max_episodes: int | None = None,
     log_every: int = 50,
@@ -34,6 +35,7 @@ def train(
     `--ema-decay 0.999` saves the exponential moving average of the weights as the model.
     `--aux-weight 1` adds an auxiliary loss: a head predicts the privileged object state the sim suite
     records (`observation.environment_state`) from the image tokens; acting never uses it.
+    `--aux-data DIR` adds datasets whose frames train only that head (their actions are not used).
     Run under `torchrun --nproc-per-node N` for DDP (gloo on CPU with GLOO_SOCKET_IFNAME=lo).
     """
     from robo_reward.train.bc import BCConfig, train_bc
@@ -46,6 +48,7 @@ def train(
     cfg = BCConfig(
         out=out, data=list(data), config=config, overrides=overrides, steps=steps, batch_size=batch_size,
         lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, aux_weight=aux_weight,
+        aux_data=list(aux_data or []),
         outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
         resume=resume,

@@ -216,6 +216,10 @@ class FlowPolicy(nn.Module):
                 return self.views.backbone_features(self.preprocess_images(batch))
         return self.views.backbone_features(self.preprocess_images(batch))
 
+    def image_tokens(self, batch: Batch) -> torch.Tensor:
+        """Image tokens (B, V·n, width) of the views alone (what the auxiliary head reads)."""
+        return self.views.tokens(self.image_features(batch))
+
     def encode(self, batch: Batch) -> torch.Tensor:
         """Observation batch → trunk features (B, feature_dim). Run once per chunk."""
         return self._encode(batch)[0]

@@ -51,6 +51,9 @@ class BCConfig:
     # weight of an auxiliary loss (0: off): a head predicts the privileged object state recorded by the
     # sim suite (`observation.environment_state`) from the image tokens; the policy never reads it
     aux_weight: float = 0.0
+    # more datasets whose frames (any outcome) train only the auxiliary head, images → object state: more
+    # object placements than the demos show, for the encoder; their actions are never used
+    aux_data: list[Path] = field(default_factory=list)
     outcomes: tuple[str, ...] = ("success",)
     max_episodes: int | None = None  # per dataset folder
     log_every: int = 50
@@ -132,19 +135,22 @@ def build_policy(cfg: BCConfig, data: ChunkDataset, source_image_size: int) -> F
     return policy
 
 
-def train_bc(cfg: BCConfig, episodes: Sequence[Episode] | None = None) -> Path:
-    """Train (or resume) a policy; returns the folder of the final model (`out/model`)."""
+def train_bc(
+    cfg: BCConfig, episodes: Sequence[Episode] | None = None, aux_episodes: Sequence[Episode] | None = None
+) -> Path:
+    """Train (or resume) a policy; returns the folder of the final model (`out/model`). `episodes` and
+    `aux_episodes` replace loading `cfg.data` and `cfg.aux_data`."""
     rank, world, device = init_distributed()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     cfg.out = Path(cfg.out)
     try:
-        return _train(cfg, episodes, rank, world, device)
+        return _train(cfg, episodes, aux_episodes, rank, world, device)
     finally:
         cleanup_distributed()
 
 
-def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device) -> Path:
+def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device: torch.device) -> Path:
     resume_from = _latest_checkpoint(cfg.out) if cfg.resume else None
     if episodes is None:
         if not cfg.data:
@@ -198,6 +204,16 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
     weights = data.sampling_weights()
     local_batch = max(1, cfg.batch_size // world)
     logger = MetricsLogger(cfg.out) if rank == 0 else None
+    aux_frames = None
+    if cfg.aux_data and aux_episodes is None:
+        aux_episodes = load_training_episodes(cfg.aux_data)
+    if aux_episodes:
+        if cfg.aux_weight <= 0 or world > 1:
+            raise ValueError("--aux-data needs --aux-weight > 0 and a single process")
+        aux_frames = ChunkDataset.from_episodes(
+            aux_episodes, policy.config.views, policy.config.image_size, 1,
+            outcomes=("success", "partial", "failure"), environment_state=True,
+        )  # fmt: skip
     if rank == 0:
         write_json(cfg.out / "bc_config.json", dataclasses.asdict(cfg))
         print(
@@ -206,6 +222,7 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
         )
     window: list[float] = []
     aux_window: list[float] = []
+    extra_window: list[float] = []
     t_last, n_last = time.perf_counter(), 0
     with progress_bar(disable=None if rank == 0 else True) as bar:
         job = bar.add_task("bc", total=cfg.steps, completed=start, info="")
@@ -221,8 +238,16 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
                 loss = fm = model(obs, chunk.to(device)).mean()
             else:
                 fm, aux = model(obs, chunk.to(device), environment_state=env_state.to(device)).mean(0)
-                loss = fm + cfg.aux_weight * aux
                 aux_window.append(aux.item())
+                if aux_frames is not None:
+                    more, _ = aux_frames.batch(rng.integers(len(aux_frames), size=local_batch))
+                    target = more.pop(ENV_STATE_KEY).to(device)
+                    for key in [k for k in more if k.startswith(IMAGE_KEY)]:
+                        more[key] = random_shift(more[key], cfg.shift_pad, gen)
+                    extra_aux = policy.aux_loss(policy.image_tokens(more), target).mean()
+                    extra_window.append(extra_aux.item())
+                    aux = (aux + extra_aux) / 2
+                loss = fm + cfg.aux_weight * aux
             opt.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
@@ -235,13 +260,15 @@ def _train(cfg: BCConfig, episodes, rank: int, world: int, device: torch.device)
             if logger is not None and (done % cfg.log_every == 0 or done == cfg.steps):
                 now = time.perf_counter()
                 extra = {"aux_loss": float(np.mean(aux_window))} if aux_window else {}
+                if extra_window:
+                    extra["aux_extra_loss"] = float(np.mean(extra_window))
                 logger.log(
                     done, loss=float(np.mean(window)), lr=opt.param_groups[0]["lr"],
                     grad_norm=float(grad_norm), samples_per_s=n_last / (now - t_last), **extra,
                 )  # fmt: skip
                 aux_info = f" aux {extra['aux_loss']:.3f}" if extra else ""
                 bar.update(job, info=f"loss {np.mean(window):.4f}{aux_info}")
-                window, aux_window, t_last, n_last = [], [], now, 0
+                window, aux_window, extra_window, t_last, n_last = [], [], [], now, 0
             bar.update(job, completed=done)
             if rank == 0 and (done % cfg.ckpt_every == 0 and done < cfg.steps):
                 _save_checkpoint(policy, opt, done, cfg, ema)
