@@ -135,6 +135,17 @@ def build_policy(cfg: BCConfig, data: ChunkDataset, source_image_size: int) -> F
     return policy
 
 
+def _aux_frames_loss(
+    policy: FlowPolicy, frames: ChunkDataset, idx: np.ndarray, shift_pad: int, gen
+) -> torch.Tensor:
+    """Mean auxiliary loss on `--aux-data` frames `idx`: images alone → object state (no actions)."""
+    obs, _ = frames.batch(idx)
+    target = obs.pop(ENV_STATE_KEY).to(policy.device)
+    for key in [k for k in obs if k.startswith(IMAGE_KEY)]:
+        obs[key] = random_shift(obs[key], shift_pad, gen)
+    return policy.aux_loss(policy.image_tokens(obs), target).mean()
+
+
 def train_bc(
     cfg: BCConfig, episodes: Sequence[Episode] | None = None, aux_episodes: Sequence[Episode] | None = None
 ) -> Path:
@@ -240,11 +251,8 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
                 fm, aux = model(obs, chunk.to(device), environment_state=env_state.to(device)).mean(0)
                 aux_window.append(aux.item())
                 if aux_frames is not None:
-                    more, _ = aux_frames.batch(rng.integers(len(aux_frames), size=local_batch))
-                    target = more.pop(ENV_STATE_KEY).to(device)
-                    for key in [k for k in more if k.startswith(IMAGE_KEY)]:
-                        more[key] = random_shift(more[key], cfg.shift_pad, gen)
-                    extra_aux = policy.aux_loss(policy.image_tokens(more), target).mean()
+                    idx = rng.integers(len(aux_frames), size=local_batch)
+                    extra_aux = _aux_frames_loss(policy, aux_frames, idx, cfg.shift_pad, gen)
                     extra_window.append(extra_aux.item())
                     aux = (aux + extra_aux) / 2
                 loss = fm + cfg.aux_weight * aux
