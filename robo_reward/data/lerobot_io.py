@@ -105,6 +105,11 @@ def write_dataset(
                 frame["success"] = np.array([bool(ep.success[t])], dtype=bool)
             frame["outcome"] = np.array([outcome], dtype=np.int64)
             for name, col in ep.extras.items():
+                if name not in feats or (tuple(np.shape(col)[1:]) or (1,)) != tuple(feats[name]["shape"]):
+                    raise ValueError(
+                        f"episode {n - 1}'s extras column {name!r} has per-frame shape {np.shape(col)[1:]}, "
+                        f"the first episode's {feats.get(name, {}).get('shape')}: one column has one shape"
+                    )
                 frame[name] = np.asarray(col[t]).reshape(feats[name]["shape"]).astype(feats[name]["dtype"])
             ds.add_frame(frame)
         ds.save_episode()

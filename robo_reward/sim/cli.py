@@ -99,6 +99,7 @@ def collect(
     expert remove a quarter of its rotation error per step (a visible servo over the approach) instead of
     all of it in the first steps; `--rot-gain 0` never rotates the gripper.
     """
+    from robo_reward.data.episode import ENV_STATE_KEY
     from robo_reward.data.lerobot_io import write_dataset
     from robo_reward.sim import STATE_NAMES, list_tasks
     from robo_reward.sim.collect import collect_episodes
@@ -122,6 +123,13 @@ def collect(
                 noise_rotation=noise_rotation,
                 rot_gain=rot_gain,
                 on_episode=lambda _: bar.advance(job),
+            )
+        widths = {e.extras[ENV_STATE_KEY].shape[1] for e in all_eps if ENV_STATE_KEY in e.extras}
+        if len(widths) > 1:  # one column has one width: tasks with different objects leave it out
+            for e in all_eps:
+                e.extras.pop(ENV_STATE_KEY, None)
+            console.print(
+                f"the tasks' object states differ in size ({sorted(widths)}): no {ENV_STATE_KEY} column"
             )
         job = bar.add_task("write dataset", total=len(all_eps), info=str(out))
         write_dataset(

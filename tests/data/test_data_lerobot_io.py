@@ -68,6 +68,20 @@ def test_write_refuses_to_clobber_and_rejects_empty(tmp_path):
         load_episodes(tmp_path)
 
 
+def test_object_state_column_round_trips_and_keeps_one_shape(tmp_path):
+    rng = np.random.default_rng(2)
+    a, b = _episode(rng, 6), _episode(rng, 5)
+    a.extras["observation.environment_state"] = rng.normal(size=(6, 8)).astype(np.float32)
+    b.extras["observation.environment_state"] = rng.normal(size=(5, 8)).astype(np.float32)
+    back = load_episodes(write_dataset([a, b], tmp_path / "ds"))
+    for ep, loaded in zip((a, b), back, strict=True):
+        col = loaded.extras["observation.environment_state"]
+        np.testing.assert_array_equal(np.stack(col), ep.extras["observation.environment_state"])
+    b.extras["observation.environment_state"] = np.zeros((5, 3), np.float32)  # another task's objects
+    with pytest.raises(ValueError, match="has per-frame shape \\(3,\\), the first episode's \\(8,\\)"):
+        write_dataset([a, b], tmp_path / "mixed")
+
+
 def test_episode_validation():
     with pytest.raises(ValueError, match="uint8"):
         Episode(
