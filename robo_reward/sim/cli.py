@@ -124,12 +124,14 @@ def collect(
                 rot_gain=rot_gain,
                 on_episode=lambda _: bar.advance(job),
             )
-        widths = {e.extras[ENV_STATE_KEY].shape[1] for e in all_eps if ENV_STATE_KEY in e.extras}
-        if len(widths) > 1:  # one column has one width: tasks with different objects leave it out
+        # one column has one width in every episode: tasks whose objects differ (or an env without object
+        # state, e.g. robosuite's, beside a native one) leave it out
+        widths = {e.extras[ENV_STATE_KEY].shape[1] if ENV_STATE_KEY in e.extras else None for e in all_eps}
+        if len(widths) > 1:
             for e in all_eps:
                 e.extras.pop(ENV_STATE_KEY, None)
             console.print(
-                f"the tasks' object states differ in size ({sorted(widths)}): no {ENV_STATE_KEY} column"
+                f"the tasks' object states differ ({sorted(widths, key=str)}): no {ENV_STATE_KEY} column"
             )
         job = bar.add_task("write dataset", total=len(all_eps), info=str(out))
         write_dataset(
