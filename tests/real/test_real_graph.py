@@ -92,8 +92,14 @@ def test_sim_episode_end_to_end(ros_env, tmp_path):
             graph
         )
         last_obs = _stamp(synced[-1][1])
-        holds = [m for _, m in twists if _stamp(m) > last_obs and not any((m.twist.linear.x, m.twist.linear.y,
-                 m.twist.linear.z, m.twist.angular.x, m.twist.angular.y, m.twist.angular.z))]  # fmt: skip
+
+        def hold_commands():
+            return [m for _, m in list(twists) if _stamp(m) > last_obs and not any((m.twist.linear.x,
+                    m.twist.linear.y, m.twist.linear.z, m.twist.angular.x, m.twist.angular.y,
+                    m.twist.angular.z))]  # fmt: skip
+
+        probe.wait_for(hold_commands, 2)  # the node's hold may still be in flight to the probe
+        holds = hold_commands()
         assert holds, "no hold command after the cameras stopped"
         assert _stamp(holds[0]) - last_obs <= timeout + period + 0.05
         assert probe.status("policy")["watchdog_trips"] >= 1
