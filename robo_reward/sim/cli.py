@@ -85,6 +85,7 @@ def collect(
     noise_phases: str = "",
     noise_rotation: bool = True,
     rot_gain: float = 1.0,
+    regrasp: float = 0.0,
     seed: int = 0,
     image_size: int = 96,
     overwrite: bool = False,
@@ -97,7 +98,9 @@ def collect(
     `--noise-phases above_cube,lift,carry` adds the noise only in those expert phases (default: all);
     `--no-noise-rotation` keeps it off the rotation dims (translation only). `--rot-gain 0.25` makes the
     expert remove a quarter of its rotation error per step (a visible servo over the approach) instead of
-    all of it in the first steps; `--rot-gain 0` never rotates the gripper.
+    all of it in the first steps; `--rot-gain 0` never rotates the gripper. `--regrasp 0.3` makes 30 % of
+    the episodes without a failure miss their first grasp by 2.5-4 cm and recover (re-open, rise, grasp
+    again); the miss is recorded with the correct action as its label.
     """
     from robo_reward.data.episode import ENV_STATE_KEY
     from robo_reward.data.lerobot_io import write_dataset
@@ -122,6 +125,7 @@ def collect(
                 noise_phases=phases,
                 noise_rotation=noise_rotation,
                 rot_gain=rot_gain,
+                regrasp=regrasp,
                 on_episode=lambda _: bar.advance(job),
             )
         # one column has one width in every episode: tasks whose objects differ (or an env without object

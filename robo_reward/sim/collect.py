@@ -20,6 +20,7 @@ def collect_episodes(
     noise_phases: Sequence[str] | None = None,
     noise_rotation: bool = True,
     rot_gain: float = 1.0,
+    regrasp: float = 0.0,
     render: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
@@ -32,6 +33,8 @@ def collect_episodes(
     `noise_phases` (expert phase names, e.g. `("above_cube", "lift", "carry")`) limits the noise to those
     phases; None: every phase. `noise_rotation=False` adds it to the translation dims only. `rot_gain`
     < 1 makes the expert align the gripper's rotation gradually, 0 not at all (see `WaypointExpert`).
+    `regrasp`: a fraction of the episodes without an injected failure whose first grasp misses by 2.5-4 cm
+    and is recovered (`robo_reward.sim.experts.staged_miss`); the miss is labelled with the correct action.
     """
     from robo_reward.sim import make_env
     from robo_reward.sim.experts import FAILURE_MODES, make_expert
@@ -39,6 +42,8 @@ def collect_episodes(
 
     if not 0.0 <= failures <= 1.0:
         raise ValueError(f"failures must be a fraction in [0, 1], got {failures}")
+    if not 0.0 <= regrasp <= 1.0:
+        raise ValueError(f"regrasp must be a fraction in [0, 1], got {regrasp}")
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
     env = make_env(task, image_size=image_size, render=render)
@@ -46,6 +51,10 @@ def collect_episodes(
     modes = FAILURE_MODES.get(task, ())
     n_fail = round(failures * n)
     fail_at = set(rng.choice(n, size=n_fail, replace=False).tolist()) if n_fail and modes else set()
+    clean = [i for i in range(n) if i not in fail_at]
+    n_regrasp = round(regrasp * len(clean))
+    # its own generator, so a collection without regrasp is unchanged
+    regrasp_at = set(np.random.default_rng([seed, 1]).choice(clean, size=n_regrasp, replace=False).tolist())
     episodes = []
     try:
         for i in range(n):
@@ -58,8 +67,11 @@ def collect_episodes(
                 noise_phases=noise_phases,
                 noise_rotation=noise_rotation,
                 rot_gain=rot_gain,
+                regrasp=i in regrasp_at,
             )
-            label_fn = (lambda e=expert: e.clean_action) if clean_labels else None
+            label_fn = (
+                (lambda e=expert: e.clean_action) if clean_labels else (lambda e=expert: e.label_action)
+            )
             ep = run_episode(env, expert.act, seed=seed + i, label_fn=label_fn)
             episodes.append(ep)
             if on_episode is not None:

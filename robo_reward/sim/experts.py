@@ -5,6 +5,10 @@ Each expert (a `robo_reward.sim.waypoints.WaypointExpert`) reads privileged stat
 can inject a failure (`FAILURE_MODES[task]`) that still makes
 partial progress: `miss_grasp` (closes beside the object), `drop` (lets go while carrying), `wrong_place`
 (puts it down off the goal), `stall` (stops moving part-way).
+
+`regrasp=True` stages a recovered mistake instead: the first grasp closes 2.5-4 cm beside the cube, the
+gripper re-opens, rises and grasps again. The off-centre approach is recorded with the expert's correct
+action as its label (`Phase.label`), so a policy cloned from it learns the recovery, not the miss.
 """
 
 from __future__ import annotations
@@ -131,6 +135,28 @@ def place(
         Phase("release", down, OPEN, tol=1.0, wait=3),
         Phase("retreat", lambda sc: sc.ee_pos + [0, 0, 0.05], OPEN, timeout=2),
     ]
+
+
+def staged_miss(phases: list[Phase], rng: np.random.Generator) -> list[Phase]:
+    """Insert a missed grasp and its recovery before the plan's first `above_cube`/`descend` pair.
+
+    The miss is 2.5-4 cm from the true grasp point in a random horizontal direction, about the error a
+    cloned policy makes. Approaching and closing there are executed but labelled with the true grasp's
+    approach; re-opening and rising are recorded as executed; then the plan's own grasp runs. A miss that
+    catches an edge of the cube re-opens too: such grasps slip (the expert's own lift loses them)."""
+    i = next((k for k, p in enumerate(phases) if p.name == "above_cube"), None)
+    if i is None or i + 1 >= len(phases) or phases[i + 1].name != "descend":
+        raise ValueError("regrasp needs a plan with an above_cube → descend grasp")
+    above, descend = phases[i], phases[i + 1]
+    ang, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0.025, 0.04)
+    miss = offset(descend.target, [dist * np.cos(ang), dist * np.sin(ang), 0.0])
+    staged = [
+        Phase("above_miss", offset(miss, [0, 0, 0.1]), OPEN, tol=0.012, yaw=above.yaw, label=above),
+        Phase("descend_miss", miss, OPEN, tol=0.006, speed=0.5, yaw=above.yaw, timeout=12, label=descend),
+        Phase("close_miss", miss, CLOSE, tol=1.0, wait=3, label=descend),
+        Phase("reopen", offset(miss, [0, 0, 0.05]), OPEN, tol=0.012, timeout=10),
+    ]
+    return [*phases[:i], *staged, *phases[i:]]
 
 
 # --- per-task plans ----------------------------------------------------------------------------------
@@ -273,6 +299,10 @@ _PICK_AND_PLACE = (
     "lower",
     "release",
     "retreat",
+    "above_miss",
+    "descend_miss",
+    "close_miss",
+    "reopen",
 )
 PHASE_NAMES: dict[str, tuple[str, ...]] = {
     "reach": ("reach", "stall"),
@@ -286,6 +316,8 @@ PHASE_NAMES: dict[str, tuple[str, ...]] = {
         + ("above_front", "down_front", "push_closed", "back_off")
     ),
 }
+
+REGRASP_TASKS = ("pick_place", "stack", "drawer_store")
 
 PLANS = {
     "reach": plan_reach,
@@ -305,12 +337,14 @@ def make_expert(
     noise_phases: Iterable[str] | None = None,
     noise_rotation: bool = True,
     rot_gain: float = 1.0,
+    regrasp: bool = False,
 ) -> WaypointExpert:
     """A scripted expert for the env's task; `failure` must be one of FAILURE_MODES[task] (or None).
 
     `noise_phases` (names from PHASE_NAMES[task]) limits the action noise to those phases; None: all.
     `noise_rotation=False` keeps the noise off the rotation dims. `rot_gain` [0, 1]: the fraction of the
-    rotation error removed per step (1: dead-beat, the default; 0: the gripper keeps its start rotation)."""
+    rotation error removed per step (1: dead-beat, the default; 0: the gripper keeps its start rotation).
+    `regrasp`: the first grasp misses and is recovered (`staged_miss`; tasks with a cube to pick)."""
     task = env.unwrapped.task_name
     if task not in PLANS:
         raise KeyError(f"no scripted expert for task {task!r}")
@@ -325,9 +359,16 @@ def make_expert(
             raise ValueError(
                 f"unknown noise phase(s) {unknown} for {task!r}; its phases are {PHASE_NAMES[task]}"
             )
+    plan = PLANS[task]
+    if regrasp:
+        if task not in REGRASP_TASKS:
+            raise ValueError(f"regrasp needs a task that picks a cube {REGRASP_TASKS}, got {task!r}")
+        if failure is not None:
+            raise ValueError(f"regrasp stages a recovered miss; it does not combine with failure {failure!r}")
+        plan = lambda sc, rng, failure, base=PLANS[task]: staged_miss(base(sc, rng, failure), rng)  # noqa: E731
     return WaypointExpert(
         env,
-        PLANS[task],
+        plan,
         noise=noise,
         failure=failure,
         rng=rng,

@@ -36,6 +36,8 @@ class Phase:
     # recovery: while `holds(scene)` is false, go back to the phase named `retry` (e.g. lost the cube)
     holds: Callable[[Scene], bool] | None = None
     retry: str | None = None
+    # a staged mistake: this phase is executed, `label`'s action is recorded (the correction, not the error)
+    label: Phase | None = None
 
 
 def body_yaw(scene: Scene, body: str) -> float:
@@ -60,7 +62,9 @@ class WaypointExpert:
     `noise_phases`, only in the phases of those names (e.g. the free-space moves, leaving the precise
     descend/grasp/release phases exact), and with `noise_rotation=False` only on the translation (not the
     rotation) dims; `clean_action` always holds the last action without it (the label
-    for noise-injected demos, where the noisy action is executed). `rot_gain` < 1 turns the rotation
+    for noise-injected demos, where the noisy action is executed). `label_action` is the action to record
+    when the executed one is: the same action, except in a phase with a `label` (a staged mistake), where
+    it is the noise-free action of the label phase. `rot_gain` < 1 turns the rotation
     from dead-beat (the whole error in one or two saturated steps) into a proportional servo that
     removes that fraction of the error per step, so the grasp yaw is aligned over the approach, while
     the wrist camera sees the cube, rather than in the first two steps of an episode; 0 never rotates (this
@@ -90,6 +94,7 @@ class WaypointExpert:
         self.index = self.count = self.dwell = self.retries = 0
         self._episode_step = -1
         self.clean_action: np.ndarray | None = None
+        self.label_action: np.ndarray | None = None
 
     def reset(self) -> None:
         self.phases = self.plan(self.env.scene, self.rng, self.failure)
@@ -109,19 +114,30 @@ class WaypointExpert:
         if phase is None or phase.stall:
             a = np.zeros(7)
             a[6] = self.env.gripper_command() if phase is None else phase.grip
-            self.clean_action = a.astype(np.float32)
+            self.clean_action = self.label_action = a.astype(np.float32)
             return self.clean_action.copy()
+        a = self._action(sc, phase)
+        clean = np.clip(a, -1.0, 1.0).astype(np.float32)
+        if self.noise > 0 and (self.noise_phases is None or phase.name in self.noise_phases):
+            a[: self.noise_dims] += self.rng.normal(0.0, self.noise, self.noise_dims)
+        executed = np.clip(a, -1.0, 1.0).astype(np.float32)
+        if phase.label is None:
+            self.clean_action, self.label_action = clean, executed
+        else:
+            self.clean_action = self.label_action = np.clip(self._action(sc, phase.label), -1, 1).astype(
+                np.float32
+            )
+        return executed
+
+    def _action(self, sc: Scene, phase: Phase) -> np.ndarray:
+        """The noise-free, unclipped action that moves toward `phase`'s target."""
         err = phase.target(sc) - sc.ee_pos
         limit = phase.speed * POS_SCALE
         norm = np.linalg.norm(err)
         move = err if norm <= limit else err * (limit / norm)
         yaw = sc.ee_yaw if phase.yaw is None else phase.yaw(sc)
         rot = rotation_error(rz(yaw) @ DOWN, sc.ee_mat)
-        a = np.concatenate([move / POS_SCALE, self.rot_gain * rot / ROT_SCALE, [phase.grip]])
-        self.clean_action = np.clip(a, -1.0, 1.0).astype(np.float32)
-        if self.noise > 0 and (self.noise_phases is None or phase.name in self.noise_phases):
-            a[: self.noise_dims] += self.rng.normal(0.0, self.noise, self.noise_dims)
-        return np.clip(a, -1.0, 1.0).astype(np.float32)
+        return np.concatenate([move / POS_SCALE, self.rot_gain * rot / ROT_SCALE, [phase.grip]])
 
     def _advance(self, sc: Scene) -> Phase | None:
         while self.index < len(self.phases):

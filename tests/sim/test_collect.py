@@ -7,7 +7,7 @@ import pytest
 
 from robo_reward.sim import make_env
 from robo_reward.sim.collect import collect_episodes
-from robo_reward.sim.experts import FAILURE_MODES, PHASE_NAMES, PLANS, make_expert
+from robo_reward.sim.experts import FAILURE_MODES, PHASE_NAMES, PLANS, REGRASP_TASKS, make_expert, staged_miss
 from robo_reward.sim.rollout import rollout
 
 S = 16
@@ -161,6 +161,9 @@ def test_phase_names_cover_every_plan(task):
     names = set()
     for failure in (None, *FAILURE_MODES[task]):
         names |= {p.name for p in PLANS[task](env.unwrapped.scene, np.random.default_rng(0), failure)}
+    if task in REGRASP_TASKS:
+        plan = PLANS[task](env.unwrapped.scene, np.random.default_rng(0), None)
+        names |= {p.name for p in staged_miss(plan, np.random.default_rng(0))}
     env.close()
     assert names == set(PHASE_NAMES[task])
 
@@ -199,3 +202,71 @@ def test_rot_gain_spreads_the_grasp_rotation_over_the_approach():
     assert ok_still and np.all(np.abs(still - still[0]) < 3.0)
     with pytest.raises(ValueError, match="rot_gain"):
         make_expert(make_env("reach", render=False), rot_gain=-0.1)
+
+
+# --- staged missed grasp and its recovery (`regrasp`) ---------------------------------------------------
+def _regrasp_trace(seed: int):
+    """Roll out a regrasp expert; per step: phase, executed action, recorded label, ee and cube xy."""
+    env = make_env("pick_place", render=False)
+    expert = make_expert(env, rng=np.random.default_rng(seed), regrasp=True)
+    sc = env.unwrapped.scene
+    rows = []
+
+    def act(obs, info):
+        a = expert.act(obs, info)
+        cube = sc.body_pos("cube/cube")[:2].copy()
+        rows.append((expert.phase_name, a, expert.label_action, sc.ee_pos[:2].copy(), cube))
+        return a
+
+    traj = rollout(env, act, seed=seed)
+    env.close()
+    return rows, traj
+
+
+def test_regrasp_misses_first_then_recovers_and_labels_the_miss_with_the_correction():
+    rows, traj = _regrasp_trace(seed=2)
+    phases = [r[0] for r in rows]
+    order = ["above_miss", "descend_miss", "close_miss", "reopen", "above_cube", "descend", "close", "lift"]
+    firsts = [phases.index(p) for p in order]
+    assert firsts == sorted(firsts)  # the staged miss, then the recovery, then the plan's own grasp
+    assert traj.success[-1]
+    # it closes 2.5-4 cm from the cube's centre (the plan's grasp closes within the descend tolerance)
+    close_miss = next(r for r in rows if r[0] == "close_miss")
+    close = next(r for r in rows if r[0] == "close")
+    assert 0.02 < np.linalg.norm(close_miss[3] - close_miss[4]) < 0.045
+    assert np.linalg.norm(close[3] - close[4]) < 0.01
+    for name, executed, label, ee, cube in rows:
+        if name in ("above_miss", "descend_miss", "close_miss"):
+            # executed: toward the off-centre point (and closing); recorded: toward the cube, open
+            assert label[6] == -1.0
+            if name == "close_miss":
+                assert executed[6] == 1.0
+            to_cube = cube - ee
+            if np.linalg.norm(to_cube) > 0.01:
+                assert label[:2] @ to_cube > executed[:2] @ to_cube
+        else:  # everything else is recorded as executed
+            np.testing.assert_array_equal(label, executed)
+    # after closing on the miss the recorded action opens the gripper
+    reopen = next(r for r in rows if r[0] == "reopen")
+    assert reopen[2][6] == -1.0
+
+
+def test_collect_regrasp_records_labels_and_keeps_other_episodes_unchanged():
+    base = collect_episodes("pick_place", 4, seed=10, image_size=S, noise=0.05)
+    staged = collect_episodes("pick_place", 4, seed=10, image_size=S, noise=0.05, regrasp=0.5)
+    longer = [i for i in range(4) if len(staged[i].action) != len(base[i].action)]
+    assert len(longer) == 2  # round(0.5 × 4) episodes stage a miss; they take longer
+    for i in range(4):
+        assert staged[i].success[-1]
+        if i in longer:
+            assert len(staged[i].action) > len(base[i].action) + 5
+        else:
+            np.testing.assert_array_equal(staged[i].action, base[i].action)
+    with pytest.raises(ValueError, match="regrasp must be a fraction"):
+        collect_episodes("pick_place", 1, image_size=S, regrasp=1.5)
+    env = make_env("reach", render=False)
+    with pytest.raises(ValueError, match="regrasp needs a task that picks a cube"):
+        make_expert(env, regrasp=True)
+    env = make_env("pick_place", render=False)
+    with pytest.raises(ValueError, match="does not combine with failure"):
+        make_expert(env, regrasp=True, failure="drop")
