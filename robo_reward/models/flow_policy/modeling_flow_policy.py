@@ -229,12 +229,11 @@ class FlowPolicy(nn.Module):
         state = self._state(batch)
         B = state.shape[0]
         cached = batch.get(IMAGE_FEATURES_KEY)
-        feats = (
-            self.image_features(batch)
+        image_tokens = (
+            self.image_tokens(batch)
             if cached is None
-            else torch.as_tensor(cached, device=self.device).float()
+            else self.views.tokens(torch.as_tensor(cached, device=self.device).float())
         )
-        image_tokens = self.views.tokens(feats)
         text = self.text(self._tasks(batch, B)) + self.type_embed[0]
         state_tok = self.state_mlp(self.normalize_state(state)) + self.type_embed[1]
         tokens = torch.cat(
