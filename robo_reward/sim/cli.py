@@ -86,6 +86,7 @@ def collect(
     noise_rotation: bool = True,
     rot_gain: float = 1.0,
     regrasp: float = 0.0,
+    drop: float = 0.0,
     seed: int = 0,
     image_size: int = 96,
     overwrite: bool = False,
@@ -100,7 +101,9 @@ def collect(
     expert remove a quarter of its rotation error per step (a visible servo over the approach) instead of
     all of it in the first steps; `--rot-gain 0` never rotates the gripper. `--regrasp 0.3` makes 30 % of
     the episodes without a failure miss their first grasp by 2.5-4 cm and recover (re-open, rise, grasp
-    again); the miss is recorded with the correct action as its label.
+    again); the miss is recorded with the correct action as its label. `--drop 0.2` makes 20 % of them
+    (drawn independently) let the lifted cube slip out, close on nothing and pick it up again; the slip is
+    labelled with holding on and the empty closed gripper with the way back.
     """
     from robo_reward.data.episode import ENV_STATE_KEY
     from robo_reward.data.lerobot_io import write_dataset
@@ -126,6 +129,7 @@ def collect(
                 noise_rotation=noise_rotation,
                 rot_gain=rot_gain,
                 regrasp=regrasp,
+                drop=drop,
                 on_episode=lambda _: bar.advance(job),
             )
         # one column has one width in every episode: tasks whose objects differ (or an env without object

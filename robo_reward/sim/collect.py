@@ -21,6 +21,7 @@ def collect_episodes(
     noise_rotation: bool = True,
     rot_gain: float = 1.0,
     regrasp: float = 0.0,
+    drop: float = 0.0,
     render: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
@@ -35,6 +36,8 @@ def collect_episodes(
     < 1 makes the expert align the gripper's rotation gradually, 0 not at all (see `WaypointExpert`).
     `regrasp`: a fraction of the episodes without an injected failure whose first grasp misses by 2.5-4 cm
     and is recovered (`robo_reward.sim.experts.staged_miss`); the miss is labelled with the correct action.
+    `drop`: a fraction of them (drawn independently) whose lifted cube slips out and is picked up again
+    (`staged_drop`); the slip is labelled with holding on, the empty closed gripper with the way back.
     """
     from robo_reward.sim import make_env
     from robo_reward.sim.experts import FAILURE_MODES, make_expert
@@ -42,8 +45,9 @@ def collect_episodes(
 
     if not 0.0 <= failures <= 1.0:
         raise ValueError(f"failures must be a fraction in [0, 1], got {failures}")
-    if not 0.0 <= regrasp <= 1.0:
-        raise ValueError(f"regrasp must be a fraction in [0, 1], got {regrasp}")
+    for name, frac in (("regrasp", regrasp), ("drop", drop)):
+        if not 0.0 <= frac <= 1.0:
+            raise ValueError(f"{name} must be a fraction in [0, 1], got {frac}")
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
     env = make_env(task, image_size=image_size, render=render)
@@ -52,9 +56,13 @@ def collect_episodes(
     n_fail = round(failures * n)
     fail_at = set(rng.choice(n, size=n_fail, replace=False).tolist()) if n_fail and modes else set()
     clean = [i for i in range(n) if i not in fail_at]
-    n_regrasp = round(regrasp * len(clean))
-    # its own generator, so a collection without regrasp is unchanged
-    regrasp_at = set(np.random.default_rng([seed, 1]).choice(clean, size=n_regrasp, replace=False).tolist())
+    # each staged mistake draws its episodes from its own generator, so a collection without it is unchanged
+    regrasp_at, drop_at = (
+        set(
+            np.random.default_rng([seed, k]).choice(clean, size=round(f * len(clean)), replace=False).tolist()
+        )
+        for k, f in ((1, regrasp), (2, drop))
+    )
     episodes = []
     try:
         for i in range(n):
@@ -68,6 +76,7 @@ def collect_episodes(
                 noise_rotation=noise_rotation,
                 rot_gain=rot_gain,
                 regrasp=i in regrasp_at,
+                drop=i in drop_at,
             )
             label_fn = (
                 (lambda e=expert: e.clean_action) if clean_labels else (lambda e=expert: e.label_action)

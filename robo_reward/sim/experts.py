@@ -159,6 +159,26 @@ def staged_miss(phases: list[Phase], rng: np.random.Generator) -> list[Phase]:
     return [*phases[:i], *staged, *phases[i:]]
 
 
+def staged_drop(phases: list[Phase], rng: np.random.Generator) -> list[Phase]:
+    """Make the plan's first lifted cube slip out of the gripper, and recover from it.
+
+    Right after the lift (0-1 steps into the carry), the gripper stops and opens for 2 steps, labelled
+    with the carry (keep holding), and the cube falls; it then closes on nothing for 4 steps, the state a
+    cloned policy reaches when a grasp slips, labelled with the way back (open, go above the cube). Then
+    the plan's grasp runs again from `above_cube`, recorded as executed."""
+    i = next((k for k, p in enumerate(phases) if p.name == "lift"), None)
+    j = next((k for k, p in enumerate(phases) if p.name == "above_cube"), None)
+    if i is None or j is None or j > i or i + 1 >= len(phases) or phases[i + 1].name != "carry":
+        raise ValueError("drop needs a plan with an above_cube ... lift → carry pick")
+    carry, still = phases[i + 1], (lambda sc: sc.ee_pos)
+    staged = [
+        Phase("carry_slip", carry.target, CLOSE, tol=0.0, timeout=int(rng.integers(0, 2))),
+        Phase("slip", still, OPEN, tol=0.0, timeout=2, label=carry),
+        Phase("close_empty", still, CLOSE, tol=0.0, timeout=4, label=phases[j]),
+    ]
+    return [*phases[: i + 1], *staged, *phases[j:]]
+
+
 # --- per-task plans ----------------------------------------------------------------------------------
 def plan_reach(sc: Scene, rng, failure):
     goal = sc.body_pos("target/target")
@@ -303,6 +323,9 @@ _PICK_AND_PLACE = (
     "descend_miss",
     "close_miss",
     "reopen",
+    "carry_slip",
+    "slip",
+    "close_empty",
 )
 PHASE_NAMES: dict[str, tuple[str, ...]] = {
     "reach": ("reach", "stall"),
@@ -338,13 +361,15 @@ def make_expert(
     noise_rotation: bool = True,
     rot_gain: float = 1.0,
     regrasp: bool = False,
+    drop: bool = False,
 ) -> WaypointExpert:
     """A scripted expert for the env's task; `failure` must be one of FAILURE_MODES[task] (or None).
 
     `noise_phases` (names from PHASE_NAMES[task]) limits the action noise to those phases; None: all.
     `noise_rotation=False` keeps the noise off the rotation dims. `rot_gain` [0, 1]: the fraction of the
     rotation error removed per step (1: dead-beat, the default; 0: the gripper keeps its start rotation).
-    `regrasp`: the first grasp misses and is recovered (`staged_miss`; tasks with a cube to pick)."""
+    `regrasp`: the first grasp misses and is recovered (`staged_miss`; tasks with a cube to pick).
+    `drop`: the first lifted cube slips out and is picked up again (`staged_drop`; the same tasks)."""
     task = env.unwrapped.task_name
     if task not in PLANS:
         raise KeyError(f"no scripted expert for task {task!r}")
@@ -360,12 +385,16 @@ def make_expert(
                 f"unknown noise phase(s) {unknown} for {task!r}; its phases are {PHASE_NAMES[task]}"
             )
     plan = PLANS[task]
-    if regrasp:
+    for name, staged, stage in (("regrasp", regrasp, staged_miss), ("drop", drop, staged_drop)):
+        if not staged:
+            continue
         if task not in REGRASP_TASKS:
-            raise ValueError(f"regrasp needs a task that picks a cube {REGRASP_TASKS}, got {task!r}")
+            raise ValueError(f"{name} needs a task that picks a cube {REGRASP_TASKS}, got {task!r}")
         if failure is not None:
-            raise ValueError(f"regrasp stages a recovered miss; it does not combine with failure {failure!r}")
-        plan = lambda sc, rng, failure, base=PLANS[task]: staged_miss(base(sc, rng, failure), rng)  # noqa: E731
+            raise ValueError(
+                f"{name} stages a recovered mistake; it does not combine with failure {failure!r}"
+            )
+        plan = lambda sc, rng, failure, base=plan, stage=stage: stage(base(sc, rng, failure), rng)  # noqa: E731
     return WaypointExpert(
         env,
         plan,

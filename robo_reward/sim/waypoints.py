@@ -143,7 +143,8 @@ class WaypointExpert:
         while self.index < len(self.phases):
             p = self.phases[self.index]
             if p.holds is not None and self.retries < MAX_RETRIES and not p.holds(sc):
-                self.index = next(i for i, q in enumerate(self.phases) if q.name == p.retry)
+                # the latest phase of that name before this one (a plan may repeat its phases)
+                self.index = max(i for i, q in enumerate(self.phases[: self.index]) if q.name == p.retry)
                 self.count = self.dwell = 0
                 self.retries += 1
                 continue

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from robo_reward.sim import make_env
 from robo_reward.sim.collect import collect_episodes
-from robo_reward.sim.experts import FAILURE_MODES, PHASE_NAMES, PLANS, REGRASP_TASKS, make_expert, staged_miss
+from robo_reward.sim.experts import (
+    FAILURE_MODES,
+    PHASE_NAMES,
+    PLANS,
+    REGRASP_TASKS,
+    make_expert,
+    staged_drop,
+    staged_miss,
+)
 from robo_reward.sim.rollout import rollout
 
 S = 16
@@ -164,6 +174,7 @@ def test_phase_names_cover_every_plan(task):
     if task in REGRASP_TASKS:
         plan = PLANS[task](env.unwrapped.scene, np.random.default_rng(0), None)
         names |= {p.name for p in staged_miss(plan, np.random.default_rng(0))}
+        names |= {p.name for p in staged_drop(plan, np.random.default_rng(0))}
     env.close()
     assert names == set(PHASE_NAMES[task])
 
@@ -205,17 +216,21 @@ def test_rot_gain_spreads_the_grasp_rotation_over_the_approach():
 
 
 # --- staged missed grasp and its recovery (`regrasp`) ---------------------------------------------------
-def _regrasp_trace(seed: int):
-    """Roll out a regrasp expert; per step: phase, executed action, recorded label, ee and cube xy."""
+def _regrasp_trace(seed: int, **staged):
+    """Roll out an expert with a staged mistake (`regrasp=True` by default); per step: phase, executed
+    action, recorded label, ee and cube position (xy, or xyz with `xyz=True`) and gripper opening."""
     env = make_env("pick_place", render=False)
-    expert = make_expert(env, rng=np.random.default_rng(seed), regrasp=True)
+    dims = 3 if staged.pop("xyz", False) else 2
+    expert = make_expert(env, rng=np.random.default_rng(seed), **(staged or {"regrasp": True}))
     sc = env.unwrapped.scene
     rows = []
 
     def act(obs, info):
         a = expert.act(obs, info)
-        cube = sc.body_pos("cube/cube")[:2].copy()
-        rows.append((expert.phase_name, a, expert.label_action, sc.ee_pos[:2].copy(), cube))
+        cube = sc.body_pos("cube/cube")[:dims].copy()
+        rows.append(
+            (expert.phase_name, a, expert.label_action, sc.ee_pos[:dims].copy(), cube, sc.gripper_opening)
+        )
         return a
 
     traj = rollout(env, act, seed=seed)
@@ -235,7 +250,7 @@ def test_regrasp_misses_first_then_recovers_and_labels_the_miss_with_the_correct
     close = next(r for r in rows if r[0] == "close")
     assert 0.02 < np.linalg.norm(close_miss[3] - close_miss[4]) < 0.045
     assert np.linalg.norm(close[3] - close[4]) < 0.01
-    for name, executed, label, ee, cube in rows:
+    for name, executed, label, ee, cube, _ in rows:
         if name in ("above_miss", "descend_miss", "close_miss"):
             # executed: toward the off-centre point (and closing); recorded: toward the cube, open
             assert label[6] == -1.0
@@ -270,3 +285,47 @@ def test_collect_regrasp_records_labels_and_keeps_other_episodes_unchanged():
     env = make_env("pick_place", render=False)
     with pytest.raises(ValueError, match="does not combine with failure"):
         make_expert(env, regrasp=True, failure="drop")
+
+
+# --- staged slip of a lifted cube and its recovery (`drop`) ---------------------------------------------
+def test_drop_lets_the_lifted_cube_slip_then_picks_it_up_again_with_labels_for_the_way_back():
+    rows, traj = _regrasp_trace(seed=3, drop=True, xyz=True)
+    phases = [r[0] for r in rows]
+    assert traj.success[-1]
+    slip, empty = phases.index("slip"), phases.index("close_empty")
+    # the cube was lifted (≥ 6 cm up) when the slip began, then lies on the table, the gripper shut on nothing
+    assert rows[slip][4][2] > 0.06
+    assert rows[empty + 3][4][2] < 0.03 and rows[empty + 3][5] < 0.01
+    # then the grasp runs again: descend, close, lift, and the carry that was interrupted
+    again = phases[empty + 4 :]
+    assert {"descend", "close", "lift", "carry"} <= set(again)
+    runs = [name for name, _ in itertools.groupby(phases)]
+    assert runs.count("slip") == 1 and runs.count("close") == 2  # one slip, one more grasp
+    for name, executed, label, ee, cube, _ in rows:
+        if name == "slip":  # executed: stop and open; recorded: keep holding on, toward the pad
+            assert executed[6] == -1.0 and label[6] == 1.0
+            assert np.abs(executed[:3]).max() < 0.25 < np.abs(label[:2]).max()
+        elif name == "close_empty":  # executed: shut on nothing; recorded: open and head for the cube
+            assert executed[6] == 1.0 and label[6] == -1.0
+            assert label[:2] @ (cube - ee)[:2] > 0
+        else:
+            np.testing.assert_array_equal(label, executed)
+
+
+def test_collect_drop_is_drawn_on_its_own_and_combines_with_regrasp():
+    base = collect_episodes("pick_place", 4, seed=10, image_size=S, noise=0.05, regrasp=0.5)
+    both = collect_episodes("pick_place", 4, seed=10, image_size=S, noise=0.05, regrasp=0.5, drop=0.5)
+    changed = [i for i in range(4) if not np.array_equal(both[i].action, base[i].action)]
+    assert len(changed) == 2  # round(0.5 × 4) episodes drop their cube; the regrasp draw is unchanged
+    assert all(e.success[-1] for e in both)
+    with pytest.raises(ValueError, match="drop must be a fraction"):
+        collect_episodes("pick_place", 1, image_size=S, drop=-0.1)
+    with pytest.raises(ValueError, match="drop needs a task that picks a cube"):
+        make_expert(make_env("push", render=False), drop=True)
+    with pytest.raises(ValueError, match="does not combine with failure"):
+        make_expert(make_env("pick_place", render=False), drop=True, failure="stall")
+    with pytest.raises(ValueError, match="drop needs a plan"):
+        staged_drop(
+            PLANS["reach"](make_env("reach", render=False).unwrapped.scene, np.random.default_rng(0), None),
+            np.random.default_rng(0),
+        )
