@@ -87,6 +87,7 @@ def collect(
     rot_gain: float = 1.0,
     regrasp: float = 0.0,
     drop: float = 0.0,
+    align: bool = False,
     seed: int = 0,
     image_size: int = 96,
     overwrite: bool = False,
@@ -103,7 +104,9 @@ def collect(
     the episodes without a failure miss their first grasp by 2.5-4 cm and recover (re-open, rise, grasp
     again); the miss is recorded with the correct action as its label. `--drop 0.2` makes 20 % of them
     (drawn independently) let the lifted cube slip out, close on nothing and pick it up again; the slip is
-    labelled with holding on and the empty closed gripper with the way back.
+    labelled with holding on and the empty closed gripper with the way back. `--align` makes the expert
+    turn the gripper to the cube's yaw once above it, where the wrist camera sees the rotation, instead
+    of in the first steps.
     """
     from robo_reward.data.episode import ENV_STATE_KEY
     from robo_reward.data.lerobot_io import write_dataset
@@ -130,6 +133,7 @@ def collect(
                 rot_gain=rot_gain,
                 regrasp=regrasp,
                 drop=drop,
+                align=align,
                 on_episode=lambda _: bar.advance(job),
             )
         # one column has one width in every episode: tasks whose objects differ (or an env without object

@@ -22,6 +22,7 @@ def collect_episodes(
     rot_gain: float = 1.0,
     regrasp: float = 0.0,
     drop: float = 0.0,
+    align: bool = False,
     render: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
@@ -38,6 +39,8 @@ def collect_episodes(
     and is recovered (`robo_reward.sim.experts.staged_miss`); the miss is labelled with the correct action.
     `drop`: a fraction of them (drawn independently) whose lifted cube slips out and is picked up again
     (`staged_drop`); the slip is labelled with holding on, the empty closed gripper with the way back.
+    `align`: the expert turns the gripper to the grasp yaw above the cube, where the wrist camera sees
+    the cube's rotation, rather than in the first steps (`align_above`; tasks that pick a cube).
     """
     from robo_reward.sim import make_env
     from robo_reward.sim.experts import FAILURE_MODES, make_expert
@@ -77,6 +80,7 @@ def collect_episodes(
                 rot_gain=rot_gain,
                 regrasp=i in regrasp_at,
                 drop=i in drop_at,
+                align=align,
             )
             label_fn = (
                 (lambda e=expert: e.clean_action) if clean_labels else (lambda e=expert: e.label_action)

@@ -13,6 +13,7 @@ action as its label (`Phase.label`), so a policy cloned from it learns the recov
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -135,6 +136,36 @@ def place(
         Phase("release", down, OPEN, tol=1.0, wait=3),
         Phase("retreat", lambda sc: sc.ee_pos + [0, 0, 0.05], OPEN, timeout=2),
     ]
+
+
+def align_above(phases: list[Phase]) -> list[Phase]:
+    """Turn the gripper to the grasp yaw only above the cube, and descend only once aligned.
+
+    Each `above_cube` phase keeps the gripper's rotation until it is within 5 cm (xy) of its target and
+    less than 2.6 cm above it, where the cube is large in the wrist view, then turns (dead-beat); it ends
+    once the position is reached and the yaw is within 3°. The default expert turns in the first steps of
+    an episode, when the cube is a few pixels in every view, so the rotation a policy must copy is one it
+    cannot see."""
+    out = []
+    for p in phases:
+        if p.name == "above_cube" and p.yaw is not None:
+            p = dataclasses.replace(p, yaw=_yaw_above(p), until=_reached_aligned(p))
+        out.append(p)
+    return out
+
+
+def _yaw_above(p: Phase) -> Callable[[Scene], float]:
+    def yaw(sc: Scene) -> float:
+        d = sc.ee_pos - p.target(sc)
+        return p.yaw(sc) if np.linalg.norm(d[:2]) < 0.05 and d[2] < 0.026 else sc.ee_yaw
+
+    return yaw
+
+
+def _reached_aligned(p: Phase) -> Callable[[Scene], bool]:
+    return lambda sc: bool(
+        np.linalg.norm(p.target(sc) - sc.ee_pos) < p.tol and abs(sc.ee_yaw - p.yaw(sc)) < np.radians(3)
+    )
 
 
 def staged_miss(phases: list[Phase], rng: np.random.Generator) -> list[Phase]:
@@ -362,6 +393,7 @@ def make_expert(
     rot_gain: float = 1.0,
     regrasp: bool = False,
     drop: bool = False,
+    align: bool = False,
 ) -> WaypointExpert:
     """A scripted expert for the env's task; `failure` must be one of FAILURE_MODES[task] (or None).
 
@@ -369,7 +401,8 @@ def make_expert(
     `noise_rotation=False` keeps the noise off the rotation dims. `rot_gain` [0, 1]: the fraction of the
     rotation error removed per step (1: dead-beat, the default; 0: the gripper keeps its start rotation).
     `regrasp`: the first grasp misses and is recovered (`staged_miss`; tasks with a cube to pick).
-    `drop`: the first lifted cube slips out and is picked up again (`staged_drop`; the same tasks)."""
+    `drop`: the first lifted cube slips out and is picked up again (`staged_drop`; the same tasks).
+    `align`: the gripper turns to the grasp yaw above the cube, not at the start (`align_above`)."""
     task = env.unwrapped.task_name
     if task not in PLANS:
         raise KeyError(f"no scripted expert for task {task!r}")
@@ -385,6 +418,10 @@ def make_expert(
                 f"unknown noise phase(s) {unknown} for {task!r}; its phases are {PHASE_NAMES[task]}"
             )
     plan = PLANS[task]
+    if align:
+        if task not in REGRASP_TASKS:
+            raise ValueError(f"align needs a task that picks a cube {REGRASP_TASKS}, got {task!r}")
+        plan = lambda sc, rng, failure, base=plan: align_above(base(sc, rng, failure))  # noqa: E731
     for name, staged, stage in (("regrasp", regrasp, staged_miss), ("drop", drop, staged_drop)):
         if not staged:
             continue

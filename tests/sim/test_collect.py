@@ -329,3 +329,37 @@ def test_collect_drop_is_drawn_on_its_own_and_combines_with_regrasp():
             PLANS["reach"](make_env("reach", render=False).unwrapped.scene, np.random.default_rng(0), None),
             np.random.default_rng(0),
         )
+
+
+# --- turning the gripper above the cube (`align`) -------------------------------------------------------
+def test_align_keeps_the_start_rotation_until_above_the_cube_then_aligns_before_descending():
+    from robo_reward.sim.waypoints import body_yaw
+
+    seed = 1005  # cube turned ≈ 34° from the gripper at the start
+    env = make_env("pick_place", render=False)
+    expert = make_expert(env, rng=np.random.default_rng(seed), align=True)
+    sc = env.unwrapped.scene
+    rows = []
+
+    def act(obs, info):
+        a = expert.act(obs, info)
+        err = abs((np.degrees(sc.ee_yaw - body_yaw(sc, "cube/cube")) + 45) % 90 - 45)
+        above = sc.body_pos("cube/cube") + [0, 0, 0.104]  # the above_cube target
+        rows.append(
+            (expert.phase_name, err, np.linalg.norm((sc.ee_pos - above)[:2]), sc.ee_pos[2] - above[2])
+        )
+        return a
+
+    traj = rollout(env, act, seed=seed)
+    env.close()
+    assert traj.success[-1]
+    start = rows[0][1]
+    assert start > 25
+    turning = next(k for k, r in enumerate(rows) if abs(r[1] - start) > 3)
+    # nothing turns while the gripper is far from the point above the cube; it turns once there
+    assert turning >= 4
+    assert rows[turning][2] < 0.06 and rows[turning][3] < 0.04
+    descend = [r for r in rows if r[0] == "descend"]
+    assert descend and all(r[1] < 4 for r in descend)  # aligned before it descends
+    with pytest.raises(ValueError, match="align needs a task that picks a cube"):
+        make_expert(make_env("open_drawer", render=False), align=True)
