@@ -36,7 +36,7 @@ def collect_episodes(
     phases; None: every phase. `noise_rotation=False` adds it to the translation dims only. `rot_gain`
     < 1 makes the expert align the gripper's rotation gradually, 0 not at all (see `WaypointExpert`).
     `regrasp`: a fraction of the episodes without an injected failure whose first grasp misses by 2.5-4 cm
-    and is recovered (`robo_reward.sim.experts.staged_miss`); the miss is labelled with the correct action.
+    and is recovered (`robo_reward.sim.staged.staged_miss`); the miss is labelled with the correct action.
     `drop`: a fraction of them (drawn independently) whose lifted cube slips out and is picked up again
     (`staged_drop`); the slip is labelled with holding on, the empty closed gripper with the way back.
     `align`: the expert turns the gripper to the grasp yaw above the cube, where the wrist camera sees

@@ -15,6 +15,7 @@ from robo_reward.sim.scene import Scene
 DOWN = np.diag([1.0, -1.0, -1.0])  # gripper pointing down, closing along world y at yaw 0
 
 Target = Callable[[Scene], np.ndarray]
+OPEN, CLOSE = -1.0, 1.0  # gripper commands
 MAX_RETRIES = 2
 
 
@@ -38,6 +39,11 @@ class Phase:
     retry: str | None = None
     # a staged mistake: this phase is executed, `label`'s action is recorded (the correction, not the error)
     label: Phase | None = None
+
+
+def offset(target: Target, delta) -> Target:
+    delta = np.asarray(delta, dtype=float)
+    return lambda sc: target(sc) + delta
 
 
 def body_yaw(scene: Scene, body: str) -> float:
