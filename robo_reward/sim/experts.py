@@ -346,16 +346,15 @@ def make_expert(
             raise ValueError(
                 f"unknown noise phase(s) {unknown} for {task!r}; its phases are {PHASE_NAMES[task]}"
             )
+    picks = [name for name, on in (("align", align), ("regrasp", regrasp), ("drop", drop)) if on]
+    if picks and task not in REGRASP_TASKS:
+        raise ValueError(f"{'/'.join(picks)} needs a task that picks a cube {REGRASP_TASKS}, got {task!r}")
     plan = PLANS[task]
     if align:
-        if task not in REGRASP_TASKS:
-            raise ValueError(f"align needs a task that picks a cube {REGRASP_TASKS}, got {task!r}")
         plan = lambda sc, rng, failure, base=plan: align_above(base(sc, rng, failure))  # noqa: E731
     for name, staged, stage in (("regrasp", regrasp, staged_miss), ("drop", drop, staged_drop)):
         if not staged:
             continue
-        if task not in REGRASP_TASKS:
-            raise ValueError(f"{name} needs a task that picks a cube {REGRASP_TASKS}, got {task!r}")
         if failure is not None:
             raise ValueError(
                 f"{name} stages a recovered mistake; it does not combine with failure {failure!r}"
