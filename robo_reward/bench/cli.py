@@ -37,13 +37,26 @@ def perceptual(
     out: Path = Path("runs/bench/perceptual"),
     demos: int = 5,
     reach_negatives: Path | None = None,
+    trend: float = 0.75,
+    grm: Path | None = None,
     json: Path | None = None,
 ) -> dict:
     """Perceptual reward from DEMOS demos per task (DATA/<task>, scored on the rest), shipped TCN encoder
     vs the same network with random weights: Jaccard vs sim stages, VOC, AUROC, S/P/F, goal baseline.
-    REACH_NEGATIVES: an all-failure reach dataset scored as extra negatives (reach has few failures)."""
+    REACH_NEGATIVES: an all-failure reach dataset scored as extra negatives (reach has few failures).
+    TREND: the segmentation's linear-trend share (0: the paper's piecewise-constant steps). GRM: a reward
+    model checkpoint scored on the same episodes, with the baselines, as rows of the same table."""
     negatives = {"reach": reach_negatives} if reach_negatives else None
-    return _run("perceptual", data=data, out=out, demos=demos, negatives=negatives, json=json)
+    return _run(
+        "perceptual",
+        data=data,
+        out=out,
+        demos=demos,
+        negatives=negatives,
+        trend=trend,
+        grm=grm,
+        json=json,
+    )
 
 
 def all(

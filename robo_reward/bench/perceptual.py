@@ -5,7 +5,8 @@ Per task and encoder: `perceptual fit` on the first `demos` successful episodes 
 then `perceptual score` on the rest of that dataset (the fitted demos are left out). Table values are
 means over tasks (Jaccard over the multi-step tasks only — `reach`'s two stages are the halves of one
 motion, not steps a segmenter could see; NaN entries, e.g. AUROC on a task without
-`failure` episodes, are skipped).
+`failure` episodes, are skipped). With `grm`, the other progress sources scored on the same episodes
+(the GRM, the goal-embedding distance on the TCN's embedding, linear time) get rows of their own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from robo_reward.utils.cli_helpers import console, emit_json, markdown_table, pr
 
 TASKS = ("push", "pick_place", "stack", "open_drawer", "drawer_store", "reach")
 ENCODERS = {"tcn": "tcn-small-sim", "random": "tcn-small"}  # shipped TCN; the same preset, random weights
+OTHER_SOURCES = {"grm": "grm", "goal_distance": "goal distance (tcn)", "linear_time": "linear time"}
 METRICS = {
     "jaccard": "segmentation_jaccard",
     "voc_dense": "voc_dense",
@@ -40,8 +42,8 @@ def summarize(per_task: dict[str, dict[str, dict]], multi_step: list[str]) -> li
         for key, field in METRICS.items():
             ts = [t for t in by_task if t in multi_step] if key == "jaccard" else list(by_task)
             row[key] = _mean([by_task[t].get(field) for t in ts])
-        row["goal_baseline_voc"] = _mean([by_task[t]["goal_voc_dense"] for t in by_task])
-        row["goal_baseline_auroc"] = _mean([by_task[t]["goal_auroc"] for t in by_task])
+        row["goal_baseline_voc"] = _mean([by_task[t].get("goal_voc_dense") for t in by_task])
+        row["goal_baseline_auroc"] = _mean([by_task[t].get("goal_auroc") for t in by_task])
         rows.append(row)
     return rows
 
@@ -59,6 +61,8 @@ def run(
     tasks: tuple[str, ...] = TASKS,
     demos: int = 5,
     negatives: dict[str, Path] | None = None,
+    trend: float = 0.75,
+    grm: Path | None = None,
     json: Path | None = None,
 ) -> dict:
     from robo_reward.models.perceptual.cli import fit, score
@@ -71,20 +75,25 @@ def run(
         )
     negatives = negatives or {}
     per_task: dict[str, dict[str, dict]] = {}
+    others: dict[str, dict[str, dict]] = {}  # sources scored beside the TCN's reward
     for name, encoder in ENCODERS.items():
         per_task[name] = {}
         for task in tasks:
             console.print(f"[bold]{name}[/bold] {task}")
             ckpt = Path(out) / name / task
-            fit(Path(data) / task, ckpt, episodes=demos, task=task, encoder=encoder)
-            r = score(ckpt, Path(data) / task, task=task, negatives=negatives.get(task))
+            fit(Path(data) / task, ckpt, episodes=demos, task=task, encoder=encoder, trend=trend)
+            with_grm = grm if name == "tcn" else None
+            r = score(ckpt, Path(data) / task, task=task, negatives=negatives.get(task), grm=with_grm)
             per_task[name][task] = {
                 **r["sources"]["perceptual"],
                 "goal_voc_dense": r["sources"]["goal_distance"]["voc_dense"],
                 "goal_auroc": r["sources"]["goal_distance"]["auroc"],
             }
+            if with_grm is not None:
+                for source, label in OTHER_SOURCES.items():
+                    others.setdefault(label, {})[task] = r["sources"][source]
     multi = multi_step_tasks(tasks)
-    rows = summarize(per_task, multi)
+    rows = summarize({**per_task, **others}, multi)
     print_table(f"perceptual reward from {demos} demos per task (means over tasks)", rows)
     result = {"rows": rows, "per_task": per_task, "table_markdown": markdown_table(rows)}
     emit_json(json, result)

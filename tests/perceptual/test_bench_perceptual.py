@@ -32,6 +32,19 @@ def test_summarize_by_hand():
     assert row["goal_baseline_voc"] == pytest.approx(0.4) and row["goal_baseline_auroc"] == pytest.approx(0.6)
 
 
+def test_other_sources_get_rows_without_goal_columns():
+    per_task = {
+        "tcn": {"push": _task(0.8, 0.9, 0.9, 0.7, 0.5, 0.6, 0.5)},
+        "grm": {
+            "push": {"voc_dense": 0.7, "auroc_success_vs_failure": 0.6, "auroc": 0.5, "spf_accuracy": 0.4}
+        },
+    }
+    tcn, grm = summarize(per_task, multi_step=["push"])
+    assert grm["encoder"] == "grm" and grm["voc_dense"] == pytest.approx(0.7)
+    assert grm["spf_accuracy"] == pytest.approx(0.4) and tcn["jaccard"] == pytest.approx(0.8)
+    assert math.isnan(grm["jaccard"]) and math.isnan(grm["goal_baseline_voc"])
+
+
 def test_missing_dataset_is_a_clear_error(tmp_path):
     from robo_reward.bench.perceptual import run
 

@@ -38,6 +38,29 @@ def test_train_fit_score(dataset, tmp_path):
     assert extra["auroc_success_vs_negatives"] == pytest.approx(perc["auroc_success_vs_failure"])
 
 
+def test_score_puts_a_grm_in_the_same_table(dataset, tmp_path):
+    from robo_reward.data.lerobot_io import load_episodes
+    from robo_reward.models.grm import ProgressEstimator, build_grm, get_config
+    from robo_reward.models.grm.cli import add_reference
+    from robo_reward.models.grm.modeling_grm import GRM
+    from robo_reward.models.perceptual.cli import fit, score
+    from robo_reward.rewards.metrics import voc
+
+    build_grm(get_config("grm-tiny", views=("front", "side"))).save_pretrained(tmp_path / "grm")
+    fit(dataset, tmp_path / "perc", episodes=4, encoder="tcn-tiny", steps=3)
+    out = score(tmp_path / "perc", dataset, grm=tmp_path / "grm")
+    assert set(out["sources"]) == {"perceptual", "goal_distance", "linear_time", "grm"}
+    # the GRM's VOC, computed directly: the first fitted demo as its goal reference, the 2 held-out
+    # successes scored
+    eps = load_episodes(dataset)
+    model = GRM.from_pretrained(tmp_path / "grm")
+    add_reference(model, eps[0])
+    est = ProgressEstimator(model)
+    direct = np.mean([voc(est(ep)) for ep in eps[4:6]])
+    assert out["sources"]["grm"]["voc_dense"] == pytest.approx(direct, abs=1e-6)
+    assert "grm" in out["table"]
+
+
 def test_goal_distance_baseline(tiny_encoder, stepped):
     demo = stepped(0)
     goal = GoalDistanceProgress.from_demo(tiny_encoder, demo)

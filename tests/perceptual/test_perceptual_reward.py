@@ -68,6 +68,14 @@ def test_common_reward_steps_hand_computed():
         common_reward_steps(8, [])
 
 
+def test_config_rejects_a_trend_share_outside_0_1():
+    with pytest.raises(ValueError, match="segment_trend"):
+        PerceptualConfig(segment_trend=-0.1)
+    # a fit saved before the trend term keeps the constant model it was fitted with
+    assert PerceptualConfig.from_dict({"num_steps": 3}).segment_trend == 0.0
+    assert PerceptualConfig.from_dict({"num_steps": 3, "segment_trend": 0.5}).segment_trend == 0.5
+
+
 def test_short_demos_lower_the_reward_steps_for_all(tiny_encoder, stepped):
     # 30 requested steps of ≥ 2 frames: the shortest demo (36-57 frames) sets one count for all,
     # so step i means the same part of the task in every demo
@@ -77,6 +85,22 @@ def test_short_demos_lower_the_reward_steps_for_all(tiny_encoder, stepped):
     expected = min(len(d) for d in demos) // 2
     assert [len(s) for s in reward.fit_info["reward_starts"]] == [expected] * 3
     assert reward.reward_steps == expected
+
+
+def test_task_steps_use_the_trend_cost_and_reward_steps_the_constant_model(tiny_encoder, stepped):
+    from robo_reward.models.perceptual.modeling_perceptual import episode_features, standardise_per_episode
+    from robo_reward.models.perceptual.segmentation import segment_dp
+
+    demos = [stepped(s) for s in range(2)]
+    config = PerceptualConfig(encoder="tcn-tiny", num_steps=3, reward_steps=6, top_m=8, segment_trend=1.0)
+    reward = PerceptualReward.fit(demos, config, encoder=tiny_encoder)
+    for ep, starts, reward_starts in zip(
+        demos, reward.fit_info["demo_starts"], reward.fit_info["reward_starts"], strict=True
+    ):
+        x = standardise_per_episode(episode_features(tiny_encoder, ep, None, config.pool_grid))
+        assert starts == segment_dp(x, 3, trend=1.0)
+        assert reward_starts == segment_dp(x, 6, trend=0.0)
+        assert reward.segmenter.segment(ep) == starts
 
 
 def test_global_pool_averages_each_channels_cells():

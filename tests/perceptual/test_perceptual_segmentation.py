@@ -18,7 +18,7 @@ from robo_reward.models.perceptual.segmentation import (
 
 
 def brute_force(
-    features: np.ndarray, num_steps: int, min_len: int, weighting: str
+    features: np.ndarray, num_steps: int, min_len: int, weighting: str, trend: float = 0.0
 ) -> tuple[float, list[int]]:
     T = len(features)
     best = (np.inf, [])
@@ -26,7 +26,7 @@ def brute_force(
         starts = [0, *cuts]
         if min(np.diff([*starts, T])) < min_len:
             continue
-        best = min(best, (average_std(features, starts, weighting), starts))
+        best = min(best, (average_std(features, starts, weighting, trend), starts))
     return best
 
 
@@ -41,12 +41,47 @@ def test_costs_match_direct_std():
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("num_steps,min_len", [(2, 1), (3, 1), (3, 2), (4, 2)])
 @pytest.mark.parametrize("weighting", ["segment", "frame"])
-def test_dp_matches_brute_force(seed, num_steps, min_len, weighting):
+@pytest.mark.parametrize("trend", [0.0, 0.75, 1.0])
+def test_dp_matches_brute_force(seed, num_steps, min_len, weighting, trend):
+    # the DP's prefix-sum costs against the objective computed segment by segment (np.polyfit)
     x = np.random.default_rng(seed).normal(size=(11, 3))
-    value, _ = brute_force(x, num_steps, min_len, weighting)
-    starts = segment_dp(x, num_steps, min_len, weighting)
+    value, _ = brute_force(x, num_steps, min_len, weighting, trend)
+    starts = segment_dp(x, num_steps, min_len, weighting, trend)
     assert len(starts) == num_steps and starts[0] == 0
-    assert average_std(x, starts, weighting) == pytest.approx(value, abs=1e-12)
+    assert average_std(x, starts, weighting, trend) == pytest.approx(value, abs=1e-12)
+
+
+def test_trend_costs_are_residual_stds_about_the_least_squares_line():
+    x = np.random.default_rng(2).normal(size=(12, 4)) + np.arange(12)[:, None] * [0.5, -1.0, 0.0, 2.0]
+    t = np.arange(3, 10, dtype=float)
+    design = np.stack([np.ones_like(t), t], axis=1)
+    coef, *_ = np.linalg.lstsq(design, x[3:10], rcond=None)
+    resid = (x[3:10] - design @ coef).std(axis=0).mean()
+    const = x[3:10].std(axis=0).mean()
+    assert segment_costs(x, weighting="segment", trend=1.0)[3, 10] == pytest.approx(resid)
+    assert segment_costs(x, weighting="segment", trend=0.75)[3, 10] == pytest.approx(
+        0.25 * const + 0.75 * resid
+    )
+    assert segment_costs(x, weighting="frame", trend=1.0)[3, 10] == pytest.approx(7 * resid)
+    # two frames lie on a line: no residual
+    assert segment_costs(x, weighting="segment", trend=1.0)[4, 6] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="trend"):
+        segment_costs(x, trend=1.5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_trend_keeps_a_long_steady_ramp_whole_where_the_constant_model_cuts_it(seed):
+    # a 30-frame ramp, a 6-frame hold, a 20-frame ramp the other way; each step starts with a jump
+    rng = np.random.default_rng(seed)
+    d1, d2 = rng.normal(size=6), rng.normal(size=6)
+    ramp1 = np.arange(30)[:, None] * d1 * 0.2
+    hold = np.repeat((ramp1[-1] + rng.normal(size=6))[None], 6, axis=0)
+    ramp2 = hold[-1] + rng.normal(size=6) + np.arange(20)[:, None] * d2 * 0.2
+    x = np.concatenate([ramp1, hold, ramp2]) + rng.normal(scale=0.05, size=(56, 6))
+    assert segment_dp(x, 3, trend=1.0) == [0, 30, 36]
+    constant = segment_dp(x, 3, trend=0.0)
+    assert constant[1] < 25  # the piecewise-constant model splits the first ramp
+    assert jaccard_overlap(constant, [0, 30, 36], 56) < 0.7
 
 
 def test_frame_weighting_scales_costs_by_length():

@@ -52,15 +52,20 @@ def fit(
     alpha: float = 5.0,
     top_m: int = 32,
     combination: Literal["expected_step", "geometric"] = "expected_step",
+    trend: float = 0.75,
+    seed: int = 0,
     json: Path | None = None,
 ) -> dict:
     """Fit a perceptual reward from the first EPISODES successful demos of DEMOS (a dataset folder).
 
     ENCODER is an encoder checkpoint (e.g. from `robo-reward encoder train`), a shipped model's name
     (default: tcn-small-sim, the multi-view TCN trained on the sim tasks) or a preset name for random
-    weights (tcn-small). STEPS defaults to the sim task's stage count. Writes OUT (config.json +
+    weights (tcn-small, drawn with SEED). STEPS defaults to the sim task's stage count. TREND: the share
+    of a segment's cost from the residual about a linear trend (0: the paper's constant model). Writes OUT (config.json +
     model.safetensors + fit.json) and reports how the found steps agree with any stage column.
     """
+    import torch
+
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.perceptual.configuration_perceptual import PerceptualConfig
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward, segmentation_agreement
@@ -77,7 +82,9 @@ def fit(
         top_m=top_m,
         num_steps=resolve_num_steps(steps, demo_eps),
         combination=combination,
+        segment_trend=trend,
     )
+    torch.manual_seed(seed)  # random weights when ENCODER is a preset
     reward = PerceptualReward.fit(demo_eps, config)
     reward.fit_info.update({"demos": str(Path(demos).resolve()), "episode_indices": [i for i, _ in chosen]})
     reward.save(out)
@@ -105,6 +112,7 @@ def score(
     baselines: bool = True,
     plot: Path | None = None,
     negatives: Path | None = None,
+    grm: Path | None = None,
 ) -> dict:
     """Score every episode of DATA with a fitted perceptual reward: VOC (sparse/medium/dense) on
     successful episodes, AUROC success-vs-failure of the last-third mean, S/P/F accuracy, and the
@@ -112,7 +120,9 @@ def score(
     --baselines (default) the goal-embedding distance and linear-time baselines in the same table.
     The demos the reward was fitted on are left out when DATA is their dataset. NEGATIVES: a second
     dataset (e.g. collected with `--failures 1.0`) whose episodes are all scored as non-successes
-    against DATA's successes (`auroc_success_vs_negatives`), for tasks where DATA holds few failures."""
+    against DATA's successes (`auroc_success_vs_negatives`), for tasks where DATA holds few failures.
+    GRM: a general reward model checkpoint scored on the same episodes, in the same table (its goal
+    reference for a task it has none of: the first fitted demo)."""
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
     from robo_reward.models.perceptual.segmentation import boundary_shifts, stage_starts, step_ious
@@ -144,6 +154,9 @@ def score(
         demo = load_episodes(reward.fit_info["demos"], [reward.fit_info["episode_indices"][0]])[0]
         sources["goal_distance"] = GoalDistanceProgress.from_demo(reward.encoder, demo, reward.config.views)
         sources["linear_time"] = linear_time_progress
+    if grm is not None:
+        demo = load_episodes(reward.fit_info["demos"], [reward.fit_info["episode_indices"][0]])[0]
+        sources["grm"] = grm_progress(grm, demo)
     results = evaluation.evaluate_sources(sources, episodes)
     outcomes = np.array([ep.outcome for ep in episodes])
     keep = outcomes != "partial"
@@ -193,6 +206,19 @@ def score(
         evaluation.plot_progress(episodes, results, plot)
     emit_json(json, result)
     return result
+
+
+def grm_progress(checkpoint: Path, demo):
+    """The GRM's fused progress as a progress source; `demo` (a success) is its goal reference when
+    the checkpoint holds none for the demo's task."""
+    from robo_reward.models.grm.cli import add_reference
+    from robo_reward.models.grm.inference import ProgressEstimator
+    from robo_reward.models.grm.modeling_grm import GRM
+
+    model = GRM.from_pretrained(checkpoint)
+    if not ({demo.task_name, demo.task} & set(model.references)):
+        add_reference(model, demo)
+    return ProgressEstimator(model)
 
 
 def _ragged_mean(rows) -> list[float]:

@@ -27,6 +27,9 @@ class PerceptualConfig:
     # average the within-segment std over frames (each segment weighs its length) or over segments;
     # "segment" (the paper's literal average) lets tiny segments win, see segmentation.py
     segment_weighting: str = "frame"
+    # share of each segment's cost taken from the residual std about a linear trend in time (0 = the
+    # paper's constant model); a steady motion is one step, a change of direction a boundary
+    segment_trend: float = 0.75
     # feature selection: z = alpha·|μ⁺ − μ⁻| − (σ⁺ + σ⁻), the top `top_m` per step
     alpha: float = 5.0
     top_m: int = 32
@@ -39,6 +42,8 @@ class PerceptualConfig:
             self.views = tuple(self.views)
         if self.combination not in COMBINATIONS:
             raise ValueError(f"combination must be one of {COMBINATIONS}, got {self.combination!r}")
+        if not 0.0 <= self.segment_trend <= 1.0:
+            raise ValueError(f"segment_trend must be in [0, 1], got {self.segment_trend}")
         for name in ("num_steps", "reward_steps"):
             value = getattr(self, name)
             if value is not None and value < 2:
@@ -52,4 +57,5 @@ class PerceptualConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> PerceptualConfig:
-        return strict_from_dict(cls, d, "perceptual")
+        # fits saved before the trend term segmented with the constant model: keep it
+        return strict_from_dict(cls, {"segment_trend": 0.0, **d}, "perceptual")

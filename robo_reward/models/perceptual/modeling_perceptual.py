@@ -1,8 +1,9 @@
 """Perceptual reward from a few demonstrations (Sermanet, Xu & Levine 2016), on a frozen encoder.
 
     frames ─ encoder.layer_features per view (each channel pooled to a 2x2 grid) ─ concat ─▶ x (T, F)
-    fit:   demos ─ DP segmentation (segmentation.py) into the task's S steps (→ `segmenter`, the
-           GRM's labels) and into R ≥ S finer reward steps (default max(8, 2S): denser progress;
+    fit:   demos ─ DP segmentation (segmentation.py: constant + linear-trend cost) into the task's S
+           steps (→ `segmenter`, the GRM's labels) and into R ≥ S finer reward steps (default
+           max(8, 2S): denser progress;
            one R for all demos, lowered until the shortest demo holds R segments of ≥ 2 frames)
            per reward step i: positives = the demos' frames in step i, negatives = all other demo
            frames; on channel means, score z = α|μ⁺ − μ⁻| − (σ⁺ + σ⁻) per feature, keep the top M;
@@ -121,6 +122,7 @@ class PerceptualSegmenter:
         min_len: int | None = None,
         weighting: str = "frame",
         pool_grid: int = 2,
+        trend: float = PerceptualConfig.segment_trend,
     ):
         self.encoder = encoder_from_spec(encoder) if isinstance(encoder, str | Path) else encoder
         self.num_steps = num_steps
@@ -128,11 +130,12 @@ class PerceptualSegmenter:
         self.min_len = min_len
         self.weighting = weighting
         self.pool_grid = pool_grid
+        self.trend = trend
 
     def segment_features(self, features: np.ndarray) -> list[int]:
         # a short episode gets fewer steps rather than an error
         steps = min(self.num_steps, max(1, len(features) // max(2, self.min_len or 2)))
-        return segment_dp(standardise_per_episode(features), steps, self.min_len, self.weighting)
+        return segment_dp(standardise_per_episode(features), steps, self.min_len, self.weighting, self.trend)
 
     def segment(self, episode: Episode) -> list[int]:
         return self.segment_features(episode_features(self.encoder, episode, self.views, self.pool_grid))
@@ -195,9 +198,17 @@ class PerceptualReward:
         return self._segmenter(self.encoder, self.config, self.num_steps)
 
     @staticmethod
-    def _segmenter(encoder: ImageEncoder, config: PerceptualConfig, steps: int) -> PerceptualSegmenter:
+    def _segmenter(
+        encoder: ImageEncoder, config: PerceptualConfig, steps: int, trend: float | None = None
+    ) -> PerceptualSegmenter:
         return PerceptualSegmenter(
-            encoder, steps, config.views, config.min_len, config.segment_weighting, config.pool_grid
+            encoder,
+            steps,
+            config.views,
+            config.min_len,
+            config.segment_weighting,
+            config.pool_grid,
+            config.segment_trend if trend is None else trend,
         )
 
     # -- fitting
@@ -213,7 +224,9 @@ class PerceptualReward:
 
         The demos are segmented twice: into the task's `num_steps` (kept in `fit_info`, and what
         `segmenter` reproduces) and into `reward_steps` finer steps that the classifiers model —
-        finer steps make a denser progress signal.
+        finer steps make a denser progress signal. The task's steps use the trend cost (boundaries
+        where the motion changes, `config.segment_trend`); the reward steps use the constant model,
+        the one the step classifiers assume (each step's features gathered around one mean).
         """
         if not demos:
             raise ValueError("the perceptual reward needs at least one demonstration")
@@ -232,7 +245,7 @@ class PerceptualReward:
         reward_steps = common_reward_steps(
             config.resolved_reward_steps, [len(f) for f in feats], config.min_len
         )
-        reward_segmenter = cls._segmenter(encoder, config, reward_steps)
+        reward_segmenter = cls._segmenter(encoder, config, reward_steps, trend=0.0)
         starts = [task_segmenter.segment_features(f) for f in feats]
         reward_starts = [reward_segmenter.segment_features(f) for f in feats]
         labels = np.concatenate(

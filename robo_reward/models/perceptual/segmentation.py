@@ -22,6 +22,16 @@ segment by its size and finds the stages far better (0.60 with the same features
 default (`weighting="frame"`), and the paper's form stays available (`weighting="segment"`). Both
 are sums of per-segment terms, so the DP is exact for both. A minimum segment length `min_len`
 (default: a quarter of the mean step length, at least 2) rules out single frames, whose std is 0.
+
+Trend (`trend` in [0, 1]): the paper's model of a step is a constant — features scatter around one
+mean. But a robot moving steadily makes features drift, so a constant model cuts long steady motions
+in the middle (the 15-frame reach of pick_place is cut where the descent starts) and merges a short
+step with its neighbours. Scoring a segment by the residual std about each feature's least-squares
+line in time instead cuts where the drift changes direction; the cost blends the two,
+    cost([a, b)) = mean_d [(1 − trend)·std(x[a:b, d]) + trend·resid_std(x[a:b, d])],
+still a per-segment term, so the DP stays exact. `trend=0` is the paper's model; the perceptual
+reward uses 0.75, chosen on a separate collection of the sim tasks (seed 7000): mean Jaccard vs the
+stages 0.674 (constant), 0.701 (pure trend), 0.713 (0.75).
 """
 
 from __future__ import annotations
@@ -33,36 +43,59 @@ import numpy as np
 WEIGHTINGS = ("segment", "frame")
 
 
-def segment_costs(features: np.ndarray, min_len: int = 1, weighting: str = "frame") -> np.ndarray:
+def segment_costs(
+    features: np.ndarray, min_len: int = 1, weighting: str = "frame", trend: float = 0.0
+) -> np.ndarray:
     """cost[a, b] = mean over features of the population std of features[a:b]  ((T+1, T+1)),
-    times the segment's length b − a when `weighting="frame"`.
+    blended with the residual std about each feature's least-squares line in time by `trend`
+    (0: constant model, 1: linear), times the segment's length b − a when `weighting="frame"`.
 
     Entries with b − a < min_len (or b ≤ a) are +inf. Built from prefix sums in O(T²·D).
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    if not 0.0 <= trend <= 1.0:
+        raise ValueError(f"trend must be in [0, 1], got {trend}")
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"features must be (T, D), got {x.shape}")
     T = len(x)
-    c1 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])  # (T+1, D)
-    c2 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x * x, axis=0)])
+    t = np.arange(T, dtype=np.float64)[:, None]
+
+    def prefix(v: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.zeros((1, v.shape[1])), np.cumsum(v, axis=0)])
+
+    c1, c2 = prefix(x), prefix(x * x)  # (T+1, D)
+    ct, ctt, ctx = prefix(t), prefix(t * t), prefix(t * x)
     cost = np.full((T + 1, T + 1), np.inf)
     for a in range(T):
         n = np.arange(1, T - a + 1, dtype=np.float64)[:, None]  # lengths of [a, a+1) ... [a, T)
-        mean = (c1[a + 1 :] - c1[a]) / n
-        var = np.maximum((c2[a + 1 :] - c2[a]) / n - mean * mean, 0.0)
-        cost[a, a + 1 :] = np.sqrt(var).mean(axis=1) * (n[:, 0] if weighting == "frame" else 1.0)
+        sx = c1[a + 1 :] - c1[a]
+        sse = np.maximum((c2[a + 1 :] - c2[a]) - sx * sx / n, 0.0)  # Σ (x − mean)²
+        per = np.sqrt(sse / n).mean(axis=1)
+        if trend > 0:
+            st = ct[a + 1 :] - ct[a]
+            vt = (ctt[a + 1 :] - ctt[a]) - st * st / n  # Σ (t − mean t)², 0 for one frame
+            cov = (ctx[a + 1 :] - ctx[a]) - st * sx / n  # Σ (t − mean t)(x − mean x)
+            explained = np.where(vt > 0, cov * cov / np.where(vt > 0, vt, 1.0), 0.0)
+            resid = np.sqrt(np.maximum(sse - explained, 0.0) / n).mean(axis=1)
+            per = (1.0 - trend) * per + trend * resid
+        cost[a, a + 1 :] = per * (n[:, 0] if weighting == "frame" else 1.0)
     length = np.arange(T + 1)[None, :] - np.arange(T + 1)[:, None]
     cost[length < max(1, min_len)] = np.inf
     return cost
 
 
 def segment_dp(
-    features: np.ndarray, num_steps: int, min_len: int | None = None, weighting: str = "frame"
+    features: np.ndarray,
+    num_steps: int,
+    min_len: int | None = None,
+    weighting: str = "frame",
+    trend: float = 0.0,
 ) -> list[int]:
     """Exact minimiser of the average within-segment std: the start frame of each of `num_steps`
-    segments (the first is 0), for features (T, D). `weighting`: average over segments or frames."""
+    segments (the first is 0), for features (T, D). `weighting`: average over segments or frames;
+    `trend`: the share of the residual std about a linear trend in each segment's cost."""
     T = len(features)
     if num_steps < 1:
         raise ValueError("num_steps must be ≥ 1")
@@ -70,7 +103,7 @@ def segment_dp(
         min_len = default_min_len(T, num_steps)
     if num_steps * max(1, min_len) > T:
         raise ValueError(f"cannot split {T} frames into {num_steps} segments of ≥ {min_len} frames")
-    cost = segment_costs(features, min_len, weighting)
+    cost = segment_costs(features, min_len, weighting, trend)
     best = np.full((num_steps + 1, T + 1), np.inf)  # best[s, b]: x[:b] in s segments
     arg = np.zeros((num_steps + 1, T + 1), dtype=np.int64)
     best[0, 0] = 0.0
@@ -89,13 +122,29 @@ def default_min_len(length: int, num_steps: int) -> int:
     return max(2, length // (4 * num_steps))
 
 
-def average_std(features: np.ndarray, starts: Sequence[int], weighting: str = "frame") -> float:
-    """The objective: the mean feature std inside each segment, averaged over segments
+def average_std(
+    features: np.ndarray, starts: Sequence[int], weighting: str = "frame", trend: float = 0.0
+) -> float:
+    """The objective, computed directly: the mean feature std inside each segment (blended by
+    `trend` with the residual std about each feature's least-squares line), averaged over segments
     (`weighting="segment"`) or over frames (`"frame"`: each segment weighs its length)."""
     x = np.asarray(features, dtype=np.float64)
     bounds = [*starts, len(x)]
     spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-    stds = np.array([x[a:b].std(axis=0).mean() for a, b in spans])
+
+    def resid_std(seg: np.ndarray) -> float:
+        if len(seg) < 3:  # a line through ≤ 2 points fits them exactly
+            return 0.0
+        t = np.arange(len(seg), dtype=np.float64)
+        coef = np.polyfit(t, seg, 1)  # (2, D)
+        return float((seg - (np.outer(t, coef[0]) + coef[1])).std(axis=0).mean())
+
+    stds = np.array(
+        [
+            (1 - trend) * x[a:b].std(axis=0).mean() + (trend * resid_std(x[a:b]) if trend else 0.0)
+            for a, b in spans
+        ]
+    )
     weights = np.array([b - a for a, b in spans] if weighting == "frame" else [1] * len(spans), float)
     return float((stds * weights).sum() / weights.sum())
 
