@@ -61,8 +61,9 @@ def fit(
     ENCODER is an encoder checkpoint (e.g. from `robo-reward encoder train`), a shipped model's name
     (default: tcn-small-sim, the multi-view TCN trained on the sim tasks) or a preset name for random
     weights (tcn-small, drawn with SEED). STEPS defaults to the sim task's stage count. TREND: the share
-    of a segment's cost from the residual about a linear trend (0: the paper's constant model). Writes OUT (config.json +
-    model.safetensors + fit.json) and reports how the found steps agree with any stage column.
+    of a segment's cost from the residual about a linear trend (0: the paper's constant model). Writes
+    OUT (config.json + model.safetensors + fit.json) and reports how the found steps agree with any
+    stage column.
     """
     import torch
 
@@ -148,14 +149,14 @@ def score(
         return reward(ep) if f is None else reward.progress_from_features(f)
 
     sources = {"perceptual": perceptual}
+    if baselines or grm is not None:
+        demo = load_episodes(reward.fit_info["demos"], [reward.fit_info["episode_indices"][0]])[0]
     if baselines:
         from robo_reward.rewards.baselines import GoalDistanceProgress, linear_time_progress
 
-        demo = load_episodes(reward.fit_info["demos"], [reward.fit_info["episode_indices"][0]])[0]
         sources["goal_distance"] = GoalDistanceProgress.from_demo(reward.encoder, demo, reward.config.views)
         sources["linear_time"] = linear_time_progress
     if grm is not None:
-        demo = load_episodes(reward.fit_info["demos"], [reward.fit_info["episode_indices"][0]])[0]
         sources["grm"] = grm_progress(grm, demo)
     results = evaluation.evaluate_sources(sources, episodes)
     outcomes = np.array([ep.outcome for ep in episodes])
