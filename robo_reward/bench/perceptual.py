@@ -95,6 +95,6 @@ def run(
     multi = multi_step_tasks(tasks)
     rows = summarize({**per_task, **others}, multi)
     print_table(f"perceptual reward from {demos} demos per task (means over tasks)", rows)
-    result = {"rows": rows, "per_task": per_task, "table_markdown": markdown_table(rows)}
+    result = {"rows": rows, "per_task": {**per_task, **others}, "table_markdown": markdown_table(rows)}
     emit_json(json, result)
     return result
