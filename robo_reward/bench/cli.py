@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_TREND
 from robo_reward.utils.cli_helpers import emit_json
 
 
@@ -37,7 +38,7 @@ def perceptual(
     out: Path = Path("runs/bench/perceptual"),
     demos: int = 5,
     reach_negatives: Path | None = None,
-    trend: float = 0.75,
+    trend: float = SEGMENT_TREND,
     grm: Path | None = None,
     json: Path | None = None,
 ) -> dict:

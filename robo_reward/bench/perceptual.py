@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_TREND
 from robo_reward.utils.cli_helpers import console, emit_json, markdown_table, print_table
 
 TASKS = ("push", "pick_place", "stack", "open_drawer", "drawer_store", "reach")
@@ -61,7 +62,7 @@ def run(
     tasks: tuple[str, ...] = TASKS,
     demos: int = 5,
     negatives: dict[str, Path] | None = None,
-    trend: float = 0.75,
+    trend: float = SEGMENT_TREND,
     grm: Path | None = None,
     json: Path | None = None,
 ) -> dict:

@@ -8,6 +8,7 @@ from typing import Literal
 
 import numpy as np
 
+from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_TREND
 from robo_reward.utils.cli_helpers import console, emit_json, print_table
 
 DEFAULT_STEPS = 3
@@ -52,7 +53,7 @@ def fit(
     alpha: float = 5.0,
     top_m: int = 32,
     combination: Literal["expected_step", "geometric"] = "expected_step",
-    trend: float = 0.75,
+    trend: float = SEGMENT_TREND,
     seed: int = 0,
     json: Path | None = None,
 ) -> dict:

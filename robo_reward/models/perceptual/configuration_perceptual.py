@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from robo_reward.utils.config import strict_from_dict
 
 COMBINATIONS = ("expected_step", "geometric")
+# the trend share of the task steps' segmentation cost, chosen on a separate collection (segmentation.py)
+SEGMENT_TREND = 0.75
 
 
 @dataclass
@@ -29,7 +31,7 @@ class PerceptualConfig:
     segment_weighting: str = "frame"
     # share of each segment's cost taken from the residual std about a linear trend in time (0 = the
     # paper's constant model); a steady motion is one step, a change of direction a boundary
-    segment_trend: float = 0.75
+    segment_trend: float = SEGMENT_TREND
     # feature selection: z = alpha·|μ⁺ − μ⁻| − (σ⁺ + σ⁻), the top `top_m` per step
     alpha: float = 5.0
     top_m: int = 32

@@ -3,8 +3,8 @@
     frames ─ encoder.layer_features per view (each channel pooled to a 2x2 grid) ─ concat ─▶ x (T, F)
     fit:   demos ─ DP segmentation (segmentation.py: constant + linear-trend cost) into the task's S
            steps (→ `segmenter`, the GRM's labels) and into R ≥ S finer reward steps (default
-           max(8, 2S): denser progress;
-           one R for all demos, lowered until the shortest demo holds R segments of ≥ 2 frames)
+           max(8, 2S): denser progress; one R for all demos, lowered until the shortest demo holds
+           R segments of ≥ 2 frames)
            per reward step i: positives = the demos' frames in step i, negatives = all other demo
            frames; on channel means, score z = α|μ⁺ − μ⁻| − (σ⁺ + σ⁻) per feature, keep the top M;
            Gaussian classifier: diagonal Gaussians N⁺, N⁻ over those M features
