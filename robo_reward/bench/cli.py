@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_TREND
+from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_COMPONENTS, SEGMENT_TREND
 from robo_reward.utils.cli_helpers import emit_json
 
 
@@ -39,13 +39,15 @@ def perceptual(
     demos: int = 5,
     reach_negatives: Path | None = None,
     trend: float = SEGMENT_TREND,
+    components: int | None = SEGMENT_COMPONENTS,
     grm: Path | None = None,
     json: Path | None = None,
 ) -> dict:
     """Perceptual reward from DEMOS demos per task (DATA/<task>, scored on the rest), shipped TCN encoder
     vs the same network with random weights: Jaccard vs sim stages, VOC, AUROC, S/P/F, goal baseline.
     REACH_NEGATIVES: an all-failure reach dataset scored as extra negatives (reach has few failures).
-    TREND: the segmentation's linear-trend share (0: the paper's piecewise-constant steps). GRM: a reward
+    TREND: the segmentation's linear-trend share (0: the paper's piecewise-constant steps). COMPONENTS:
+    the whitened principal components it reads (None: every feature). GRM: a reward
     model checkpoint scored on the same episodes, with the baselines, as rows of the same table."""
     negatives = {"reach": reach_negatives} if reach_negatives else None
     return _run(
@@ -55,6 +57,7 @@ def perceptual(
         demos=demos,
         negatives=negatives,
         trend=trend,
+        components=components,
         grm=grm,
         json=json,
     )

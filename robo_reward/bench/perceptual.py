@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_TREND
+from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_COMPONENTS, SEGMENT_TREND
 from robo_reward.utils.cli_helpers import console, emit_json, markdown_table, print_table
 
 TASKS = ("push", "pick_place", "stack", "open_drawer", "drawer_store", "reach")
@@ -63,6 +63,7 @@ def run(
     demos: int = 5,
     negatives: dict[str, Path] | None = None,
     trend: float = SEGMENT_TREND,
+    components: int | None = SEGMENT_COMPONENTS,
     grm: Path | None = None,
     json: Path | None = None,
 ) -> dict:
@@ -82,7 +83,15 @@ def run(
         for task in tasks:
             console.print(f"[bold]{name}[/bold] {task}")
             ckpt = Path(out) / name / task
-            fit(Path(data) / task, ckpt, episodes=demos, task=task, encoder=encoder, trend=trend)
+            fit(
+                Path(data) / task,
+                ckpt,
+                episodes=demos,
+                task=task,
+                encoder=encoder,
+                trend=trend,
+                components=components,
+            )
             with_grm = grm if name == "tcn" else None
             r = score(ckpt, Path(data) / task, task=task, negatives=negatives.get(task), grm=with_grm)
             per_task[name][task] = {

@@ -73,6 +73,9 @@ def test_config_rejects_a_trend_share_outside_0_1():
         PerceptualConfig(segment_trend=-0.1)
     # a fit saved before the trend term keeps the constant model it was fitted with
     assert PerceptualConfig.from_dict({"num_steps": 3}).segment_trend == 0.0
+    assert PerceptualConfig.from_dict({"num_steps": 3}).segment_components is None
+    with pytest.raises(ValueError, match="segment_components"):
+        PerceptualConfig(segment_components=0)
     assert PerceptualConfig.from_dict({"num_steps": 3, "segment_trend": 0.5}).segment_trend == 0.5
 
 
@@ -88,17 +91,23 @@ def test_short_demos_lower_the_reward_steps_for_all(tiny_encoder, stepped):
 
 
 def test_task_steps_use_the_trend_cost_and_reward_steps_the_constant_model(tiny_encoder, stepped):
-    from robo_reward.models.perceptual.modeling_perceptual import episode_features, standardise_per_episode
+    from robo_reward.models.perceptual.modeling_perceptual import (
+        episode_features,
+        principal_components,
+        standardise_per_episode,
+    )
     from robo_reward.models.perceptual.segmentation import segment_dp
 
     demos = [stepped(s) for s in range(2)]
-    config = PerceptualConfig(encoder="tcn-tiny", num_steps=3, reward_steps=6, top_m=8, segment_trend=1.0)
+    config = PerceptualConfig(
+        encoder="tcn-tiny", num_steps=3, reward_steps=6, top_m=8, segment_trend=1.0, segment_components=2
+    )
     reward = PerceptualReward.fit(demos, config, encoder=tiny_encoder)
     for ep, starts, reward_starts in zip(
         demos, reward.fit_info["demo_starts"], reward.fit_info["reward_starts"], strict=True
     ):
         x = standardise_per_episode(episode_features(tiny_encoder, ep, None, config.pool_grid))
-        assert starts == segment_dp(x, 3, trend=1.0)
+        assert starts == segment_dp(principal_components(x, 2), 3, trend=1.0)
         assert reward_starts == segment_dp(x, 6, trend=0.0)
         assert reward.segmenter.segment(ep) == starts
 
@@ -166,3 +175,40 @@ def test_online_frames_api_matches_episode_scoring(fitted, stepped):
     # features already reduced to channel means are accepted as they are
     means = global_pool(reward.features(ep), reward.config.pool_grid)
     np.testing.assert_allclose(reward.progress_from_features(means), reward(ep), atol=1e-6)
+
+
+def test_principal_components_match_the_covariance_eigenvectors():
+    from robo_reward.models.perceptual.modeling_perceptual import principal_components
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6)) @ rng.normal(size=(6, 6)) + 3.0
+    y = principal_components(x, 3)
+    centred = x - x.mean(0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / len(x))  # ascending
+    for j in range(3):
+        expected = centred @ vectors[:, -1 - j] / np.sqrt(values[-1 - j])
+        sign = np.sign(expected @ y[:, j])  # an eigenvector's sign is arbitrary
+        np.testing.assert_allclose(y[:, j], sign * expected, atol=1e-8)
+    np.testing.assert_allclose(y.T @ y / len(x), np.eye(3), atol=1e-8)  # whitened, uncorrelated
+    # rank 2: a third component would be noise, so it is dropped
+    flat = np.outer(rng.normal(size=30), [1.0, 2.0, 0.0]) + np.outer(rng.normal(size=30), [0.0, 1.0, 1.0])
+    assert principal_components(flat, 3).shape == (30, 2)
+
+
+def test_components_give_a_change_in_few_channels_the_weight_of_a_change_in_many():
+    """50 channels drift together along one smooth arc (the arm's travel) and 2 step at frame 42 (the
+    gripper closing). Every channel standardised, the 50 outvote the 2 and the cut lands in the arc;
+    in whitened principal components the arc and the step are one component each and the step wins."""
+    from robo_reward.models.perceptual.modeling_perceptual import (
+        principal_components,
+        standardise_per_episode,
+    )
+    from robo_reward.models.perceptual.segmentation import segment_dp
+
+    rng = np.random.default_rng(1)
+    t = np.linspace(0, 1, 60)
+    arc = np.sin(np.pi * t)[:, None] * rng.uniform(0.5, 1.5, 50)
+    step = (np.arange(60) >= 42)[:, None] * np.array([1.0, -1.0])
+    x = standardise_per_episode(np.hstack([arc, step]) + 0.02 * rng.normal(size=(60, 52)))
+    assert abs(segment_dp(x, 2, trend=0.75)[1] - 42) > 5
+    assert segment_dp(principal_components(x, 5), 2, trend=0.75) == [0, 42]

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_TREND
+from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_COMPONENTS, SEGMENT_TREND
 from robo_reward.utils.cli_helpers import console, emit_json, print_table
 
 DEFAULT_STEPS = 3
@@ -54,6 +54,7 @@ def fit(
     top_m: int = 32,
     combination: Literal["expected_step", "geometric"] = "expected_step",
     trend: float = SEGMENT_TREND,
+    components: int | None = SEGMENT_COMPONENTS,
     seed: int = 0,
     json: Path | None = None,
 ) -> dict:
@@ -62,7 +63,9 @@ def fit(
     ENCODER is an encoder checkpoint (e.g. from `robo-reward encoder train`), a shipped model's name
     (default: tcn-small-sim, the multi-view TCN trained on the sim tasks) or a preset name for random
     weights (tcn-small, drawn with SEED). STEPS defaults to the sim task's stage count. TREND: the share
-    of a segment's cost from the residual about a linear trend (0: the paper's constant model). Writes
+    of a segment's cost from the residual about a linear trend (0: the paper's constant model).
+    COMPONENTS: segment in this many whitened principal components of each episode (None: every
+    feature, as the paper). Writes
     OUT (config.json + model.safetensors + fit.json) and reports how the found steps agree with any
     stage column.
     """
@@ -85,6 +88,7 @@ def fit(
         num_steps=resolve_num_steps(steps, demo_eps),
         combination=combination,
         segment_trend=trend,
+        segment_components=components,
     )
     torch.manual_seed(seed)  # random weights when ENCODER is a preset
     reward = PerceptualReward.fit(demo_eps, config)

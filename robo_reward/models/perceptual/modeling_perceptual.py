@@ -1,8 +1,9 @@
 """Perceptual reward from a few demonstrations (Sermanet, Xu & Levine 2016), on a frozen encoder.
 
     frames ─ encoder.layer_features per view (each channel pooled to a 2x2 grid) ─ concat ─▶ x (T, F)
-    fit:   demos ─ DP segmentation (segmentation.py: constant + linear-trend cost) into the task's S
-           steps (→ `segmenter`, the GRM's labels) and into R ≥ S finer reward steps (default
+    fit:   demos ─ DP segmentation (segmentation.py: constant + linear-trend cost, on the episode's
+           top 5 principal components, whitened) into the task's S steps (→ `segmenter`, the GRM's
+           labels) and, on all features, into R ≥ S finer reward steps (default
            max(8, 2S): denser progress; one R for all demos, lowered until the shortest demo holds
            R segments of ≥ 2 frames)
            per reward step i: positives = the demos' frames in step i, negatives = all other demo
@@ -85,6 +86,15 @@ def standardise_per_episode(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
 
 
+def principal_components(x: np.ndarray, k: int, eps: float = 1e-6) -> np.ndarray:
+    """Features (T, F) → their scores on the top k principal components over the episode (T, ≤ k),
+    each scaled to unit variance; components with (near-)zero variance are dropped."""
+    centred = x - x.mean(axis=0)
+    u, sv, _ = np.linalg.svd(centred, full_matrices=False)
+    keep = min(k, int(np.sum(sv > eps * max(float(sv[0]), eps)))) if len(sv) else 0
+    return u[:, : max(keep, 1)] * np.sqrt(len(x))
+
+
 # ---- features ---------------------------------------------------------------------------------
 def episode_features(
     encoder: ImageEncoder, episode: Episode, views: Sequence[str] | None = None, pool_grid: int = 1
@@ -111,7 +121,8 @@ class PerceptualSegmenter:
     """Step boundaries of an unannotated episode: the `Segmenter` the GRM's labels use.
 
     `segment(episode)` → frame indices where each new step starts ([0, ...], `num_steps` entries),
-    from DP segmentation of the encoder's layer features (each feature standardised over the episode).
+    from DP segmentation of the encoder's layer features (each feature standardised over the episode),
+    or of their top `components` principal components, whitened (None: of every feature).
     """
 
     def __init__(
@@ -123,6 +134,7 @@ class PerceptualSegmenter:
         weighting: str = "frame",
         pool_grid: int = 2,
         trend: float = PerceptualConfig.segment_trend,
+        components: int | None = PerceptualConfig.segment_components,
     ):
         self.encoder = encoder_from_spec(encoder) if isinstance(encoder, str | Path) else encoder
         self.num_steps = num_steps
@@ -131,11 +143,15 @@ class PerceptualSegmenter:
         self.weighting = weighting
         self.pool_grid = pool_grid
         self.trend = trend
+        self.components = components
 
     def segment_features(self, features: np.ndarray) -> list[int]:
         # a short episode gets fewer steps rather than an error
         steps = min(self.num_steps, max(1, len(features) // max(2, self.min_len or 2)))
-        return segment_dp(standardise_per_episode(features), steps, self.min_len, self.weighting, self.trend)
+        x = standardise_per_episode(features)
+        if self.components is not None:
+            x = principal_components(x, self.components)
+        return segment_dp(x, steps, self.min_len, self.weighting, self.trend)
 
     def segment(self, episode: Episode) -> list[int]:
         return self.segment_features(episode_features(self.encoder, episode, self.views, self.pool_grid))
@@ -199,8 +215,10 @@ class PerceptualReward:
 
     @staticmethod
     def _segmenter(
-        encoder: ImageEncoder, config: PerceptualConfig, steps: int, trend: float | None = None
+        encoder: ImageEncoder, config: PerceptualConfig, steps: int, task_steps: bool = True
     ) -> PerceptualSegmenter:
+        """The task steps' segmenter (`config`'s trend and components), or with `task_steps=False` the
+        reward steps' one: the constant model on every feature, which the step classifiers assume."""
         return PerceptualSegmenter(
             encoder,
             steps,
@@ -208,7 +226,8 @@ class PerceptualReward:
             config.min_len,
             config.segment_weighting,
             config.pool_grid,
-            config.segment_trend if trend is None else trend,
+            config.segment_trend if task_steps else 0.0,
+            config.segment_components if task_steps else None,
         )
 
     # -- fitting
@@ -225,7 +244,8 @@ class PerceptualReward:
         The demos are segmented twice: into the task's `num_steps` (kept in `fit_info`, and what
         `segmenter` reproduces) and into `reward_steps` finer steps that the classifiers model —
         finer steps make a denser progress signal. The task's steps use the trend cost (boundaries
-        where the motion changes, `config.segment_trend`); the reward steps use the constant model,
+        where the motion changes, `config.segment_trend`) on the whitened principal components
+        (`config.segment_components`); the reward steps use the constant model on every feature,
         the one the step classifiers assume (each step's features gathered around one mean).
         """
         if not demos:
@@ -245,7 +265,7 @@ class PerceptualReward:
         reward_steps = common_reward_steps(
             config.resolved_reward_steps, [len(f) for f in feats], config.min_len
         )
-        reward_segmenter = cls._segmenter(encoder, config, reward_steps, trend=0.0)
+        reward_segmenter = cls._segmenter(encoder, config, reward_steps, task_steps=False)
         starts = [task_segmenter.segment_features(f) for f in feats]
         reward_starts = [reward_segmenter.segment_features(f) for f in feats]
         labels = np.concatenate(
