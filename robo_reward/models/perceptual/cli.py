@@ -65,9 +65,8 @@ def fit(
     weights (tcn-small, drawn with SEED). STEPS defaults to the sim task's stage count. TREND: the share
     of a segment's cost from the residual about a linear trend (0: the paper's constant model).
     COMPONENTS: segment in this many whitened principal components of each episode (None: every
-    feature, as the paper). Writes
-    OUT (config.json + model.safetensors + fit.json) and reports how the found steps agree with any
-    stage column.
+    feature, as the paper). Writes OUT (config.json + model.safetensors + fit.json) and reports how the
+    found steps agree with any stage column.
     """
     import torch
 

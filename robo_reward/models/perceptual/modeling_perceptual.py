@@ -2,7 +2,7 @@
 
     frames ─ encoder.layer_features per view (each channel pooled to a 2x2 grid) ─ concat ─▶ x (T, F)
     fit:   demos ─ DP segmentation (segmentation.py: constant + linear-trend cost, on the episode's
-           top 5 principal components, whitened) into the task's S steps (→ `segmenter`, the GRM's
+           top k principal components, whitened; k = 5) into the task's S steps (→ `segmenter`, the GRM's
            labels) and, on all features, into R ≥ S finer reward steps (default
            max(8, 2S): denser progress; one R for all demos, lowered until the shortest demo holds
            R segments of ≥ 2 frames)
@@ -89,10 +89,9 @@ def standardise_per_episode(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 def principal_components(x: np.ndarray, k: int, eps: float = 1e-6) -> np.ndarray:
     """Features (T, F) → their scores on the top k principal components over the episode (T, ≤ k),
     each scaled to unit variance; components with (near-)zero variance are dropped."""
-    centred = x - x.mean(axis=0)
-    u, sv, _ = np.linalg.svd(centred, full_matrices=False)
-    keep = min(k, int(np.sum(sv > eps * max(float(sv[0]), eps)))) if len(sv) else 0
-    return u[:, : max(keep, 1)] * np.sqrt(len(x))
+    u, sv, _ = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    keep = max(1, min(k, int(np.sum(sv > eps * sv[0])))) if len(sv) else 0
+    return u[:, :keep] * np.sqrt(len(x))
 
 
 # ---- features ---------------------------------------------------------------------------------
