@@ -149,3 +149,28 @@ def test_sft_term_added():
     batch, w, l = make_pairs(B=4)
     loss, stats = dpo_step_loss(policy, reference, batch, w, l, DPOLossConfig(sft_weight=0.5))
     assert loss.item() == pytest.approx(math.log(2.0) + 0.5 * stats["sft"].item(), rel=1e-6)
+
+
+def test_beta_0_is_flow_matching_on_the_winners_alone():
+    """β = 0 zeroes the DPO term's gradient: what is left is the plain winner loss, losers untouched."""
+    torch.manual_seed(0)
+    policy = ToyFlow()
+    reference = copy.deepcopy(policy).requires_grad_(False)
+    batch, w, l = make_pairs(B=8)
+    loss, stats = dpo_step_loss(
+        policy,
+        reference,
+        batch,
+        w,
+        l,
+        DPOLossConfig(beta=0.0, sft_weight=1.0),
+        torch.Generator().manual_seed(3),
+    )
+    loss.backward()
+    grads = [p.grad.clone() for p in policy.parameters()]
+    policy.zero_grad()
+    noise, t = policy.calls[0][0][:8], policy.calls[0][1][:8]  # the winners' half of the shared draw
+    policy.flow_matching_loss(batch, w, noise, t).mean().backward()
+    for got, want in zip(grads, [p.grad for p in policy.parameters()], strict=True):
+        torch.testing.assert_close(got, want)
+    assert loss.item() == pytest.approx(math.log(2.0) + stats["sft"].item(), rel=1e-6)

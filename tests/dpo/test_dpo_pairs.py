@@ -227,6 +227,8 @@ def test_success_judge_is_the_sparse_signal():
     np.testing.assert_array_equal(SuccessJudge().gains({}, {"progress": 0.5}, outs), [1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="scorer"):
         PairsConfig(scorer="sparse")
+    with pytest.raises(ValueError, match="perceptual-reward fit"):
+        PairsConfig(scorer="perceptual")
 
 
 def test_ranking_agreement_by_hand():
@@ -267,3 +269,11 @@ def test_judge_agreement_runs_on_the_sim(tiny_policy, tmp_path):
     }
     assert out["oracle"]["wrong@0.02"] in (0.0,) or np.isnan(out["oracle"]["wrong@0.02"])
     assert out["constant (chance)"]["kept@0.02"] == 0.0
+
+
+def test_dpo_config_needs_something_to_learn():
+    assert DPOConfig(beta=0.0, sft_weight=1.0).beta == 0.0
+    with pytest.raises(ValueError, match="not both 0"):
+        DPOConfig(beta=0.0, sft_weight=0.0)
+    with pytest.raises(ValueError, match="beta ≥ 0"):
+        DPOConfig(beta=-1.0)

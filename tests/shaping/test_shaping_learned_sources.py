@@ -72,12 +72,13 @@ def test_grm_judge_scores_k_outcomes(tiny_grm):
     np.testing.assert_allclose(gains, online.step({k: np.stack([o.obs[k] for o in outcomes]) for k in keys}))
 
 
-def test_perceptual_shaped_wrapper(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_perceptual(tmp_path_factory):
+    """A perceptual reward fitted on two random-image demos with a random-weight tcn-tiny encoder."""
     from robo_reward.data.episode import Episode
     from robo_reward.models.encoders import build_encoder
     from robo_reward.models.perceptual.configuration_perceptual import PerceptualConfig
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
-    from robo_reward.rewards.wrappers import PerceptualProgress
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -94,8 +95,15 @@ def test_perceptual_shaped_wrapper(tmp_path):
         for _ in range(2)
     ]
     cfg = PerceptualConfig(encoder="tcn-tiny", num_steps=2, top_m=8)
-    PerceptualReward.fit(demos, cfg, encoder=build_encoder("tcn-tiny").eval()).save(tmp_path / "perc")
-    source = load_progress_source("perceptual", 2, task_spec(TASK).instruction, str(tmp_path / "perc"))
+    path = tmp_path_factory.mktemp("perc") / "perc"
+    PerceptualReward.fit(demos, cfg, encoder=build_encoder("tcn-tiny").eval()).save(path)
+    return path
+
+
+def test_perceptual_shaped_wrapper(tiny_perceptual):
+    from robo_reward.rewards.wrappers import PerceptualProgress
+
+    source = load_progress_source("perceptual", 2, task_spec(TASK).instruction, str(tiny_perceptual))
     assert isinstance(source, PerceptualProgress)
     env = ProgressRewardWrapper(make_vec(), source, ShapingConfig(kind="potential"))
     obs, _ = env.reset(seed=0)
@@ -103,3 +111,51 @@ def test_perceptual_shaped_wrapper(tmp_path):
     _, r, *_ = env.step(np.zeros((2, 7), np.float32))
     np.testing.assert_allclose(r, env.potential)  # Φ as the reward (naive baseline)
     assert env.timings["reward"] > 0
+
+
+def test_perceptual_judge_scores_k_outcomes(tiny_perceptual):
+    """Each outcome's gain is its frame's perceptual progress minus the start frame's, as the reward
+    scores the same frames read as one episode (the offline path: episode features → progress)."""
+    from robo_reward.data.episode import Episode
+    from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
+    from robo_reward.train.dpo.configuration_dpo import PairsConfig
+    from robo_reward.train.dpo.pairs import _judge
+    from robo_reward.train.dpo.world_model import PerceptualJudge
+
+    instruction = task_spec(TASK).instruction
+    judge = _judge(PairsConfig(scorer="perceptual", perceptual=str(tiny_perceptual)), instruction)
+    assert isinstance(judge, PerceptualJudge)
+    driver, world = make_env(TASK, image_size=32), SimWorldModel(make_env(TASK, image_size=32))
+    obs, info = driver.reset(seed=1)
+    world.env.reset(seed=1)
+    state = driver.unwrapped.get_sim_state()
+    chunks = np.random.default_rng(0).uniform(-1, 1, (3, 6, 7)).astype(np.float32)
+    outcomes = [world.rollout(state, c) for c in chunks]
+    gains = judge.gains(obs, info, outcomes)
+    key = "observation.images."
+    frames = [obs] + [o.obs for o in outcomes]
+    as_episode = Episode(
+        views={v: np.stack([f[key + v] for f in frames]) for v in ("front", "side", "wrist")},
+        state=np.zeros((4, 1), np.float32),
+        action=np.zeros((4, 7), np.float32),
+        task=instruction,
+    )
+    progress = PerceptualReward.load(tiny_perceptual)(as_episode)
+    np.testing.assert_allclose(gains, progress[1:] - progress[0], atol=1e-5)
+    assert np.abs(gains).max() > 0  # the outcomes differ, and so do their scores
+
+
+def test_judge_agreement_scores_the_perceptual_reward(tiny_perceptual):
+    from robo_reward.models.flow_policy import FlowPolicy, make_config
+    from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
+    from robo_reward.sim import STATE_NAMES
+    from robo_reward.train.dpo.judges import judge_agreement
+
+    torch.manual_seed(0)
+    policy = FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES)))
+    out = judge_agreement(
+        policy, TASK, None, k=3, execute_steps=4, episodes=1, image_size=32,
+        perceptual=PerceptualReward.load(tiny_perceptual),
+    )  # fmt: skip
+    assert set(out) == {"perceptual", "oracle", "constant (chance)"}
+    assert out["oracle"]["pairs"] > 0 and 0.0 <= out["perceptual"]["pair_accuracy"] <= 1.0

@@ -24,8 +24,8 @@ def pairs(
     """Sample K chunks per observation, score them, keep (best, worst) pairs with a large enough gap.
 
     --task T: observations from the policy's own sim rollouts, scored by executing each chunk from the
-    cloned sim state (world model) and judging the progress gain (--scorer grm|oracle) or the
-    success of the branch (--scorer success, with --continue-steps).
+    cloned sim state (world model) and judging the progress gain (--scorer grm|perceptual|oracle) or
+    the success of the branch (--scorer success, with --continue-steps).
     --data DIR: demo frames; the action reward (−L1 to the demo chunk) ranks them, plus the world
     model where the demos carry sim states.
     """
@@ -98,7 +98,8 @@ def _success(ev: dict | None) -> dict:
 def judges(
     policy: Path,
     task: str,
-    grm: Path,
+    grm: Path | None = None,
+    perceptual: Path | None = None,
     k: int = 5,
     execute_steps: int = 8,
     continue_steps: int = 0,
@@ -108,16 +109,21 @@ def judges(
     json: Path | None = None,
     threads: int | None = 1,
 ) -> dict:
-    """Agreement of the GRM (fused and per perspective) with privileged sim progress when ranking K
-    chunks sampled at the same state, on `episodes` rollouts of the policy (train/dpo/judges.py)."""
+    """Agreement of the learned judges (the GRM `--grm`, fused and per perspective; the perceptual reward
+    `--perceptual`, a `perceptual fit` output) with privileged sim progress when ranking K chunks sampled
+    at the same state, on the same branches of `episodes` rollouts of the policy (train/dpo/judges.py)."""
     from robo_reward.models.flow_policy import FlowPolicy
     from robo_reward.models.grm.modeling_grm import GRM
+    from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
     from robo_reward.train.dpo.judges import judge_agreement
 
+    if grm is None and perceptual is None:
+        raise SystemExit("dpo judges: give a learned judge to measure, --grm PATH and/or --perceptual PATH")
     set_threads(threads)
     result = judge_agreement(
-        FlowPolicy.from_pretrained(policy), task, GRM.from_pretrained(grm), k, execute_steps,
-        continue_steps, episodes, seed, min_gap,
+        FlowPolicy.from_pretrained(policy), task, GRM.from_pretrained(grm) if grm else None, k,
+        execute_steps, continue_steps, episodes, seed, min_gap,
+        perceptual=PerceptualReward.load(perceptual) if perceptual else None,
     )  # fmt: skip
     print_table(
         f"judges on {task}: k {k}, {execute_steps} + {continue_steps} steps",

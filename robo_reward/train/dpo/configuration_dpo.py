@@ -5,14 +5,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+SCORERS = ("grm", "perceptual", "oracle", "success")
+
 
 @dataclass
 class PairsConfig:
     k: int = 5  # chunks sampled per observation
-    # judge of the world-model reward: grm | oracle (privileged sim progress gain) | success (the sparse
-    # signal: 1 where the branch ends in the env's success, else 0; meaningful with continue_steps)
+    # judge of the world-model reward: grm | perceptual (the learned rewards' progress gain) | oracle
+    # (privileged sim progress gain) | success (the sparse signal: 1 where the branch ends in the env's
+    # success, else 0; meaningful with continue_steps)
     scorer: str = "grm"
     grm: str | None = None  # GRM checkpoint for scorer=grm
+    perceptual: str | None = None  # perceptual-reward fit (`perceptual fit --out`) for scorer=perceptual
     world_weight: float = 1.0  # weight of the world-model reward (progress gain of the executed chunk)
     action_weight: float = 1.0  # weight of the action reward (−L1 to the demo chunk, where one exists)
     min_margin: float = 0.02  # pairs whose weighted-score gap is smaller are dropped
@@ -33,10 +37,12 @@ class PairsConfig:
     def __post_init__(self) -> None:
         if self.k < 2:
             raise ValueError(f"k must be ≥ 2 (a winner and a loser), got {self.k}")
-        if self.scorer not in ("grm", "oracle", "success"):
-            raise ValueError(f"scorer must be 'grm', 'oracle' or 'success', got {self.scorer!r}")
+        if self.scorer not in SCORERS:
+            raise ValueError(f"scorer must be one of {', '.join(SCORERS)}, got {self.scorer!r}")
         if self.scorer == "grm" and not self.grm and self.world_weight > 0:
             raise ValueError("scorer=grm needs a GRM checkpoint (--grm PATH), or use --scorer oracle")
+        if self.scorer == "perceptual" and not self.perceptual and self.world_weight > 0:
+            raise ValueError("scorer=perceptual needs a perceptual-reward fit (--perceptual PATH)")
         if self.continue_steps < 0 or self.branch_every < 1:
             raise ValueError(
                 f"need continue_steps ≥ 0 and branch_every ≥ 1, got {self.continue_steps}, {self.branch_every}"
@@ -47,25 +53,32 @@ class PairsConfig:
 
 @dataclass
 class DPOConfig:
-    beta: float = 100.0  # DPO temperature on flow-matching errors (per-element means)
+    # DPO temperature on flow-matching errors (per-element means); 0 with sft_weight > 0: flow matching
+    # on the winners alone (best-of-K imitation, no push away from the losers)
+    beta: float = 100.0
     sft_weight: float = 0.0  # plain flow-matching loss on winners, added to the DPO loss
     steps: int = 200  # optimisation steps per round
     # cap on passes over a round's pairs: a round with few pairs (a strict margin, a judge that keeps
     # little) then takes fewer steps instead of fitting them for hundreds of epochs (None: no cap)
     max_epochs: float | None = None
-    batch_size: int = 32
-    lr: float = 1e-5
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
+    batch_size: int = 32  # pairs per optimisation step
+    lr: float = 1e-5  # AdamW learning rate
+    weight_decay: float = 0.0  # AdamW weight decay
+    max_grad_norm: float = 1.0  # gradient-norm clip
     train_trunk: bool = False  # False: the (shared, frozen) trunk's features are computed once per pair
     rounds: int = 1  # > 1: regenerate pairs with the improved policy before each later round (needs --task)
     eval_episodes: int = 0  # success before/after each round (deterministic policy), 0: skip
-    log_every: int = 10
-    checkpoint_every: int = 100
-    seed: int = 0
-    device: str = "cpu"
+    log_every: int = 10  # steps between logged metrics
+    checkpoint_every: int = 100  # steps between checkpoints (a resumable state)
+    seed: int = 0  # seeds the optimisation's noise and batches
+    device: str = "cpu"  # torch device
 
     def __post_init__(self) -> None:
+        if self.beta < 0 or self.sft_weight < 0 or self.beta == self.sft_weight == 0:
+            raise ValueError(
+                f"need beta ≥ 0 and sft_weight ≥ 0, not both 0 (nothing to learn), got {self.beta}, "
+                f"{self.sft_weight}"
+            )
         if self.max_epochs is not None and self.max_epochs <= 0:
             raise ValueError(f"max_epochs must be > 0 (or None: no cap), got {self.max_epochs}")
 

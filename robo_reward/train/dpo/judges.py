@@ -20,7 +20,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from robo_reward.train.dpo.world_model import GRMJudge, OracleJudge, SimWorldModel
+from robo_reward.train.dpo.world_model import GRMJudge, OracleJudge, PerceptualJudge, SimWorldModel
 
 MARGINS = (0.02, 0.05, 0.1, 0.2)
 
@@ -56,10 +56,12 @@ def ranking_agreement(truth: list[np.ndarray], scores: list[np.ndarray], min_gap
 def judge_agreement(
     policy, task: str, grm=None, k: int = 5, execute_steps: int = 8, continue_steps: int = 0,
     episodes: int = 5, seed: int = 0, min_gap: float = 0.02, image_size: int | None = None,
+    perceptual=None,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Agreement with the oracle of the GRM's fused progress and each of its perspectives, of the oracle
-    itself (a check: 1.0, never wrong) and of a constant score (chance), from `episodes` policy
-    rollouts of `task`."""
+    """Agreement with the oracle of the GRM's fused progress and each of its perspectives, of the
+    perceptual reward (`perceptual`: a fitted `PerceptualReward`), of the oracle itself (a check: 1.0,
+    never wrong) and of a constant score (chance), on the same branches of `episodes` policy rollouts
+    of `task`."""
     from robo_reward.sim import make_env, task_spec
     from robo_reward.train.dpo.pairs import (
         PAIRS_SEED_BASE,
@@ -76,6 +78,7 @@ def judge_agreement(
     world = SimWorldModel(make_env(task, image_size=size))
     oracle = OracleJudge()
     judge = GRMJudge(grm, instruction, k) if grm is not None else None
+    perceptual_judge = PerceptualJudge(perceptual) if perceptual is not None else None
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     truth: list[np.ndarray] = []
@@ -102,6 +105,8 @@ def judge_agreement(
                     scores.setdefault("grm", []).append(judge.gains(obs, info, outcomes))
                     for name in ("forward", "backward", "incremental"):
                         scores.setdefault(f"grm {name}", []).append(np.asarray(judge.online.last[name]))
+                if perceptual_judge is not None:
+                    scores.setdefault("perceptual", []).append(perceptual_judge.gains(obs, info, outcomes))
                 follow = int(rng.integers(k))
                 for a in chunks[follow][:execute_steps]:
                     obs, _, terminated, truncated, info = env.step(a)

@@ -1,7 +1,7 @@
 """Preference pairs from a policy: K sampled chunks per observation, scored, best vs worst.
 
 score = world_weight · (progress gain of the chunk, executed by the world model from the cloned sim
-state and judged by the GRM or privileged progress) + action_weight · (−L1 to the demo chunk).
+state and judged by the GRM, the perceptual reward or privileged progress) + action_weight · (−L1 to the demo chunk).
 
 Two sources of observations:
 - `--task T` (`pairs_from_task`): the policy's own rollouts in the sim; every chunk boundary gives
@@ -28,6 +28,7 @@ from robo_reward.train.dpo.world_model import (
     GRMJudge,
     OracleJudge,
     Outcome,
+    PerceptualJudge,
     SimWorldModel,
     SuccessJudge,
     action_rewards,
@@ -36,6 +37,7 @@ from robo_reward.train.dpo.world_model import (
 
 # Rollout seeds away from 0..N, the seeds demos are collected with (a BC policy knows those states).
 PAIRS_SEED_BASE = 30_000
+LOOKING_SCORERS = ("grm", "perceptual")  # judges that read the outcome's images (the world model renders)
 
 
 @torch.no_grad()
@@ -107,6 +109,10 @@ def _judge(cfg: PairsConfig, instruction: str):
         return OracleJudge()
     if cfg.scorer == "success":
         return SuccessJudge()
+    if cfg.scorer == "perceptual":
+        from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
+
+        return PerceptualJudge(PerceptualReward.load(cfg.perceptual))
     from robo_reward.models.grm.modeling_grm import GRM
 
     return GRMJudge(GRM.from_pretrained(cfg.grm), instruction, cfg.k)
@@ -128,7 +134,7 @@ def pairs_from_task(
         make_env(
             task,
             image_size=size,
-            render=cfg.scorer == "grm" or cfg.continue_steps > 0,
+            render=cfg.scorer in LOOKING_SCORERS or cfg.continue_steps > 0,
             max_steps=cfg.max_steps,
         )
     )
@@ -265,7 +271,7 @@ def _episode_world(ep: Episode, cfg: PairsConfig):
     from robo_reward.sim import make_env
 
     world = SimWorldModel(make_env(ep.task_name, image_size=ep.views[next(iter(ep.views))].shape[1],
-                                   render=cfg.scorer == "grm"))  # fmt: skip
+                                   render=cfg.scorer in LOOKING_SCORERS))  # fmt: skip
     world.env.reset(seed=0)
     judge = _judge(cfg, ep.task)
 

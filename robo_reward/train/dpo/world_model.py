@@ -3,8 +3,9 @@
 A `WorldModel` predicts where a chunk leads from a given state; `SimWorldModel` uses the simulator
 itself (clone the state, execute the chunk, read the views), and a learned action-conditioned
 video/latent model can implement the same protocol later. A `ProgressJudge` turns the outcomes of
-K candidate chunks from one state into world-model rewards: the progress gain, from the GRM (what
-a real robot would have) or from privileged sim progress (`oracle`).
+K candidate chunks from one state into world-model rewards: the progress gain, from a learned reward
+(the GRM or the perceptual reward: what a real robot would have) or from privileged sim progress
+(`oracle`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,20 @@ class GRMJudge:
         return np.asarray(
             self.online.step({k: np.stack([o.obs[k] for o in outcomes]) for k in keys}), np.float64
         )
+
+
+class PerceptualJudge:
+    """The perceptual reward's per-frame progress of each outcome minus that of the common start frame."""
+
+    def __init__(self, reward):
+        self.reward = reward
+
+    def gains(self, before_obs: dict, before_info: dict, outcomes: list[Outcome]) -> np.ndarray:
+        key = "observation.images."
+        views = self.reward.config.views or [k[len(key) :] for k in before_obs if k.startswith(key)]
+        frames = {v: np.stack([before_obs[key + v]] + [o.obs[key + v] for o in outcomes]) for v in views}
+        progress = self.reward.progress_frames(frames).astype(np.float64)
+        return progress[1:] - progress[0]
 
 
 def action_rewards(chunks: np.ndarray, demo: np.ndarray | None) -> np.ndarray:
