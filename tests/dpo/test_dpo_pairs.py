@@ -277,3 +277,25 @@ def test_dpo_config_needs_something_to_learn():
         DPOConfig(beta=0.0, sft_weight=0.0)
     with pytest.raises(ValueError, match="beta ≥ 0"):
         DPOConfig(beta=-1.0)
+
+
+def test_judges_table_row_is_compact_and_marks_missing_values():
+    from robo_reward.train.dpo.cli import _judge_row
+    from robo_reward.train.dpo.judges import ranking_agreement
+
+    truth = [np.array([0.0, 0.1, 0.3]), np.array([0.0, 0.0, 0.01])]
+    row = _judge_row(
+        "j", ranking_agreement(truth, [np.array([0.0, 0.5, 0.2]), np.array([0.3, 0.0, 0.0])], 0.05)
+    )
+    # from test_ranking_agreement_by_hand: pair accuracy 2/3, winner 1; at m 0.2 both states kept, ½ right
+    assert row == {
+        "judge": "j",
+        "pair acc": "0.67",
+        "winner acc": "1.00",
+        "m 0.02": "1.00 0.50/0.00",
+        "m 0.05": "1.00 0.50/0.00",
+        "m 0.1": "1.00 0.50/0.00",
+        "m 0.2": "1.00 0.50/0.00",
+    }
+    chance = _judge_row("c", ranking_agreement(truth, [np.zeros(3)] * 2, 0.05))
+    assert chance["winner acc"] == "–" and chance["m 0.02"] == "0.00 –/–"

@@ -126,11 +126,25 @@ def judges(
         perceptual=PerceptualReward.load(perceptual) if perceptual else None,
     )  # fmt: skip
     print_table(
-        f"judges on {task}: k {k}, {execute_steps} + {continue_steps} steps",
-        [{"judge": name} | r for name, r in result.items()],
+        f"judges on {task}: k {k}, {execute_steps} + {continue_steps} steps; at judge margin m: states "
+        "kept, of those right/wrong to the oracle",
+        [_judge_row(name, r) for name, r in result.items()],
     )
     emit_json(json, result)
     return result
+
+
+def _judge_row(name: str, r: dict) -> dict:
+    """One judge's agreement in a few columns (the JSON keeps every number)."""
+    from robo_reward.train.dpo.judges import MARGINS
+
+    def f(v: float) -> str:
+        return "–" if v != v else f"{v:.2f}"
+
+    row = {"judge": name, "pair acc": f(r["pair_accuracy"]), "winner acc": f(r["winner_accuracy"])}
+    for m in MARGINS:
+        row[f"m {m}"] = f"{f(r[f'kept@{m}'])} {f(r[f'right@{m}'])}/{f(r[f'wrong@{m}'])}"
+    return row
 
 
 COMMANDS = {"pairs": pairs, "train": train, "judges": judges}

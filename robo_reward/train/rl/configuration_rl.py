@@ -70,8 +70,8 @@ class RLConfig:
     # added to the actor loss with `awr_weight`; with algorithm=awr, the whole actor loss. Weight
     # exp(Â/β) (Â: standardised advantage), capped at awr_max_weight
     awr_weight: float = 0.0
-    awr_beta: float = 1.0
-    awr_max_weight: float = 20.0
+    awr_beta: float = 1.0  # temperature β of the AWR weight exp(Â/β)
+    awr_max_weight: float = 20.0  # cap on the AWR weight
     awr_buffer: int = 4096  # algorithm=awr|group: chunks kept (newest first out when full)
     awr_steps: int = 100  # algorithm=awr|group: weighted flow-matching minibatch steps per update
     bc_weight: float = 0.0  # flow-matching loss on demos (bc_data) added to the actor loss
