@@ -299,3 +299,35 @@ def test_judges_table_row_is_compact_and_marks_missing_values():
     }
     chance = _judge_row("c", ranking_agreement(truth, [np.zeros(3)] * 2, 0.05))
     assert chance["winner acc"] == "–" and chance["m 0.02"] == "0.00 –/–"
+
+
+def test_consensus_keeps_only_states_where_both_judges_name_the_best_clearly():
+    from robo_reward.train.dpo.world_model import ConsensusJudge, Outcome, consensus
+
+    a, b = np.array([0.0, 0.10, 0.02]), np.array([0.01, 0.07, 0.0])
+    # both name candidate 1, gaps 0.10 and 0.07 ≥ 0.05: the mean of the two
+    np.testing.assert_allclose(consensus([a, b], 0.05), [0.005, 0.085, 0.01])
+    # the same judges at margin 0.08: the second's gap (0.07) is too small → all ties, no pair
+    np.testing.assert_array_equal(consensus([a, b], 0.08), np.zeros(3))
+    # different best candidates → no pair, however large the gaps
+    np.testing.assert_array_equal(consensus([a, np.array([0.5, 0.0, 0.0])], 0.05), np.zeros(3))
+
+    class Fixed:
+        def __init__(self, g):
+            self.g = g
+
+        def gains(self, before_obs, before_info, outcomes):
+            return self.g
+
+    judge = ConsensusJudge([Fixed(a), Fixed(b)], 0.05)
+    outs = [Outcome({}, {}, 8, False)] * 3
+    np.testing.assert_allclose(judge.gains({}, {}, outs), [0.005, 0.085, 0.01])
+    assert [list(x) for x in judge.last] == [list(a), list(b)]
+    w, l, margin = choose_pair(judge.gains({}, {}, outs))
+    assert (w, l) == (1, 0) and margin == pytest.approx(0.08)
+    with pytest.raises(ValueError, match="≥ 2 judges"):
+        ConsensusJudge([Fixed(a)], 0.05)
+    with pytest.raises(ValueError, match="GRM checkpoint"):
+        PairsConfig(scorer="consensus", perceptual="p")
+    with pytest.raises(ValueError, match="perceptual-reward fit"):
+        PairsConfig(scorer="consensus", grm="g")

@@ -145,17 +145,42 @@ def test_perceptual_judge_scores_k_outcomes(tiny_perceptual):
     assert np.abs(gains).max() > 0  # the outcomes differ, and so do their scores
 
 
-def test_judge_agreement_scores_the_perceptual_reward(tiny_perceptual):
+def test_consensus_judge_from_the_config(tiny_grm, tiny_perceptual):
+    from robo_reward.train.dpo.configuration_dpo import PairsConfig
+    from robo_reward.train.dpo.pairs import _judge
+    from robo_reward.train.dpo.world_model import ConsensusJudge, GRMJudge, PerceptualJudge, consensus
+
+    cfg = PairsConfig(scorer="consensus", grm=str(tiny_grm), perceptual=str(tiny_perceptual), k=3)
+    judge = _judge(cfg, task_spec(TASK).instruction)
+    assert isinstance(judge, ConsensusJudge) and judge.margin == 0.05
+    assert [type(j) for j in judge.judges] == [GRMJudge, PerceptualJudge]
+    driver, world = make_env(TASK, image_size=32), SimWorldModel(make_env(TASK, image_size=32))
+    obs, info = driver.reset(seed=2)
+    world.env.reset(seed=2)
+    state = driver.unwrapped.get_sim_state()
+    chunks = np.random.default_rng(1).uniform(-1, 1, (3, 6, 7)).astype(np.float32)
+    outcomes = [world.rollout(state, c) for c in chunks]
+    gains = judge.gains(obs, info, outcomes)
+    np.testing.assert_allclose(gains, consensus(judge.last, 0.05))
+    np.testing.assert_allclose(judge.last[1], judge.judges[1].gains(obs, info, outcomes))
+
+
+def test_judge_agreement_scores_the_perceptual_reward_and_the_consensus(tiny_grm, tiny_perceptual):
     from robo_reward.models.flow_policy import FlowPolicy, make_config
+    from robo_reward.models.grm.modeling_grm import GRM
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
     from robo_reward.sim import STATE_NAMES
     from robo_reward.train.dpo.judges import judge_agreement
 
     torch.manual_seed(0)
     policy = FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES)))
-    out = judge_agreement(
-        policy, TASK, None, k=3, execute_steps=4, episodes=1, image_size=32,
-        perceptual=PerceptualReward.load(tiny_perceptual),
-    )  # fmt: skip
-    assert set(out) == {"perceptual", "oracle", "constant (chance)"}
-    assert out["oracle"]["pairs"] > 0 and 0.0 <= out["perceptual"]["pair_accuracy"] <= 1.0
+    perceptual = PerceptualReward.load(tiny_perceptual)
+    alone = judge_agreement(policy, TASK, None, k=3, execute_steps=4, episodes=1, image_size=32,
+                            perceptual=perceptual)  # fmt: skip
+    assert set(alone) == {"perceptual", "oracle", "constant (chance)"}
+    assert alone["oracle"]["pairs"] > 0 and 0.0 <= alone["perceptual"]["pair_accuracy"] <= 1.0
+    both = judge_agreement(policy, TASK, GRM.from_pretrained(tiny_grm), k=3, execute_steps=4, episodes=1,
+                           image_size=32, perceptual=perceptual, consensus_margin=0.02)  # fmt: skip
+    assert {"grm", "perceptual", "consensus"} <= set(both)
+    # at consensus margin 0.02 a state passes only where each judge's own gap is ≥ 0.02
+    assert both["consensus"]["kept@0.02"] <= min(both["grm"]["kept@0.02"], both["perceptual"]["kept@0.02"])

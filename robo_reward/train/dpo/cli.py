@@ -100,6 +100,7 @@ def judges(
     task: str,
     grm: Path | None = None,
     perceptual: Path | None = None,
+    consensus_margin: float = 0.05,  # with both judges: the gap each must reach for the consensus
     k: int = 5,
     execute_steps: int = 8,
     continue_steps: int = 0,
@@ -110,8 +111,9 @@ def judges(
     threads: int | None = 1,
 ) -> dict:
     """Agreement of the learned judges (the GRM `--grm`, fused and per perspective; the perceptual reward
-    `--perceptual`, a `perceptual fit` output) with privileged sim progress when ranking K chunks sampled
-    at the same state, on the same branches of `episodes` rollouts of the policy (train/dpo/judges.py)."""
+    `--perceptual`, a `perceptual fit` output; with both, their consensus) with privileged sim progress
+    when ranking K chunks sampled at the same state, on the same branches of `episodes` rollouts of the
+    policy (train/dpo/judges.py)."""
     from robo_reward.models.flow_policy import FlowPolicy
     from robo_reward.models.grm.modeling_grm import GRM
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
@@ -123,7 +125,7 @@ def judges(
     result = judge_agreement(
         FlowPolicy.from_pretrained(policy), task, GRM.from_pretrained(grm) if grm else None, k,
         execute_steps, continue_steps, episodes, seed, min_gap,
-        perceptual=PerceptualReward.load(perceptual) if perceptual else None,
+        perceptual=PerceptualReward.load(perceptual) if perceptual else None, consensus_margin=consensus_margin,
     )  # fmt: skip
     print_table(
         f"judges on {task}: k {k}, {execute_steps} + {continue_steps} steps; at judge margin m: states "

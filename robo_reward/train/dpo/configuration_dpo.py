@@ -5,18 +5,21 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-SCORERS = ("grm", "perceptual", "oracle", "success")
+SCORERS = ("grm", "perceptual", "consensus", "oracle", "success")
 
 
 @dataclass
 class PairsConfig:
     k: int = 5  # chunks sampled per observation
-    # judge of the world-model reward: grm | perceptual (the learned rewards' progress gain) | oracle
-    # (privileged sim progress gain) | success (the sparse signal: 1 where the branch ends in the env's
-    # success, else 0; meaningful with continue_steps)
+    # judge of the world-model reward: grm | perceptual (the learned rewards' progress gain) | consensus
+    # (both must name the same best chunk) | oracle (privileged sim progress gain) | success (the sparse
+    # signal: 1 where the branch ends in the env's success, else 0; meaningful with continue_steps)
     scorer: str = "grm"
-    grm: str | None = None  # GRM checkpoint for scorer=grm
-    perceptual: str | None = None  # perceptual-reward fit (`perceptual fit --out`) for scorer=perceptual
+    grm: str | None = None  # GRM checkpoint for scorer=grm|consensus
+    perceptual: str | None = (
+        None  # perceptual-reward fit (`perceptual fit --out`) for scorer=perceptual|consensus
+    )
+    consensus_margin: float = 0.05  # scorer=consensus: the best–worst gap each judge must reach
     world_weight: float = 1.0  # weight of the world-model reward (progress gain of the executed chunk)
     action_weight: float = 1.0  # weight of the action reward (−L1 to the demo chunk, where one exists)
     min_margin: float = 0.02  # pairs whose weighted-score gap is smaller are dropped
@@ -39,10 +42,14 @@ class PairsConfig:
             raise ValueError(f"k must be ≥ 2 (a winner and a loser), got {self.k}")
         if self.scorer not in SCORERS:
             raise ValueError(f"scorer must be one of {', '.join(SCORERS)}, got {self.scorer!r}")
-        if self.scorer == "grm" and not self.grm and self.world_weight > 0:
-            raise ValueError("scorer=grm needs a GRM checkpoint (--grm PATH), or use --scorer oracle")
-        if self.scorer == "perceptual" and not self.perceptual and self.world_weight > 0:
-            raise ValueError("scorer=perceptual needs a perceptual-reward fit (--perceptual PATH)")
+        if self.scorer in ("grm", "consensus") and not self.grm and self.world_weight > 0:
+            raise ValueError(
+                f"scorer={self.scorer} needs a GRM checkpoint (--grm PATH), or use --scorer oracle"
+            )
+        if self.scorer in ("perceptual", "consensus") and not self.perceptual and self.world_weight > 0:
+            raise ValueError(f"scorer={self.scorer} needs a perceptual-reward fit (--perceptual PATH)")
+        if self.consensus_margin < 0:
+            raise ValueError(f"consensus_margin must be ≥ 0, got {self.consensus_margin}")
         if self.continue_steps < 0 or self.branch_every < 1:
             raise ValueError(
                 f"need continue_steps ≥ 0 and branch_every ≥ 1, got {self.continue_steps}, {self.branch_every}"

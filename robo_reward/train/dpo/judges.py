@@ -20,7 +20,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from robo_reward.train.dpo.world_model import GRMJudge, OracleJudge, PerceptualJudge, SimWorldModel
+from robo_reward.train.dpo.world_model import GRMJudge, OracleJudge, PerceptualJudge, SimWorldModel, consensus
 
 MARGINS = (0.02, 0.05, 0.1, 0.2)
 
@@ -56,12 +56,12 @@ def ranking_agreement(truth: list[np.ndarray], scores: list[np.ndarray], min_gap
 def judge_agreement(
     policy, task: str, grm=None, k: int = 5, execute_steps: int = 8, continue_steps: int = 0,
     episodes: int = 5, seed: int = 0, min_gap: float = 0.02, image_size: int | None = None,
-    perceptual=None,
+    perceptual=None, consensus_margin: float = 0.05,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
     """Agreement with the oracle of the GRM's fused progress and each of its perspectives, of the
-    perceptual reward (`perceptual`: a fitted `PerceptualReward`), of the oracle itself (a check: 1.0,
-    never wrong) and of a constant score (chance), on the same branches of `episodes` policy rollouts
-    of `task`."""
+    perceptual reward (`perceptual`: a fitted `PerceptualReward`), of their consensus (with both; see
+    `ConsensusJudge`), of the oracle itself (a check: 1.0, never wrong) and of a constant score
+    (chance), on the same branches of `episodes` policy rollouts of `task`."""
     from robo_reward.sim import make_env, task_spec
     from robo_reward.train.dpo.pairs import (
         PAIRS_SEED_BASE,
@@ -107,6 +107,9 @@ def judge_agreement(
                         scores.setdefault(f"grm {name}", []).append(np.asarray(judge.online.last[name]))
                 if perceptual_judge is not None:
                     scores.setdefault("perceptual", []).append(perceptual_judge.gains(obs, info, outcomes))
+                if judge is not None and perceptual_judge is not None:
+                    both = [scores["grm"][-1], scores["perceptual"][-1]]
+                    scores.setdefault("consensus", []).append(consensus(both, consensus_margin))
                 follow = int(rng.integers(k))
                 for a in chunks[follow][:execute_steps]:
                     obs, _, terminated, truncated, info = env.step(a)

@@ -25,6 +25,7 @@ from robo_reward.data.episode import IMAGE_KEY, STATE_KEY, Episode
 from robo_reward.data.preferences import PreferencePairs
 from robo_reward.train.dpo.configuration_dpo import PairsConfig
 from robo_reward.train.dpo.world_model import (
+    ConsensusJudge,
     GRMJudge,
     OracleJudge,
     Outcome,
@@ -37,7 +38,11 @@ from robo_reward.train.dpo.world_model import (
 
 # Rollout seeds away from 0..N, the seeds demos are collected with (a BC policy knows those states).
 PAIRS_SEED_BASE = 30_000
-LOOKING_SCORERS = ("grm", "perceptual")  # judges that read the outcome's images (the world model renders)
+LOOKING_SCORERS = (
+    "grm",
+    "perceptual",
+    "consensus",
+)  # judges that read the outcome's images (the world model renders)
 
 
 @torch.no_grad()
@@ -109,13 +114,17 @@ def _judge(cfg: PairsConfig, instruction: str):
         return OracleJudge()
     if cfg.scorer == "success":
         return SuccessJudge()
-    if cfg.scorer == "perceptual":
-        from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
-
-        return PerceptualJudge(PerceptualReward.load(cfg.perceptual))
     from robo_reward.models.grm.modeling_grm import GRM
+    from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
 
-    return GRMJudge(GRM.from_pretrained(cfg.grm), instruction, cfg.k)
+    if cfg.scorer == "perceptual":
+        return PerceptualJudge(PerceptualReward.load(cfg.perceptual))
+    grm = GRMJudge(GRM.from_pretrained(cfg.grm), instruction, cfg.k)
+    if cfg.scorer == "consensus":
+        return ConsensusJudge(
+            [grm, PerceptualJudge(PerceptualReward.load(cfg.perceptual))], cfg.consensus_margin
+        )
+    return grm
 
 
 def pairs_from_task(

@@ -108,6 +108,31 @@ class PerceptualJudge:
         return progress[1:] - progress[0]
 
 
+class ConsensusJudge:
+    """Two learned judges that must agree: the mean of their gains where both name the same best
+    candidate and each separates its best from its worst by ≥ `margin`; elsewhere all zeros (a tie, no
+    pair). The GRM and the perceptual reward err at different states, so their agreement keeps fewer
+    states than either but far fewer wrong or tied ones (`dpo judges --consensus-margin`)."""
+
+    def __init__(self, judges: list[ProgressJudge], margin: float):
+        if len(judges) < 2 or margin < 0:
+            raise ValueError(f"a consensus needs ≥ 2 judges and margin ≥ 0, got {len(judges)}, {margin}")
+        self.judges, self.margin = judges, margin
+        self.last: list[np.ndarray] = []  # each judge's gains of the last call
+
+    def gains(self, before_obs: dict, before_info: dict, outcomes: list[Outcome]) -> np.ndarray:
+        self.last = [np.asarray(j.gains(before_obs, before_info, outcomes), np.float64) for j in self.judges]
+        return consensus(self.last, self.margin)
+
+
+def consensus(gains: list[np.ndarray], margin: float) -> np.ndarray:
+    """Mean of the judges' (K,) gains where they agree on the best and each gap is ≥ margin, else zeros."""
+    best = {int(np.argmax(g)) for g in gains}
+    if len(best) > 1 or min(float(np.ptp(g)) for g in gains) < margin:
+        return np.zeros_like(gains[0])
+    return np.mean(gains, axis=0)
+
+
 def action_rewards(chunks: np.ndarray, demo: np.ndarray | None) -> np.ndarray:
     """(K,) −mean |chunk − demo| over (H, A); zeros where no demo chunk exists."""
     if demo is None:
