@@ -34,6 +34,16 @@ def make_vec(n=2):
     )
 
 
+def branch_outcomes(seed: int, chunk_seed: int, horizon: int, k: int = 3):
+    """The start observation of a `TASK` episode and the outcomes of k random chunks run from its state."""
+    driver, world = make_env(TASK, image_size=32), SimWorldModel(make_env(TASK, image_size=32))
+    obs, info = driver.reset(seed=seed)
+    world.env.reset(seed=seed)
+    state = driver.unwrapped.get_sim_state()
+    chunks = np.random.default_rng(chunk_seed).uniform(-1, 1, (k, horizon, 7)).astype(np.float32)
+    return obs, info, [world.rollout(state, c) for c in chunks]
+
+
 def test_grm_shaped_wrapper_batches_and_resets(tiny_grm):
     source = load_progress_source("grm", 2, task_spec(TASK).instruction, str(tiny_grm))
     assert isinstance(source, GRMProgress)
@@ -57,12 +67,7 @@ def test_grm_judge_scores_k_outcomes(tiny_grm):
     from robo_reward.models.grm.modeling_grm import GRM
 
     grm = GRM.from_pretrained(tiny_grm)
-    driver, world = make_env(TASK, image_size=32), SimWorldModel(make_env(TASK, image_size=32))
-    obs, info = driver.reset(seed=1)
-    world.env.reset(seed=1)
-    state = driver.unwrapped.get_sim_state()
-    chunks = np.random.default_rng(0).uniform(-1, 1, (3, 4, 7)).astype(np.float32)
-    outcomes = [world.rollout(state, c) for c in chunks]
+    obs, info, outcomes = branch_outcomes(seed=1, chunk_seed=0, horizon=4)
     gains = GRMJudge(grm, task_spec(TASK).instruction, 3).gains(obs, info, outcomes)
     assert gains.shape == (3,) and np.isfinite(gains).all()
     # the judge equals the online API used directly: reset at the start frame, one step to each outcome
@@ -125,12 +130,7 @@ def test_perceptual_judge_scores_k_outcomes(tiny_perceptual):
     instruction = task_spec(TASK).instruction
     judge = _judge(PairsConfig(scorer="perceptual", perceptual=str(tiny_perceptual)), instruction)
     assert isinstance(judge, PerceptualJudge)
-    driver, world = make_env(TASK, image_size=32), SimWorldModel(make_env(TASK, image_size=32))
-    obs, info = driver.reset(seed=1)
-    world.env.reset(seed=1)
-    state = driver.unwrapped.get_sim_state()
-    chunks = np.random.default_rng(0).uniform(-1, 1, (3, 6, 7)).astype(np.float32)
-    outcomes = [world.rollout(state, c) for c in chunks]
+    obs, info, outcomes = branch_outcomes(seed=1, chunk_seed=0, horizon=6)
     gains = judge.gains(obs, info, outcomes)
     key = "observation.images."
     frames = [obs] + [o.obs for o in outcomes]
@@ -154,12 +154,7 @@ def test_consensus_judge_from_the_config(tiny_grm, tiny_perceptual):
     judge = _judge(cfg, task_spec(TASK).instruction)
     assert isinstance(judge, ConsensusJudge) and judge.margin == 0.05
     assert [type(j) for j in judge.judges] == [GRMJudge, PerceptualJudge]
-    driver, world = make_env(TASK, image_size=32), SimWorldModel(make_env(TASK, image_size=32))
-    obs, info = driver.reset(seed=2)
-    world.env.reset(seed=2)
-    state = driver.unwrapped.get_sim_state()
-    chunks = np.random.default_rng(1).uniform(-1, 1, (3, 6, 7)).astype(np.float32)
-    outcomes = [world.rollout(state, c) for c in chunks]
+    obs, info, outcomes = branch_outcomes(seed=2, chunk_seed=1, horizon=6)
     gains = judge.gains(obs, info, outcomes)
     np.testing.assert_allclose(gains, consensus(judge.last, 0.05))
     np.testing.assert_allclose(judge.last[1], judge.judges[1].gains(obs, info, outcomes))

@@ -24,8 +24,9 @@ def pairs(
     """Sample K chunks per observation, score them, keep (best, worst) pairs with a large enough gap.
 
     --task T: observations from the policy's own sim rollouts, scored by executing each chunk from the
-    cloned sim state (world model) and judging the progress gain (--scorer grm|perceptual|oracle) or
-    the success of the branch (--scorer success, with --continue-steps).
+    cloned sim state (world model) and judging the progress gain (--scorer
+    grm|perceptual|consensus|oracle) or the success of the branch (--scorer success, with the
+    look-ahead of --continue-steps).
     --data DIR: demo frames; the action reward (−L1 to the demo chunk) ranks them, plus the world
     model where the demos carry sim states.
     """

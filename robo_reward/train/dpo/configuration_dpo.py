@@ -16,9 +16,8 @@ class PairsConfig:
     # signal: 1 where the branch ends in the env's success, else 0; meaningful with continue_steps)
     scorer: str = "grm"
     grm: str | None = None  # GRM checkpoint for scorer=grm|consensus
-    perceptual: str | None = (
-        None  # perceptual-reward fit (`perceptual fit --out`) for scorer=perceptual|consensus
-    )
+    # perceptual-reward fit (`perceptual fit --out`) for scorer=perceptual|consensus
+    perceptual: str | None = None
     consensus_margin: float = 0.05  # scorer=consensus: the best–worst gap each judge must reach
     world_weight: float = 1.0  # weight of the world-model reward (progress gain of the executed chunk)
     action_weight: float = 1.0  # weight of the action reward (−L1 to the demo chunk, where one exists)

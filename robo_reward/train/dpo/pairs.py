@@ -1,7 +1,8 @@
 """Preference pairs from a policy: K sampled chunks per observation, scored, best vs worst.
 
 score = world_weight · (progress gain of the chunk, executed by the world model from the cloned sim
-state and judged by the GRM, the perceptual reward or privileged progress) + action_weight · (−L1 to the demo chunk).
+state and judged by the GRM, the perceptual reward, their consensus or privileged progress)
++ action_weight · (−L1 to the demo chunk).
 
 Two sources of observations:
 - `--task T` (`pairs_from_task`): the policy's own rollouts in the sim; every chunk boundary gives
@@ -38,11 +39,8 @@ from robo_reward.train.dpo.world_model import (
 
 # Rollout seeds away from 0..N, the seeds demos are collected with (a BC policy knows those states).
 PAIRS_SEED_BASE = 30_000
-LOOKING_SCORERS = (
-    "grm",
-    "perceptual",
-    "consensus",
-)  # judges that read the outcome's images (the world model renders)
+# judges that read the outcome's images (the world model renders for them)
+LOOKING_SCORERS = ("grm", "perceptual", "consensus")
 
 
 @torch.no_grad()
