@@ -92,12 +92,9 @@ class PerceptualProgress:
         out = np.zeros(self.num_envs)
         ids = np.flatnonzero(mask)
         if len(ids):
-            r = self.reward
-            views = r.config.views or [k[len(IMAGE_KEY) :] for k in obs if k.startswith(IMAGE_KEY)]
-            feats = np.concatenate(
-                [r.encoder.layer_features(np.asarray(obs[IMAGE_KEY + v])[ids]) for v in views], 1
+            out[ids] = self.reward.progress_obs(
+                {k: np.asarray(v)[ids] for k, v in obs.items() if k.startswith(IMAGE_KEY)}
             )
-            out[ids] = r.progress_from_features(feats)
         return out
 
     def reset(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray:

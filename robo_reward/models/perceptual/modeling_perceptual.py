@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robo_reward.data.episode import Episode
+from robo_reward.data.episode import IMAGE_KEY, Episode
 from robo_reward.models.encoders import ImageEncoder
 from robo_reward.models.encoders.configuration_encoders import EncoderConfig
 from robo_reward.models.encoders.modeling_encoders import encoder_from_spec
@@ -317,6 +317,12 @@ class PerceptualReward:
     def progress_frames(self, views: dict[str, np.ndarray]) -> np.ndarray:
         """{view: (N, H, W, 3) uint8} → progress (N,) in [0, 1]: the per-frame online API."""
         return self.progress_from_features(self.frame_features(views))
+
+    def progress_obs(self, obs: dict) -> np.ndarray:
+        """Progress (N,) of a batch of observations keyed like the sim's ("observation.images.<view>":
+        (N, H, W, 3) uint8), in the fitted views or, without a view list, every image key present."""
+        views = self.config.views or [k[len(IMAGE_KEY) :] for k in obs if k.startswith(IMAGE_KEY)]
+        return self.progress_frames({v: np.asarray(obs[IMAGE_KEY + v]) for v in views})
 
     def step_probabilities(self, features: np.ndarray) -> np.ndarray:
         """Features (T, V·F·g²) — or already channel means (T, V·F) — → per-step probabilities (T, S)."""

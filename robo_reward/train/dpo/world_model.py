@@ -101,10 +101,9 @@ class PerceptualJudge:
         self.reward = reward
 
     def gains(self, before_obs: dict, before_info: dict, outcomes: list[Outcome]) -> np.ndarray:
-        key = "observation.images."
-        views = self.reward.config.views or [k[len(key) :] for k in before_obs if k.startswith(key)]
-        frames = {v: np.stack([before_obs[key + v]] + [o.obs[key + v] for o in outcomes]) for v in views}
-        progress = self.reward.progress_frames(frames).astype(np.float64)
+        keys = [k for k in before_obs if k.startswith("observation.images.")]
+        batch = {k: np.stack([before_obs[k]] + [o.obs[k] for o in outcomes]) for k in keys}
+        progress = self.reward.progress_obs(batch).astype(np.float64)
         return progress[1:] - progress[0]
 
 
