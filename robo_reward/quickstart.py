@@ -196,10 +196,10 @@ def _policy(cfg: Quickstart, out: Path) -> Path:
 
 
 def _success(policy_dir: Path, cfg: Quickstart, sheet_dir: Path | None = None) -> dict:
-    from robo_reward.models.flow_policy import FlowPolicy
     from robo_reward.models.flow_policy.evaluation import evaluate
+    from robo_reward.models.flow_policy.steering import load_policy
 
-    policy = FlowPolicy.from_pretrained(policy_dir)
+    policy = load_policy(policy_dir)
     r = evaluate(
         policy,
         cfg.rl_task,
@@ -217,23 +217,10 @@ def _rl(cfg: Quickstart, policy: Path, grm: Path, out: Path) -> dict:
     from robo_reward.train.rl.trainer import train
 
     before = _success(policy, cfg, out / "plots" / "before")
-    rl_cfg = RLConfig(
-        task=cfg.rl_task,
-        init=str(policy),
-        reward="grm",
-        grm=str(grm),
-        rollouts=cfg.rl_rollouts,
-        seed=cfg.seed,
-        # the `rl compare` recipe of the README: exploration in the learned per-step noise only
-        lr_actor=1e-4,
-        init_noise_scale=0.0,
-        noise_std_init=0.1,
-        chunks_per_update=48,
-        ratio_positions="executed",
-        target_kl=None,
-    )
+    rl_cfg = RLConfig(task=cfg.rl_task, init=str(policy), reward="grm", grm=str(grm), rollouts=cfg.rl_rollouts,
+                      seed=cfg.seed)  # fmt: skip
     summary = train(rl_cfg, out / "rl")
-    after = _success(out / "rl" / "checkpoint" / "policy", cfg, out / "plots" / "after-rl")
+    after = _success(out / "rl" / "policy", cfg, out / "plots" / "after-rl")
     return {"before": before, "after": after, "train": _scalars(summary)}
 
 

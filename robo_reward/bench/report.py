@@ -128,12 +128,11 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
 
     def rl() -> dict:
         from robo_reward.train.rl.compare import compare
-        from robo_reward.train.rl.configuration_rl import RLConfig
+        from robo_reward.train.rl.configuration_rl import LogConfig, RLConfig
 
         cfg = RLConfig(
-            task="open_drawer", init=str(weak_bc()), grm=str(grm), rollouts=150, lr_actor=1e-4,
-            init_noise_scale=0.0, noise_std_init=0.1, chunks_per_update=48, ratio_positions="executed",
-            target_kl=None,
+            task="open_drawer", init=str(weak_bc()), grm=str(grm), rollouts=300,
+            log=LogConfig(eval_episodes=50, eval_seeds=3),
         )  # fmt: skip
         return compare(cfg, ["sparse", "naive", "grm", "oracle"], 3, out / "rl")
 

@@ -1,16 +1,14 @@
-"""Chunk-level rollouts on a toy vector env: rewards per chunk, discounts, bootstraps, episode ends."""
+"""Decision-level rollouts on a toy vector env: rewards per decision, discounts, next observations, ends."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from robo_reward.rewards.wrappers import ProgressRewardWrapper
 from robo_reward.train.rl.compare import mean_curve, rollouts_to_fraction
-from robo_reward.train.rl.rollout import ChunkCollector
-from robo_reward.train.rl.trainer import compute_advantages
+from robo_reward.train.rl.rollout import Decision, DecisionCollector
 
 
 class LineEnv(gym.Env):
@@ -34,72 +32,53 @@ class LineEnv(gym.Env):
         return obs, float(ok), ok, self.t >= self.limit, {"progress": self.x / 5, "success": ok}
 
 
-class StubActor:
-    """Always +1 (env 0) or 0 (env 1); V(s) = x / 10 so bootstraps are recognisable."""
+def act(batch):
+    """Env "go" walks +1 per step, env "stay" stands; the learner's observation is x itself."""
+    x = batch["observation.state"].float()
+    step = np.array([1.0 if t == "go" else 0.0 for t in batch["task"]])
+    chunks = np.repeat(step[:, None, None], 3, axis=1)
+    return Decision(obs=x, chunks=chunks, records=[{"x": x[j]} for j in range(len(x))])
 
-    class policy:  # mimics `actor.policy.device`
-        device = torch.device("cpu")
 
-    def __init__(self, horizon=3):
-        self.horizon = horizon
-
-    def _value(self, batch):
-        return batch["observation.state"][:, 0].float() / 10
-
-    def act(self, batch, deterministic=False, generator=None):
-        B = len(batch["task"])
-        step = torch.tensor([1.0 if t == "go" else 0.0 for t in batch["task"]])
-        return {
-            "features": torch.zeros(B, 1),
-            "chain": torch.zeros(B, 2, self.horizon, 1),
-            "logp": torch.zeros(B),
-            "logp_elements": torch.zeros(B, self.horizon),
-            "value": self._value(batch),
-            "action": step.view(B, 1, 1).expand(B, self.horizon, 1).clone(),
-        }
-
-    def values(self, batch):
-        return torch.zeros(len(batch["task"]), 1), self._value(batch)
+def embed(batch):
+    return batch["observation.state"].float()
 
 
 def make_collector(n_exec=3, gamma=0.5):
     envs = SyncVectorEnv([LineEnv, LineEnv], autoreset_mode=AutoresetMode.DISABLED)
-    envs = ProgressRewardWrapper(envs, None)
-    return ChunkCollector(envs, StubActor(), ["go", "stay"], gamma=gamma, n_action_steps=n_exec)
+    return DecisionCollector(ProgressRewardWrapper(envs, None), ["go", "stay"], gamma, n_exec, seed=100)
 
 
-def test_chunk_transitions_rewards_and_bootstraps():
+def test_decision_transitions_rewards_and_next_observations():
     col = make_collector()
     episodes = []
-    seqs = col.collect(chunks_per_env=3, on_episode=lambda r: episodes.append(r) and False)
-    go, stay = seqs
-    # env 0 walks +1 per step: chunks of 3 steps, success at step 5 (mid second chunk)
+    done = col.collect(6, act, embed, on_episode=lambda r: episodes.append(r) and False)
+    go = [t for t in done if t.env == 0]
+    stay = [t for t in done if t.env == 1]
+    # env 0 walks +1 per step: decisions of 3 steps, success at step 5 (inside the second decision)
     assert [len(t.rewards) for t in go[:2]] == [3, 2]
     assert go[0].discount == pytest.approx(0.125) and go[1].discount == pytest.approx(0.25)
-    assert go[1].reward == pytest.approx(0.5 * 1.0) and go[1].terminated and go[1].next_value == 0.0
-    assert go[0].next_value == pytest.approx(0.3)  # V at x = 3: the start of the next chunk
-    assert go[2].value == pytest.approx(0.0)  # a new episode started after the reset
-    # env 1 stays: truncated at step 7 inside its third chunk, bootstrapped from the final obs
+    assert go[1].reward == pytest.approx(0.5 * 1.0) and go[1].terminated and go[1].next_obs is None
+    assert go[0].next_obs.item() == 3.0  # the observation of the next decision: x = 3
+    assert go[2].obs.item() == 0.0  # a new episode started after the reset
+    # env 1 stands still: truncated at step 7 inside its third decision, next_obs = its final state
     assert [len(t.rewards) for t in stay[:3]] == [3, 3, 1]
-    assert stay[2].episode_end and not stay[2].terminated and stay[2].next_value == pytest.approx(0.0)
+    assert stay[2].truncated and not stay[2].terminated and stay[2].next_obs.item() == 0.0
     assert {e.env: e.success for e in episodes} == {0: True, 1: False}
-    transitions, adv, ret = compute_advantages(seqs, lam=0.9)
-    assert len(transitions) == len(adv) == len(ret) == sum(len(s) for s in seqs)
-    assert all(t.next_value is not None for t in transitions)
+    assert [e.seed for e in episodes] == [100, 101]  # each episode knows its env seed
 
 
-def test_open_chunks_carry_over_between_collects():
+def test_a_decision_waits_for_its_next_observation():
     col = make_collector(n_exec=3)
-    first = col.collect(chunks_per_env=1)
-    assert [len(s) for s in first] == [1, 1]
-    second = col.collect(chunks_per_env=1)
-    assert len(second[0][0].rewards) == 2  # the chunk that ends with success at step 5
-    assert col.episodes_done == 1
+    first = col.collect(1, act, embed)
+    # both envs closed a decision after step 3; it is finished only when step 4's decision saw x
+    assert col.env_steps == 2 * 4 and len(first) == 2
+    assert sorted(t.next_obs.item() for t in first) == [0.0, 3.0]
 
 
 def test_episode_budget_stops_collection():
     col = make_collector()
-    col.collect(chunks_per_env=100, on_episode=lambda rec: rec.index >= 2)
+    col.collect(1000, act, embed, on_episode=lambda rec: rec.index >= 2)
     assert col.episodes_done == 2
 
 

@@ -1,57 +1,45 @@
-"""RL options against hand-computed values: likelihood-term selection, AWR weights, reward stats, config."""
+"""RL configs: nested round trip through JSON, one-line errors for bad options, the registry's checks."""
 
-import math
-
-import numpy as np
 import pytest
-import torch
 
-from robo_reward.train.rl.awr import awr_weights
-from robo_reward.train.rl.configuration_rl import RLConfig
-from robo_reward.train.rl.rollout import Transition
-from robo_reward.train.rl.run_summary import reward_stats
-from robo_reward.train.rl.trainer import select_terms
-
-
-class _Shape:  # the attributes of FlowActorCritic that select_terms reads
-    num_steps, horizon, action_dim = 2, 3, 2
-
-
-def test_select_terms_keeps_the_executed_chunk_steps():
-    # term (k, h, a) of a (K=2, H=3, A=2) chain is labelled 100k + 10h + a
-    labels = torch.tensor([[100 * k + 10 * h + a for k in range(2) for h in range(3) for a in range(2)]])
-    kept = select_terms(labels.float(), _Shape, n_exec=2)
-    assert kept.tolist() == [[0, 1, 10, 11, 100, 101, 110, 111]]
-    assert select_terms(labels.float(), _Shape, None).shape == (1, 12)
-
-
-def test_awr_weights_hand_computed():
-    adv = torch.tensor([1.0, 2.0, 3.0])  # normalised: −1, 0, 1 (std 1 with Bessel's correction)
-    w = awr_weights(adv, beta=0.5, max_weight=5.0)
-    torch.testing.assert_close(w, torch.tensor([math.exp(-2.0), 1.0, 5.0]))  # e² = 7.39 capped at 5
-
-
-def test_reward_stats_hand_computed():
-    t1 = Transition(torch.zeros(1), torch.zeros(1), 0.0, 0.0, rewards=[0.5, -0.5], reward=0.25)
-    t2 = Transition(torch.zeros(1), torch.zeros(1), 0.0, 0.0, rewards=[1.0], reward=1.0)
-    s = reward_stats([t1, t2])
-    assert s["charts/mean_step_reward"] == pytest.approx(1.0 / 3.0)
-    assert s["charts/min_step_reward"] == -0.5 and s["charts/max_step_reward"] == 1.0
-    assert s["charts/mean_chunk_reward"] == pytest.approx(0.625)
-    assert s["charts/std_chunk_reward"] == pytest.approx(np.std([0.25, 1.0]))
-    assert reward_stats([]) == {}
+from robo_reward.train.rl.algorithm import Algorithm, register
+from robo_reward.train.rl.configuration_rl import RLConfig, RolloutConfig, ShapingOptions
+from robo_reward.train.rl.flow_ppo import FlowPPO, FlowPPOConfig
+from robo_reward.train.rl.steered_sac import NoiseSACConfig, ResidualSACConfig
 
 
 @pytest.mark.parametrize(
-    ("kw", "needle"),
+    "algo", [NoiseSACConfig(utd=2), ResidualSACConfig(bound=0.2), FlowPPOConfig(clip=0.1)]
+)
+def test_config_round_trips_through_a_dict(algo):
+    cfg = RLConfig(task="push", reward="oracle", rollout=RolloutConfig(num_envs=3), algo=algo)
+    again = RLConfig.from_dict(cfg.to_dict())
+    assert again == cfg and type(again.algo) is type(algo) and again.algorithm == algo.name
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
     [
-        ({"ratio_level": "joint"}, "ratio_level"),
-        ({"ratio_positions": "some"}, "ratio_positions"),
-        ({"init_noise_scale": 1.5}, "init_noise_scale"),
-        ({"awr_beta": 0.0}, "awr"),
-        ({"bc_weight": 0.5}, "bc-data"),
+        (lambda: FlowPPOConfig(ratio_level="joint"), "ratio_level"),
+        (lambda: FlowPPOConfig(ratio_positions="some"), "ratio_positions"),
+        (lambda: FlowPPOConfig(init_noise_scale=1.5), "init_noise_scale"),
+        (lambda: FlowPPOConfig(bc_weight=0.5), "bc-data"),
+        (lambda: NoiseSACConfig(bound=0.0), "bound"),
+        (lambda: RLConfig(reward="grm"), "--grm PATH"),
+        (lambda: RLConfig(reward="dense"), "reward must be one of"),
+        (lambda: ShapingOptions(potential_every=0), "potential_every"),
+        (lambda: RolloutConfig(num_envs=0), "num_envs"),
     ],
 )
-def test_config_rejects_bad_options(kw, needle):
+def test_config_rejects_bad_options(make, needle):
     with pytest.raises(ValueError, match=needle):
-        RLConfig(**kw)
+        make()
+
+
+def test_registry_rejects_a_second_algorithm_of_the_same_name():
+    class Impostor(FlowPPO):
+        pass
+
+    with pytest.raises(ValueError, match="registered twice"):
+        register(Impostor)
+    assert issubclass(FlowPPO, Algorithm)

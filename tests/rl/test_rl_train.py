@@ -1,4 +1,5 @@
-"""End to end on the real sim with a tiny random policy: train, checkpoint, resume, CLI, σ = 0 sampling."""
+"""End to end on the real sim with a tiny random policy: every registered algorithm trains, checkpoints,
+resumes exactly, exports a policy `policy eval` reads; the CLI's compare writes its table and plot."""
 
 import json
 
@@ -7,11 +8,23 @@ import pytest
 import torch
 
 from robo_reward.models.flow_policy import FlowPolicy, make_config
+from robo_reward.models.flow_policy.steering import load_policy
 from robo_reward.sim import STATE_NAMES
 from robo_reward.train.rl.actor_critic import FlowActorCritic
-from robo_reward.train.rl.configuration_rl import RLConfig
+from robo_reward.train.rl.algorithm import algorithms
+from robo_reward.train.rl.configuration_rl import LogConfig, RLConfig, RolloutConfig
+from robo_reward.train.rl.flow_ppo import FlowPPOConfig
+from robo_reward.train.rl.steered_sac import NoiseSACConfig, ResidualSACConfig
 from robo_reward.train.rl.trainer import train
 from robo_reward.utils.logging import read_metrics
+
+SMALL_ALGOS = {
+    "noise-sac": NoiseSACConfig(hidden=32, batch_size=16, warmstart_episodes=1, warmstart_updates=5, utd=1),
+    "residual-sac": ResidualSACConfig(
+        hidden=32, batch_size=16, warmstart_episodes=1, warmstart_updates=5, utd=1
+    ),
+    "flow-ppo": FlowPPOConfig(chunks_per_update=2, minibatch_size=4),
+}
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +35,14 @@ def tiny_init(tmp_path_factory):
     return path
 
 
-def small_cfg(init, **kw):
-    base = dict(task="reach", init=str(init), rollouts=4, num_envs=2, max_steps=12, image_size=32,
-                chunks_per_update=2, checkpoint_every=1, minibatch_size=4)  # fmt: skip
+def small_cfg(init, algo="noise-sac", **kw):
+    base = dict(task="reach", init=str(init), rollouts=3, rollout=RolloutConfig(num_envs=2, max_steps=8, image_size=32),
+                log=LogConfig(checkpoint_every=1), algo=SMALL_ALGOS[algo])  # fmt: skip
     return RLConfig(**(base | kw))
+
+
+def test_every_registered_algorithm_has_a_small_config():
+    assert set(algorithms()) == set(SMALL_ALGOS)
 
 
 def test_deterministic_chain_equals_policy_sample(tiny_init):
@@ -36,8 +53,7 @@ def test_deterministic_chain_equals_policy_sample(tiny_init):
         for v in policy.config.views
     }
     obs |= {"observation.state": torch.randn(2, len(STATE_NAMES)), "task": ["reach the yellow ball"] * 2}
-    g = torch.Generator().manual_seed(0)
-    out = actor.act(obs, deterministic=True, generator=g)
+    out = actor.act(obs, deterministic=True, generator=torch.Generator().manual_seed(0))
     noise = torch.randn(
         (2, policy.config.chunk_size, policy.config.action_dim), generator=torch.Generator().manual_seed(0)
     )
@@ -50,27 +66,77 @@ def test_deterministic_chain_equals_policy_sample(tiny_init):
     ev = actor.evaluate(stochastic["features"], stochastic["chain"])
     torch.testing.assert_close(ev["logp"], stochastic["logp"], rtol=1e-4, atol=1e-2)
     torch.testing.assert_close(ev["logp_elements"].sum(1), ev["logp"])
-    # τ = 0: the chain starts at x_0 = 0, so the σ = 0 chain is the policy's sampler from zero noise
-    zero = FlowActorCritic(policy, init_noise_scale=0.0).act(obs, deterministic=True)
-    torch.testing.assert_close(
-        zero["action"], policy.sample(obs, noise=torch.zeros_like(noise)), rtol=1e-5, atol=1e-5
-    )
 
 
-@pytest.mark.parametrize("reward", ["oracle", "sparse"])
-def test_train_writes_metrics_checkpoint_and_resumes(tiny_init, tmp_path, reward):
-    out = tmp_path / reward
-    summary = train(small_cfg(tiny_init, reward=reward), out, show_progress=False)
-    assert summary["episodes"] == 4 and summary["updates"] >= 2
+@pytest.mark.parametrize("algo", sorted(SMALL_ALGOS))
+def test_train_writes_metrics_checkpoint_and_resumes(tiny_init, tmp_path, algo):
+    out = tmp_path / algo
+    summary = train(small_cfg(tiny_init, algo, reward="oracle"), out, show_progress=False)
+    assert summary["episodes"] == 3
     assert set(summary["timings"]) == {"sim", "reward", "policy", "update"}
     rows = read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2, 3]
     assert all(np.isfinite(v) for r in rows for v in r.values())
-    assert "losses/policy" in rows[-1] and "charts/noise_std" in rows[-1]
-    assert (out / "checkpoint" / "policy" / "model.safetensors").exists()
-    FlowPolicy.from_pretrained(out / "checkpoint" / "policy")  # a plain policy checkpoint
-    resumed = train(small_cfg(tiny_init, reward=reward, rollouts=6), out, resume=True, show_progress=False)
-    assert resumed["episodes"] == 6 and resumed["updates"] > summary["updates"]
-    assert len((out / "episodes.jsonl").read_text().splitlines()) == 6
+    assert any(k.startswith("losses/") for r in rows for k in r)
+    assert (out / "success_vs_rollouts.png").exists()
+    load_policy(out / "policy")  # what `policy eval` reads
+    resumed = train(
+        small_cfg(tiny_init, algo, reward="oracle", rollouts=5), out, resume=True, show_progress=False
+    )
+    assert resumed["episodes"] == 5
+    lines = [json.loads(x) for x in (out / "episodes.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in lines] == [1, 2, 3, 4, 5]
+    assert len({r["seed"] for r in lines}) == 5  # a resumed run never replays a training seed
+
+
+def test_resume_refuses_other_settings(tiny_init, tmp_path):
+    train(small_cfg(tiny_init, reward="sparse", rollouts=1), tmp_path / "r", show_progress=False)
+    with pytest.raises(ValueError, match="other settings.*reward"):
+        train(
+            small_cfg(tiny_init, reward="oracle", rollouts=2),
+            tmp_path / "r",
+            resume=True,
+            show_progress=False,
+        )
+
+
+def test_sac_state_round_trips_exactly(tiny_init, tmp_path):
+    """Everything a resumed SAC run continues from: replay rows, networks, optimisers, α, RNG, counters."""
+    from robo_reward.train.rl.rollout import Transition
+    from robo_reward.train.rl.steered_sac import NoiseSAC
+
+    def make():
+        return NoiseSAC(FlowPolicy.from_pretrained(tiny_init), small_cfg(tiny_init), SMALL_ALGOS["noise-sac"], 2,
+                        torch.Generator().manual_seed(3))  # fmt: skip
+
+    a = make()
+    for i in range(40):
+        obs = torch.randn(a.buffer.obs_dim)
+        a.observe([Transition(obs, {"action": torch.rand(a.buffer.action_dim), "q": torch.tensor(0.0)}, env=i % 2,
+                              reward=float(i), discount=0.97, terminated=i % 7 == 0, next_obs=obs + 1)])  # fmt: skip
+    a.on_episode(5)
+    a.update()
+    a.save(tmp_path)
+    b = make()
+    b.load(tmp_path)
+    for k in a.buffer.data:
+        torch.testing.assert_close(a.buffer.data[k][: a.buffer.size], b.buffer.data[k][: b.buffer.size])
+    assert (a.buffer.size, a.buffer.next_row, a.buffer.added) == (
+        b.buffer.size,
+        b.buffer.next_row,
+        b.buffer.added,
+    )
+    assert (a.updates, a.episodes_done, a.warm_started) == (b.updates, b.episodes_done, b.warm_started)
+    for name in ("actor", "critic", "critic_target"):
+        for (k, x), (_, y) in zip(getattr(a, name).state_dict().items(), getattr(b, name).state_dict().items(),
+                                  strict=True):  # fmt: skip
+            torch.testing.assert_close(x, y, msg=f"{name}.{k}")
+    # the next update draws the same minibatches and lands on the same weights
+    a.owed_updates = b.owed_updates = 3
+    a.update(), b.update()
+    torch.testing.assert_close(a.log_alpha, b.log_alpha)
+    for x, y in zip(a.critic.parameters(), b.critic.parameters(), strict=True):
+        torch.testing.assert_close(x, y)
 
 
 def test_cli_compare(tiny_init, tmp_path):
@@ -78,8 +144,9 @@ def test_cli_compare(tiny_init, tmp_path):
 
     js = tmp_path / "cmp.json"
     main(["rl", "compare", "--task", "reach", "--init", str(tiny_init), "--rewards", "sparse,naive", "--seeds", "1",
-          "--rollouts", "2", "--max-steps", "8", "--image-size", "32", "--chunks-per-update", "2",
-          "--out", str(tmp_path / "cmp"), "--json", str(js)])  # fmt: skip
+          "--rollouts", "2", "--max-steps", "8", "--image-size", "32", "--out", str(tmp_path / "cmp"),
+          "--json", str(js), "noise-sac", "--hidden", "32", "--batch-size", "8", "--warmstart-episodes", "1",
+          "--warmstart-updates", "2"])  # fmt: skip
     result = json.loads(js.read_text())
     assert [r["reward"] for r in result["table"]] == ["sparse", "naive"]
     assert (tmp_path / "cmp" / "success_vs_rollouts.png").exists()

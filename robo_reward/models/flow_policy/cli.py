@@ -95,13 +95,13 @@ def eval(
     """
     import torch
 
-    from robo_reward.models.flow_policy import FlowPolicy
     from robo_reward.models.flow_policy.evaluation import evaluate
+    from robo_reward.models.flow_policy.steering import load_policy
     from robo_reward.sim import list_tasks
 
     if threads:
         torch.set_num_threads(threads)
-    policy = FlowPolicy.from_pretrained(checkpoint)
+    policy = load_policy(checkpoint)  # a BC policy, or an RL fine-tune steering a frozen one
     tasks = [t for t in list_tasks() if not t.startswith("robosuite/")] if task == "all" else [task]
     sheets = sheet_dir or (json.parent if json else Path("runs/policy-eval"))
     results = []

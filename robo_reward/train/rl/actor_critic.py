@@ -1,15 +1,13 @@
 """The flow policy as a PPO actor-critic: noisy Euler chain (actor), value head on trunk features (critic).
 
-The trunk runs once per chunk (as in BC inference). With `train_trunk=False` its features are computed
-without gradients and cached in the rollout buffer, so a PPO update costs only action-expert passes —
-the CPU setting; `train_trunk=True` re-encodes stored observations and trains end to end (GPU).
+The trunk runs once per chunk (as in BC inference) without gradients; its features are stored with
+each decision, so a PPO update costs only action-expert passes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -35,7 +33,6 @@ class FlowActorCritic(nn.Module):
         std_init: float = 0.05,
         std_min: float = 0.01,
         std_max: float = 0.2,
-        train_trunk: bool = False,
         init_noise_scale: float = 1.0,
     ):
         super().__init__()
@@ -43,7 +40,6 @@ class FlowActorCritic(nn.Module):
         c = policy.config
         self.policy = policy
         self.num_steps = int(num_steps or c.num_inference_steps)
-        self.train_trunk = train_trunk
         self.horizon, self.action_dim = c.chunk_size, c.action_dim
         self.noise = NoiseStd(
             c.feature_dim, c.chunk_size, c.action_dim, self.num_steps, noise_mode, std_min, std_max, std_init
@@ -51,18 +47,12 @@ class FlowActorCritic(nn.Module):
         self.value = ValueHead(c.feature_dim)
         self._heads_config = {
             "num_steps": self.num_steps, "noise_mode": noise_mode, "std_init": std_init,
-            "std_min": std_min, "std_max": std_max, "train_trunk": train_trunk, "init_noise_scale": self.init_noise_scale,
+            "std_min": std_min, "std_max": std_max, "init_noise_scale": self.init_noise_scale,
         }  # fmt: skip
 
-    # ------------------------------------------------------------------ parameter groups
-    def actor_parameters(self) -> list[nn.Parameter]:
-        if self.train_trunk:
-            return [p for p in self.policy.parameters() if p.requires_grad]
-        return list(self.policy.expert.parameters())
-
-    def encode(self, obs: dict, grad: bool = False) -> torch.Tensor:
-        with torch.set_grad_enabled(grad and self.train_trunk):
-            return self.policy.encode(obs)
+    @torch.no_grad()
+    def encode(self, obs: dict) -> torch.Tensor:
+        return self.policy.encode(obs)
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
@@ -126,14 +116,3 @@ class FlowActorCritic(nn.Module):
         _, tensors = load_folder(Path(folder) / HEADS_DIR)
         self.noise.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("noise.")})
         self.value.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("value.")})
-
-
-def obs_to_batch(obs: dict, index: np.ndarray | None, instructions: list[str], device) -> dict:
-    """A vector env's batched observation (rows `index`) as a policy batch in the contract."""
-    idx = slice(None) if index is None else index
-    batch = {}
-    for k, v in obs.items():
-        if k.startswith("observation."):
-            batch[k] = torch.as_tensor(np.asarray(v)[idx], device=device)
-    batch["task"] = list(np.asarray(instructions, dtype=object)[idx])
-    return batch

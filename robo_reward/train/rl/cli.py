@@ -1,61 +1,98 @@
-"""`robo-reward rl {train, compare}`: online RL (flow-noise PPO) of a BC flow policy in the sim."""
+"""`robo-reward rl {train, compare}`: online RL of a BC flow policy in the sim.
+
+The algorithm is a subcommand after the run's options, with its own options:
+    robo-reward rl train --task open_drawer --init models/bc-open_drawer-5 --reward grm \
+        --grm models/grm-small-sim noise-sac --utd 4
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Union
 
 import tyro
 
-from robo_reward.train.rl.configuration_rl import RLConfig
+from robo_reward.train.rl.algorithm import algorithms
+from robo_reward.train.rl.configuration_rl import RLConfig, default_algorithm_config
 from robo_reward.utils.cli_helpers import console, emit_json, print_table, set_threads
 
 
+def _cli_config() -> type:
+    """RLConfig whose `algo` field is the union of every registered algorithm's config (subcommands)."""
+    default = default_algorithm_config()
+    choices = tuple(
+        Annotated[
+            a.config_class,
+            tyro.conf.subcommand(name, default=a.config_class(), prefix_name=False),
+            tyro.conf.OmitArgPrefixes,
+        ]  # fmt: skip
+        for name, a in algorithms().items()
+    )
+    return dataclasses.make_dataclass(
+        "RLConfig",
+        [("algo", Union[choices], field(default_factory=lambda: default))],  # noqa: UP007 - built at run time
+        bases=(RLConfig,),
+    )
+
+
+CLIConfig = _cli_config()
+
+
+def _plain(cfg: RLConfig) -> RLConfig:
+    return RLConfig.from_dict(cfg.to_dict())
+
+
 def train(
-    cfg: Annotated[RLConfig, tyro.conf.OmitArgPrefixes],
+    cfg: Annotated[CLIConfig, tyro.conf.OmitArgPrefixes],
     out: Path | None = None,
     resume: bool = False,
     json: Path | None = None,
-    threads: int | None = 1,  # torch threads; more oversubscribe a busy 2-core CPU (10× slower seen)
+    threads: int | None = 1,  # torch threads; more oversubscribe a busy 2-core CPU
 ) -> dict:
-    """Fine-tune `--init` (a BC checkpoint) on `--reward` for `--rollouts` episodes with `--algorithm`:
-    ppo (flow-noise PPO), awr (advantage-weighted flow matching from a replay buffer) or group
-    (same-state episode groups, `--group-update imitate|ppo`).
+    """Fine-tune `--init` (a BC checkpoint) with `--reward` for `--rollouts` episodes.
 
-    The run folder (default runs/rl/<task>-<reward>-s<seed>) holds metrics.jsonl, episodes.jsonl,
-    checkpoint/policy (a FlowPolicy checkpoint `robo-reward policy eval` reads) and summary.json.
+    Algorithms (the subcommand; default noise-sac): noise-sac (SAC in the frozen policy's initial-noise
+    space), residual-sac (SAC of a bounded residual on its chunk), flow-ppo (on-policy flow-noise PPO of
+    the action expert). The run folder (default runs/rl/<task>-<reward>-<algorithm>-s<seed>) holds
+    metrics.jsonl, episodes.jsonl, checkpoint/, policy/ (what `robo-reward policy eval` reads),
+    success_vs_rollouts.png and summary.json.
     """
     from robo_reward.paths import runs_dir
     from robo_reward.train.rl.trainer import train as run
 
     set_threads(threads)
-    out = out or runs_dir() / "rl" / f"{cfg.task}-{cfg.reward}-s{cfg.seed}"
+    cfg = _plain(cfg)
+    out = out or runs_dir() / "rl" / f"{cfg.task}-{cfg.reward}-{cfg.algorithm}-s{cfg.seed}"
     summary = run(cfg, out, resume=resume)
     console.print(f"run folder {out}")
-    print_table(
-        f"rl {cfg.task} [{cfg.reward}]",
-        [{k: summary[k] for k in ("episodes", "env_steps", "updates", "final_success", "wall_s")}],
-    )
+    row = {k: summary[k] for k in ("episodes", "env_steps", "final_success", "wall_s")}
+    if "eval" in summary:
+        row |= {"eval_success": summary["eval"]["success_rate"], "eval_episodes": summary["eval"]["episodes"]}
+    print_table(f"rl {cfg.task} [{cfg.reward}, {cfg.algorithm}]", [row])
     emit_json(json, summary)
     return summary
 
 
 def compare(
-    cfg: Annotated[RLConfig, tyro.conf.OmitArgPrefixes],
-    rewards: str = "sparse,naive,grm,oracle",
+    cfg: Annotated[CLIConfig, tyro.conf.OmitArgPrefixes],
+    rewards: str = "sparse,naive,grm,perceptual,oracle",
     seeds: int = 3,
     out: Path | None = None,
     json: Path | None = None,
-    threads: int | None = 1,  # torch threads; more oversubscribe a busy 2-core CPU (10× slower seen)
+    threads: int | None = 1,
 ) -> dict:
     """Train from the same init with each reward (comma list) × seeds; plot success vs rollouts and
-    tabulate final success, rollouts to 80 % of final success and the sim/reward/policy/update time."""
+    tabulate final success (held-out evaluation), rollouts to 80 % of final success and the
+    sim/reward/policy/update time."""
     from robo_reward.paths import runs_dir
     from robo_reward.train.rl.compare import compare as run
 
     set_threads(threads)
+    cfg = _plain(cfg)
     names = [r.strip() for r in rewards.split(",") if r.strip()]
-    out = out or runs_dir() / "rl" / f"compare-{cfg.task}"
+    out = out or runs_dir() / "rl" / f"compare-{cfg.task}-{cfg.algorithm}"
     result = run(cfg, names, seeds, out)
     print_table(f"rl compare {cfg.task} ({seeds} seeds, {cfg.rollouts} rollouts)", result["table"])
     console.print(f"plot {result['plot']}")

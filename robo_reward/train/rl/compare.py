@@ -47,13 +47,12 @@ def compare(
     from robo_reward.utils.plots import line_plot
 
     out = Path(out)
+    # every config is built (and checked) before the first run starts
+    configs = [dataclasses.replace(base, reward=r, seed=base.seed + i) for r in rewards for i in range(seeds)]
     runs: dict[str, list[dict]] = {}
-    for reward in rewards:
-        for seed in range(seeds):
-            cfg = dataclasses.replace(base, reward=reward, seed=base.seed + seed)
-            runs.setdefault(reward, []).append(
-                train(cfg, out / reward / f"seed{seed}", show_progress=show_progress)
-            )
+    for cfg in configs:
+        run_dir = out / cfg.reward / f"seed{cfg.seed - base.seed}"
+        runs.setdefault(cfg.reward, []).append(train(cfg, run_dir, show_progress=show_progress))
     rows, series, bands, progress_series = [], {}, {}, {}
     for reward, summaries in runs.items():
         x, mean, lo, hi = mean_curve([s["curve"] for s in summaries], base.rollouts)
@@ -80,11 +79,15 @@ def compare(
                 "wall_s": float(np.mean([s["wall_s"] for s in summaries])),
             }
         )
+    sparse = next((r for r in rows if r["reward"] == "sparse"), None)
+    for r in rows:  # Robo-Dopamine's sample-efficiency metric, as a ratio to sparse reward
+        fast, slow = r["rollouts_to_80pct"], sparse and sparse["rollouts_to_80pct"]
+        r["fewer_rollouts_than_sparse"] = slow / fast if fast and slow else None
     plot = line_plot(
         series,
         out / "success_vs_rollouts.png",
         xlabel="training episodes (rollouts)",
-        ylabel=f"success (running mean of {base.success_window})",
+        ylabel=f"success (running mean of {base.log.success_window})",
         title=f"{base.task}: RL from BC, {seeds} seed(s)",
         bands=bands,
     )
@@ -92,7 +95,7 @@ def compare(
         progress_series,
         out / "progress_vs_rollouts.png",
         xlabel="training episodes (rollouts)",
-        ylabel=f"final progress (running mean of {base.success_window})",
+        ylabel=f"final progress (running mean of {base.log.success_window})",
         title=f"{base.task}: privileged final progress of training episodes",
     )
     (out / "compare.md").write_text(markdown_table(rows) + "\n")
@@ -101,7 +104,11 @@ def compare(
         "init": base.init,
         "seeds": seeds,
         "rollouts": base.rollouts,
-        "final_success_source": "deterministic eval" if base.eval_episodes else "running training success",
+        "final_success_source": (
+            f"held-out evaluation, {base.log.eval_seeds} × {base.log.eval_episodes} episodes"
+            if base.log.eval_episodes
+            else "running training success"
+        ),
         "table": rows,
         "plot": str(plot),
         "runs": {r: [str(out / r / f"seed{i}") for i in range(seeds)] for r in runs},

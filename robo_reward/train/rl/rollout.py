@@ -1,49 +1,62 @@
-"""Chunk-level rollouts in a gymnasium vector env, for PPO.
+"""Decision-level rollouts in a gymnasium vector env, for every RL algorithm.
 
-Each env runs its own queue of actions: when it is empty, the policy samples a chunk for that env
-(envs needing one at the same step are batched), and the first `n_action_steps` actions are
-executed. One transition = one executed chunk, closed when its actions run out or its episode ends
-mid-chunk (then the env is reset at once with `reset_mask`, the vector env being built with
-`AutoresetMode.DISABLED`, so chunks never straddle episodes). Envs drift out of step after
-resets; that is fine, since GAE runs per env over its own sequence.
+Each env runs its own queue of actions: when it is empty, the algorithm decides for that env (envs
+needing a decision at the same step are batched) and the first `n_action_steps` actions of the
+chunk are queued. One transition = one decision: closed when its actions run out or its episode
+ends mid-chunk (the env is then reset at once with `reset_mask`, the vector env being built with
+`AutoresetMode.DISABLED`, so decisions never straddle episodes).
 
-A chunk still running when `collect` returns stays open and is closed in the next call: it keeps the
-log-probability of the policy that sampled it, which is exactly the behaviour policy PPO's ratio needs.
+A transition carries the learner's observation of the state it was taken in and of the state after
+it (`next_obs`): for a chunk that ran out, that is the observation of the env's next decision (the
+same forward pass); for a time-limit truncation, the final observation is embedded before the reset;
+a terminated decision has none (nothing bootstraps from a terminal state).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from robo_reward.rewards.wrappers import info_array
-from robo_reward.train.rl.actor_critic import FlowActorCritic, obs_to_batch
 from robo_reward.train.rl.ppo import chunk_return
 
 
 @dataclass
+class Decision:
+    """What an algorithm returns for n envs: learner observations (n, O), the chunks to execute
+    (n, H, A) in real units, and per env the tensors the algorithm wants back with the transition."""
+
+    obs: torch.Tensor
+    chunks: np.ndarray
+    records: list[dict[str, torch.Tensor]]
+
+
+@dataclass
 class Transition:
-    features: torch.Tensor  # (d,)
-    chain: torch.Tensor  # (K+1, H, A)
-    logp: float
-    value: float
-    logp_elements: torch.Tensor | None = None  # (K·H·A,) the terms of logp, for element-level ratios
-    obs: dict | None = None  # kept only when the trunk is trained
+    obs: torch.Tensor  # (O,)
+    record: dict[str, torch.Tensor]  # the algorithm's own (e.g. the action: chunk noise, chain, log-prob)
+    env: int
     rewards: list[float] = field(default_factory=list)
-    reward: float = 0.0  # Σ γ^j r_j over the executed steps
+    reward: float = 0.0  # Σ_j γ^j r_j over the executed steps
     discount: float = 1.0  # γ^n
     terminated: bool = False
-    episode_end: bool = False
-    next_value: float | None = None
+    truncated: bool = False
+    next_obs: torch.Tensor | None = None  # (O,); None after a terminated decision
+
+    @property
+    def episode_end(self) -> bool:
+        return self.terminated or self.truncated
 
 
 @dataclass
 class EpisodeRecord:
     index: int  # 1-based count of finished training episodes
     env: int
+    seed: int
     success: bool
     length: int
     reward_sum: float
@@ -51,78 +64,79 @@ class EpisodeRecord:
     max_progress: float
 
 
-class ChunkCollector:
+def obs_to_batch(obs: dict, index: np.ndarray | None, instructions: list[str], device) -> dict:
+    """A vector env's batched observation (rows `index`) as a policy batch in the contract."""
+    idx = slice(None) if index is None else index
+    batch = {
+        k: torch.as_tensor(np.asarray(v)[idx], device=device)
+        for k, v in obs.items()
+        if k.startswith("observation.")
+    }
+    batch["task"] = list(np.asarray(instructions, dtype=object)[idx])
+    return batch
+
+
+ActFn = Callable[[dict], Decision]
+EmbedFn = Callable[[dict], torch.Tensor]
+
+
+class DecisionCollector:
+    """Steps `envs` with decisions from `act`; `collect(n)` returns ≥ n finished transitions.
+
+    act(batch) → Decision for the envs in the batch; embed(batch) → (n, O) learner observations
+    (for truncated episodes' final states). Episode seeds run seed, seed + 1, ... in reset order.
+    """
+
     def __init__(
-        self,
-        envs,
-        actor: FlowActorCritic,
-        instructions: list[str],
-        gamma: float,
-        n_action_steps: int,
-        seed: int = 0,
-        keep_obs: bool = False,
+        self, envs, instructions: list[str], gamma: float, n_action_steps: int, seed: int, device="cpu"
     ):
-        self.envs, self.actor, self.gamma = envs, actor, gamma
-        self.instructions = instructions
-        self.n_exec = n_action_steps
-        self.keep_obs = keep_obs
+        self.envs, self.gamma, self.n_exec = envs, gamma, n_action_steps
+        self.instructions, self.device = instructions, device
         self.N = envs.num_envs
-        self.generator = torch.Generator().manual_seed(seed)
-        self._seed = seed
         self.policy_time = 0.0
         self.episodes_done = 0
         self.env_steps = 0
-        self.obs, info = envs.reset(seed=seed)
+        self.seeds = [seed + i for i in range(self.N)]
         self._next_seed = seed + self.N
+        self.obs, info = envs.reset(seed=list(self.seeds))
         self.queue: list[np.ndarray] = [np.zeros((0, 0))] * self.N
         self.open: list[Transition | None] = [None] * self.N
-        self.pending: list[Transition | None] = [None] * self.N  # closed, waiting for V(next state)
-        self.closed: list[list[Transition]] = [[] for _ in range(self.N)]
+        self.pending: list[Transition | None] = [None] * self.N  # closed, waiting for next_obs
+        self.done: list[Transition] = []
         self._ep = [self._new_episode_stats(info, i) for i in range(self.N)]
 
     def _new_episode_stats(self, info: dict, i: int) -> dict:
         p = float(info_array(info, "progress", self.N)[i])
         return {"length": 0, "reward_sum": 0.0, "max_progress": p, "final_progress": p}
 
-    def _start_chunks(self, ids: np.ndarray) -> None:
+    def _decide(self, act: ActFn, ids: np.ndarray) -> None:
         t0 = time.perf_counter()
-        batch = obs_to_batch(self.obs, ids, self.instructions, self.actor.policy.device)
-        out = self.actor.act(batch, generator=self.generator)
-        actions = out["action"].cpu().numpy()
+        decision = act(obs_to_batch(self.obs, ids, self.instructions, self.device))
         for j, i in enumerate(ids):
             if self.pending[i] is not None:
-                self.pending[i].next_value = float(out["value"][j])
+                self.pending[i].next_obs = decision.obs[j].cpu()
+                self.done.append(self.pending[i])
                 self.pending[i] = None
-            self.queue[i] = actions[j, : self.n_exec]
-            self.open[i] = Transition(
-                features=out["features"][j].cpu(),
-                chain=out["chain"][j].cpu(),
-                logp=float(out["logp"][j]),
-                logp_elements=out["logp_elements"][j].cpu(),
-                value=float(out["value"][j]),
-                obs={k: v[j : j + 1] for k, v in batch.items()} if self.keep_obs else None,
-            )
+            self.queue[i] = decision.chunks[j, : self.n_exec]
+            self.open[i] = Transition(obs=decision.obs[j].cpu(), record=decision.records[j], env=int(i))
         self.policy_time += time.perf_counter() - t0
 
     def _close(self, i: int, terminated: bool, truncated: bool) -> Transition:
         tr = self.open[i]
         tr.reward, tr.discount = chunk_return(np.array(tr.rewards), self.gamma)
-        tr.terminated, tr.episode_end = terminated, terminated or truncated
-        if terminated:
-            tr.next_value = 0.0
+        tr.terminated, tr.truncated = terminated, truncated and not terminated
         self.open[i] = None
-        self.closed[i].append(tr)
         return tr
 
-    def collect(self, chunks_per_env: int, on_episode=None) -> list[list[Transition]]:
-        """Step until every env has closed ≥ `chunks_per_env` transitions (or the episode budget is
-        reached via `on_episode` returning True); return the per-env closed sequences."""
+    def collect(self, min_transitions: int, act: ActFn, embed: EmbedFn, on_episode=None) -> list[Transition]:
+        """Step until ≥ `min_transitions` transitions are finished (or `on_episode` returns True, e.g.
+        when the episode budget is spent); return them in the order they finished."""
         stop = False
-        while not stop and min(len(c) for c in self.closed) < chunks_per_env:
+        while not stop and len(self.done) < min_transitions:
             need = np.array([len(q) == 0 for q in self.queue])
             if need.any():
-                self._start_chunks(np.flatnonzero(need))
-            actions = np.stack([q[0] for q in self.queue])
+                self._decide(act, np.flatnonzero(need))
+            actions = np.stack([q[0] for q in self.queue]).astype(np.float32)
             self.queue = [q[1:] for q in self.queue]
             obs, reward, term, trunc, info = self.envs.step(actions)
             self.env_steps += self.N
@@ -139,41 +153,44 @@ class ChunkCollector:
                 ep["final_progress"] = float(progress[i])
                 if ended[i] or len(self.queue[i]) == 0:
                     tr = self._close(i, bool(term[i]), bool(trunc[i]))
-                    if trunc[i] and not term[i]:
+                    if tr.terminated:
+                        self.done.append(tr)
+                    elif tr.truncated:
                         truncated_ids.append(i)
-                    elif not ended[i]:
+                        self.pending[i] = tr
+                    else:
                         self.pending[i] = tr
                 if ended[i]:
                     self.episodes_done += 1
-                    rec = EpisodeRecord(self.episodes_done, i, bool(success[i]), **ep)
+                    rec = EpisodeRecord(self.episodes_done, i, self.seeds[i], bool(success[i]), **ep)
                     if on_episode is not None and on_episode(rec):
                         stop = True
-            self.obs = obs
-            if truncated_ids:  # bootstrap from the final observation, before it is reset away
+            if truncated_ids:  # the final observation, before it is reset away
                 ids = np.array(truncated_ids)
                 t0 = time.perf_counter()
-                _, v = self.actor.values(obs_to_batch(obs, ids, self.instructions, self.actor.policy.device))
+                final = embed(obs_to_batch(obs, ids, self.instructions, self.device))
                 self.policy_time += time.perf_counter() - t0
                 for j, i in enumerate(ids):
-                    self.closed[i][-1].next_value = float(v[j])
+                    self.pending[i].next_obs = final[j].cpu()
+                    self.done.append(self.pending[i])
+                    self.pending[i] = None
+            self.obs = obs
             if ended.any():
                 seeds = [None] * self.N
                 for i in np.flatnonzero(ended):
-                    seeds[i] = self._next_seed
+                    seeds[i] = self.seeds[i] = self._next_seed
                     self._next_seed += 1
                 self.obs, info = self.envs.reset(seed=seeds, options={"reset_mask": ended.copy()})
                 for i in np.flatnonzero(ended):
                     self.queue[i] = np.zeros((0, 0))
                     self._ep[i] = self._new_episode_stats(info, i)
-        # transitions waiting for V(next state): evaluate it now, batched
-        waiting = np.array([p is not None for p in self.pending])
-        if waiting.any():
-            ids = np.flatnonzero(waiting)
-            t0 = time.perf_counter()
-            _, v = self.actor.values(obs_to_batch(self.obs, ids, self.instructions, self.actor.policy.device))
-            self.policy_time += time.perf_counter() - t0
-            for j, i in enumerate(ids):
-                self.pending[i].next_value = float(v[j])
-                self.pending[i] = None
-        out, self.closed = self.closed, [[] for _ in range(self.N)]
+        out, self.done = self.done, []
         return out
+
+    def state(self) -> dict:
+        """Counters a resumed run continues from (episodes restart at a fresh seed, see `resume_at`)."""
+        return {
+            "episodes_done": self.episodes_done,
+            "env_steps": self.env_steps,
+            "next_seed": self._next_seed,
+        }

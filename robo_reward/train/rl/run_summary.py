@@ -1,5 +1,5 @@
-"""What an RL run reports: the scale of the rewards per update, and the run summary with its
-success-vs-rollouts curve (read back from episodes.jsonl, so a resumed run summarises all of it)."""
+"""What an RL run reports: its success-vs-rollouts curve (read back from episodes.jsonl, so a resumed run
+summarises all of it, with a PNG), and the evaluation of the exported policy on held-out seeds."""
 
 from __future__ import annotations
 
@@ -9,45 +9,73 @@ from pathlib import Path
 import numpy as np
 
 from robo_reward.train.rl.configuration_rl import RLConfig
-from robo_reward.train.rl.rollout import Transition
+
+# Evaluation seed sets: never used for training (50_000+) nor for demos (0..N) nor for choosing settings
+EVAL_SEED_SETS = (20_000, 21_000, 22_000, 23_000, 24_000)
 
 
-def reward_stats(transitions: list[Transition]) -> dict[str, float]:
-    """Scale of the rewards the learner saw in one update: per env step and per chunk."""
-    if not transitions:
-        return {}
-    steps = np.array([r for t in transitions for r in t.rewards], dtype=np.float64)
-    chunks = np.array([t.reward for t in transitions], dtype=np.float64)
-    return {
-        "charts/mean_chunk_reward": float(chunks.mean()),
-        "charts/std_chunk_reward": float(chunks.std()),
-        "charts/mean_step_reward": float(steps.mean()),
-        "charts/std_step_reward": float(steps.std()),
-        "charts/min_step_reward": float(steps.min()),
-        "charts/max_step_reward": float(steps.max()),
-    }
+def running_mean(x: np.ndarray, window: int) -> list[float]:
+    """Mean of the last `window` values at each index (fewer at the start)."""
+    x = np.asarray(x, dtype=np.float64)
+    return [float(x[max(0, i + 1 - window) : i + 1].mean()) for i in range(len(x))]
 
 
 def summarize_run(out: Path, cfg: RLConfig, state: dict) -> dict:
-    """Success-vs-rollouts curve (running mean over `success_window` training episodes) + timings."""
+    """Success-vs-rollouts curve (running mean over `log.success_window` training episodes) + timings."""
+    from robo_reward.utils.plots import line_plot
+
     rows = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines() if line.strip()]
-    w = cfg.success_window
-
-    def running(key: str) -> list[float]:
-        x = np.array([r[key] for r in rows], dtype=np.float64)
-        return [float(x[max(0, i + 1 - w) : i + 1].mean()) for i in range(len(x))]
-
-    success, progress = running("success"), running("final_progress")
+    w = cfg.log.success_window
+    x = [r["index"] for r in rows]
+    success = running_mean([r["success"] for r in rows], w)
+    progress = running_mean([r["final_progress"] for r in rows], w)
+    if rows:
+        line_plot(
+            {
+                "success": (np.array(x), np.array(success)),
+                "final progress": (np.array(x), np.array(progress)),
+            },
+            out / "success_vs_rollouts.png",
+            xlabel="training episodes (rollouts)",
+            ylabel=f"running mean of {w} episodes",
+            title=f"{cfg.task}: {cfg.algorithm}, {cfg.reward} reward, seed {cfg.seed}",
+        )
     return {
         "task": cfg.task,
         "reward": cfg.reward,
+        "algorithm": cfg.algorithm,
         "seed": cfg.seed,
         "episodes": len(rows),
         "env_steps": state["env_steps"],
-        "updates": state["update"],
-        "curve": {"rollouts": [r["index"] for r in rows], "success": success, "final_progress": progress},
+        "curve": {"rollouts": x, "success": success, "final_progress": progress},
         "final_success": success[-1] if success else 0.0,
         "final_progress": progress[-1] if progress else 0.0,
         "timings": state["timings"],
         "wall_s": state["wall"],
+    }
+
+
+def evaluate_policy(folder: Path, cfg: RLConfig, n_action_steps: int, image_size: int) -> dict:
+    """The exported policy on `log.eval_seeds` held-out seed sets of `log.eval_episodes` episodes each."""
+    from robo_reward.models.flow_policy.evaluation import evaluate, wilson_interval
+    from robo_reward.models.flow_policy.steering import load_policy
+
+    if cfg.log.eval_seeds > len(EVAL_SEED_SETS):
+        raise ValueError(f"log.eval_seeds must be ≤ {len(EVAL_SEED_SETS)}, got {cfg.log.eval_seeds}")
+    policy = load_policy(folder, device=cfg.device)
+    per_set = []
+    for seed in EVAL_SEED_SETS[: cfg.log.eval_seeds]:
+        r = evaluate(
+            policy, cfg.task, episodes=cfg.log.eval_episodes, num_envs=cfg.rollout.num_envs, seed=seed,
+            n_action_steps=n_action_steps, image_size=image_size, max_steps=cfg.rollout.max_steps,
+        )  # fmt: skip
+        per_set.append({k: r[k] for k in ("seed", "episodes", "success_rate", "mean_final_progress")})
+    n = sum(s["episodes"] for s in per_set)
+    wins = sum(round(s["success_rate"] * s["episodes"]) for s in per_set)
+    return {
+        "success_rate": wins / n,
+        "success_ci95": list(wilson_interval(wins, n)),
+        "mean_final_progress": float(np.mean([s["mean_final_progress"] for s in per_set])),
+        "episodes": n,
+        "per_seed_set": per_set,
     }

@@ -1,0 +1,224 @@
+"""A frozen flow policy steered by a small learned actor — what off-policy RL fine-tunes and ships.
+
+Two ways to steer (`SteeringConfig.mode`):
+- "noise" (DSRL, Wagenmaker et al. 2025): the actor picks the initial noise x_0 (H, A) of the chunk,
+  w = bound·tanh(u); the frozen policy denoises it with its own deterministic Euler sampler. Every
+  chunk the base policy can produce stays reachable, and the base policy's prior N(0, s²I) noise is
+  itself an exact action of this space (s: the policy's acting `noise_scale`).
+- "residual" (Policy Decorator / ResFiT): the base policy samples its chunk as usual; the actor adds a
+  bounded correction bound·tanh(u) to the executed steps, in normalised action units, and sees the
+  base chunk's executed steps beside the trunk features.
+
+The actor's observation is the frozen policy's trunk features (computed once per decision and shared
+with the sampler), optionally followed by the normalised state. A `SteeredPolicy` acts like a
+`FlowPolicy` (`sample`, `config`, `device`), so evaluation, serving and the ROS node take it as is.
+Folder: `base/` (the FlowPolicy) + `config.json` and `model.safetensors` (the actor).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from robo_reward.data.episode import STATE_KEY
+from robo_reward.models.flow_policy.modeling_flow_policy import FlowPolicy
+from robo_reward.utils.checkpoint import load_folder, save_folder
+from robo_reward.utils.config import strict_from_dict
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+STEERING_MODES = ("noise", "residual")
+BASE_DIR = "base"
+
+
+@dataclass
+class SteeringConfig:
+    mode: str = "noise"
+    bound: float = 1.0  # |w| < bound: noise magnitude, or residual size in normalised action units
+    hidden: int = 256
+    depth: int = 2
+    use_state: bool = False  # append the normalised state to the trunk features
+    n_action_steps: int = 2  # chunk steps executed per decision (the residual covers these)
+    num_denoise_steps: int | None = None  # the sampler's Euler steps (None: the policy's)
+
+    def __post_init__(self) -> None:
+        if self.mode not in STEERING_MODES:
+            raise ValueError(f"steering mode must be one of {STEERING_MODES}, got {self.mode!r}")
+        if not self.bound > 0:
+            raise ValueError(f"steering bound must be > 0, got {self.bound}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SteeringConfig:
+        return strict_from_dict(cls, d, "steering")
+
+
+class SquashedGaussianActor(nn.Module):
+    """π(a|s): u ~ N(μ(s), σ(s)²), a = bound·tanh(u) ∈ (−bound, bound)^A."""
+
+    def __init__(self, obs_dim: int, action_dim: int, bound: float, hidden: int = 256, depth: int = 2):
+        super().__init__()
+        self.bound = float(bound)
+        layers: list[nn.Module] = []
+        fan_in = obs_dim
+        for _ in range(depth):
+            layers += [nn.Linear(fan_in, hidden), nn.LayerNorm(hidden), nn.ReLU()]
+            fan_in = hidden
+        self.trunk = nn.Sequential(*layers)
+        self.mean = nn.Linear(hidden, action_dim)
+        self.log_std = nn.Linear(hidden, action_dim)
+
+    def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ, log σ) of the pre-squash Gaussian, each (B, A); log σ clamped to [−5, 2]."""
+        h = self.trunk(obs)
+        return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def forward(
+        self, obs: torch.Tensor, deterministic: bool = False, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised sample (or the mode) and its log-likelihood: (B, A), (B,)."""
+        mean, log_std = self.distribution(obs)
+        if deterministic:
+            u = mean
+        else:
+            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            u = mean + log_std.exp() * eps
+        return self.bound * torch.tanh(u), squashed_log_prob(u, mean, log_std, self.bound)
+
+
+def squashed_log_prob(
+    u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor, bound: float
+) -> torch.Tensor:
+    """log π(a) for a = bound·tanh(u): Σ_d [log N(u_d; μ_d, σ_d²) − log(bound·(1 − tanh² u_d))] → (B,).
+
+    log(1 − tanh² u) is computed as 2·(log 2 − u − softplus(−2u)), which stays finite for large |u|.
+    """
+    normal = -0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)
+    log_det = math.log(bound) + 2.0 * (math.log(2.0) - u - nn.functional.softplus(-2.0 * u))
+    return (normal - log_det).sum(-1)
+
+
+class SteeredPolicy(nn.Module):
+    """A frozen `FlowPolicy` and the actor that steers it; `sample` acts like `FlowPolicy.sample`."""
+
+    def __init__(self, base: FlowPolicy, config: SteeringConfig):
+        super().__init__()
+        self.base, self.steering = base.eval(), config
+        self.base.requires_grad_(False)
+        c = base.config
+        self.horizon, self.action_dim = c.chunk_size, c.action_dim
+        self.num_steps = config.num_denoise_steps or c.num_inference_steps
+        self.actor = SquashedGaussianActor(
+            self.obs_dim, self.steer_dim, config.bound, config.hidden, config.depth
+        )
+
+    # ---- the FlowPolicy face (evaluation, serving) ----------------------------------------------
+    @property
+    def config(self):
+        return self.base.config
+
+    @property
+    def device(self) -> torch.device:
+        return self.base.device
+
+    def train(self, mode: bool = True) -> SteeredPolicy:
+        super().train(mode)
+        self.base.eval()  # frozen means frozen normalisation statistics too
+        return self
+
+    @torch.no_grad()
+    def sample(
+        self, batch: dict, num_steps=None, generator=None, noise_scale=None, noise=None
+    ) -> torch.Tensor:
+        """Action chunk (B, H, A) in real units from the actor's mode (deterministic steering)."""
+        features, obs, base_chunk = self.observe(batch, generator)
+        action, _ = self.actor(obs, deterministic=True)
+        return self.decode(features, action, base_chunk)
+
+    # ---- the learner's face ------------------------------------------------------------------------
+    @property
+    def steer_dim(self) -> int:
+        """Dimension of the actor's action: the whole chunk's noise, or the executed steps' residual."""
+        steps = self.horizon if self.steering.mode == "noise" else self.steering.n_action_steps
+        return steps * self.action_dim
+
+    @property
+    def obs_dim(self) -> int:
+        c = self.base.config
+        dim = c.feature_dim + (c.state_dim if self.steering.use_state else 0)
+        return dim + (self.steer_dim if self.steering.mode == "residual" else 0)
+
+    @torch.no_grad()
+    def observe(self, batch: dict, generator=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Trunk features (B, F), the actor's observation (B, obs_dim) and, for "residual", the base
+        chunk (B, H, A) in normalised units that the residual corrects (sampled with the policy's prior)."""
+        features = self.base.encode(batch)
+        parts = [features]
+        if self.steering.use_state:
+            parts.append(
+                self.base.normalize_state(torch.as_tensor(batch[STATE_KEY], device=self.device).float())
+            )
+        base_chunk = None
+        if self.steering.mode == "residual":
+            noise = self.prior_noise(features.shape[0], generator)
+            base_chunk = self.base.sample_normalized(
+                features, noise.view(-1, self.horizon, self.action_dim), self.num_steps
+            )
+            parts.append(base_chunk[:, : self.steering.n_action_steps].flatten(1))
+        return features, torch.cat(parts, dim=1), base_chunk
+
+    def prior_noise(self, n: int, generator=None) -> torch.Tensor:
+        """(n, H·A) initial noise as the base policy draws it: N(0, s²I), s its acting noise_scale."""
+        return self.base.sample_noise(n, generator).flatten(1) * self.base.config.noise_scale
+
+    def decode(
+        self, features: torch.Tensor, action: torch.Tensor, base_chunk: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The actor's action (B, steer_dim) → the chunk (B, H, A) in real units."""
+        if self.steering.mode == "noise":
+            chunk = self.base.sample_normalized(
+                features, noise_to_chunk_shape(action, self.horizon), self.num_steps
+            )
+        else:
+            n = self.steering.n_action_steps
+            residual = action.view(-1, n, self.action_dim)
+            chunk = torch.cat([base_chunk[:, :n] + residual, base_chunk[:, n:]], dim=1)
+        return self.base.unnormalize_action(chunk)
+
+    # ---- persistence ------------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path, extras: dict | None = None) -> Path:
+        folder = Path(folder)
+        save_folder(folder, self.steering, self.actor.state_dict(), extras=extras)
+        self.base.save_pretrained(folder / BASE_DIR)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> SteeredPolicy:
+        folder = Path(folder)
+        cfg, tensors = load_folder(folder)
+        model = cls(
+            FlowPolicy.from_pretrained(folder / BASE_DIR, device=device), SteeringConfig.from_dict(cfg)
+        )
+        model.actor.load_state_dict(tensors, strict=True)
+        return model.to(device).eval()
+
+
+def atanh_action(action: torch.Tensor, bound: float, eps: float = 1e-6) -> torch.Tensor:
+    """The pre-squash u of an action a = bound·tanh(u) (actions at the bound are pulled in by eps)."""
+    return torch.atanh((action / bound).clamp(-1.0 + eps, 1.0 - eps))
+
+
+def noise_to_chunk_shape(action: torch.Tensor, horizon: int) -> torch.Tensor:
+    """(B, H·A) flat noise → (B, H, A): one independent value per chunk step and action dim."""
+    return action.view(action.shape[0], horizon, -1)
+
+
+def is_steered(folder: str | Path) -> bool:
+    return (Path(folder) / BASE_DIR / "config.json").exists()
+
+
+def load_policy(folder: str | Path, device: str | torch.device = "cpu") -> FlowPolicy | SteeredPolicy:
+    """A policy folder: a plain `FlowPolicy`, or a `SteeredPolicy` (an RL fine-tune over a frozen one)."""
+    return (SteeredPolicy if is_steered(folder) else FlowPolicy).from_pretrained(folder, device=device)

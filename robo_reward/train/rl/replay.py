@@ -1,0 +1,108 @@
+"""A fixed-capacity replay buffer of decision-level transitions, saved with each checkpoint.
+
+One row = one decision (one executed chunk): the learner's observation, its action (for noise-space
+SAC, the chunk's initial noise), the chunk's discounted reward Σ_j γ^j r_j, its discount γⁿ, whether
+the episode terminated there, the next observation, and where the row came from (`SOURCES`).
+A full buffer overwrites its oldest rows (a ring). `save`/`load` write the filled rows as
+safetensors plus the ring's counters as JSON, so a resumed run samples from exactly the same rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from robo_reward.utils.io import read_json, write_json
+
+SOURCES = ("warmstart", "online", "demo")
+FIELDS = ("obs", "action", "reward", "discount", "terminated", "next_obs", "source")
+
+
+class ReplayBuffer:
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int):
+        if capacity < 1:
+            raise ValueError(f"replay capacity must be ≥ 1, got {capacity}")
+        self.capacity, self.obs_dim, self.action_dim = capacity, obs_dim, action_dim
+        self.data = {
+            "obs": torch.zeros(capacity, obs_dim),
+            "action": torch.zeros(capacity, action_dim),
+            "reward": torch.zeros(capacity),
+            "discount": torch.zeros(capacity),
+            "terminated": torch.zeros(capacity),
+            "next_obs": torch.zeros(capacity, obs_dim),
+            "source": torch.zeros(capacity, dtype=torch.int64),
+        }
+        self.size = 0
+        self.next_row = 0
+        self.added = 0  # rows ever added (counts overwritten ones too)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        reward: float,
+        discount: float,
+        terminated: bool,
+        next_obs: torch.Tensor,
+        source: str = "online",
+    ) -> None:
+        for name, value, dim in (("obs", obs, self.obs_dim), ("next_obs", next_obs, self.obs_dim)):
+            if value.shape != (dim,):
+                raise ValueError(f"{name} must be ({dim},), got {tuple(value.shape)}")
+        if action.shape != (self.action_dim,):
+            raise ValueError(f"action must be ({self.action_dim},), got {tuple(action.shape)}")
+        row = {
+            "obs": obs, "action": action, "reward": float(reward), "discount": float(discount),
+            "terminated": float(terminated), "next_obs": next_obs, "source": SOURCES.index(source),
+        }  # fmt: skip
+        for name, value in row.items():
+            if isinstance(value, torch.Tensor) and not torch.isfinite(value).all():
+                raise FloatingPointError(f"replay row {name} is not finite")
+            self.data[name][self.next_row] = torch.as_tensor(value)
+        if not np.isfinite(row["reward"]):
+            raise FloatingPointError(f"replay reward is {row['reward']}")
+        self.next_row = (self.next_row + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+        self.added += 1
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """A uniform minibatch (with replacement) of the filled rows."""
+        if self.size == 0:
+            raise RuntimeError("cannot sample an empty replay buffer")
+        idx = torch.randint(self.size, (batch_size,), generator=generator)
+        return {k: v[idx] for k, v in self.data.items()}
+
+    def count(self, source: str) -> int:
+        return int((self.data["source"][: self.size] == SOURCES.index(source)).sum())
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        save_file(
+            {k: v[: self.size].contiguous() for k, v in self.data.items()}, str(folder / "replay.safetensors")
+        )
+        write_json(
+            folder / "replay.json",
+            {
+                "capacity": self.capacity, "obs_dim": self.obs_dim, "action_dim": self.action_dim,
+                "size": self.size, "next_row": self.next_row, "added": self.added,
+            },
+        )  # fmt: skip
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ReplayBuffer:
+        folder = Path(folder)
+        meta = read_json(folder / "replay.json")
+        buf = cls(meta["capacity"], meta["obs_dim"], meta["action_dim"])
+        rows = load_file(str(folder / "replay.safetensors"))
+        if set(rows) != set(FIELDS) or any(len(v) != meta["size"] for v in rows.values()):
+            raise ValueError(f"{folder}/replay.safetensors does not match replay.json (size {meta['size']})")
+        for k, v in rows.items():
+            buf.data[k][: meta["size"]] = v
+        buf.size, buf.next_row, buf.added = meta["size"], meta["next_row"], meta["added"]
+        return buf

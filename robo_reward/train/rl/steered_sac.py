@@ -1,0 +1,290 @@
+"""Off-policy SAC that steers a frozen flow policy: in its noise space (`noise-sac`) or by a bounded
+residual on its chunk (`residual-sac`). The BC policy stays the prior; only a small actor and an
+ensemble of critics learn, from a replay buffer of decision-level transitions.
+
+Run order: `warmstart_episodes` episodes of the unsteered policy (its own prior noise, or a zero
+residual: exact transitions of this action space) fill the replay buffer; `warmstart_updates`
+updates fit the critics (and the actor) to them; then every new decision buys `utd` updates.
+
+The update (cleanrl style, every term visible):
+    a', log π(a'|s')  ~ actor(s')
+    y   = r + γⁿ(1 − term)·(min_e Q̄_e(s', a') − α·log π(a'|s'))        pessimistic over the ensemble
+    L_Q = Σ_e mean (Q_e(s, a) − y)²
+    a~, log π(a~|s)   ~ actor(s)                                      reparameterised
+    L_π = mean (α·log π(a~|s) − mean_e Q_e(s, a~))
+    L_α = −mean log α·(log π(a~|s) + H̄)                               automatic temperature
+    Q̄  ← (1 − τ)·Q̄ + τ·Q
+Over-estimation is watched, not assumed away: `charts/q_start` (the critics' mean value of each
+episode's first decision) is logged beside `charts/return_start` (the discounted return that episode
+actually collected from there).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from robo_reward.models.flow_policy.steering import SteeredPolicy, SteeringConfig
+from robo_reward.train.rl.algorithm import Algorithm, AlgorithmConfig, register
+from robo_reward.train.rl.replay import ReplayBuffer
+from robo_reward.train.rl.rollout import Decision, Transition
+from robo_reward.train.rl.sac import (
+    EnsembleCritic,
+    actor_loss,
+    critic_loss,
+    polyak,
+    soft_target,
+    temperature_loss,
+)
+from robo_reward.utils.checkpoint import load_folder, save_folder
+from robo_reward.utils.io import read_json, write_json
+
+
+@dataclass
+class SteeredSACConfig(AlgorithmConfig):
+    bound: float = 1.0  # |action| < bound (noise magnitude / residual size in normalised action units)
+    critics: int = 4  # ensemble size; the backup takes the minimum over all of them
+    hidden: int = 256
+    depth: int = 2
+    use_state: bool = False  # append the normalised state to the trunk features
+    utd: int = 4  # gradient updates per new decision (update-to-data ratio)
+    batch_size: int = 128
+    lr_actor: float = 3e-4
+    lr_critic: float = 3e-4
+    lr_alpha: float = 1e-3
+    tau: float = 0.005
+    init_alpha: float = 0.01
+    target_entropy: float | None = None  # None: 0 nats per action dimension times `target_entropy_per_dim`
+    target_entropy_per_dim: float = 0.0
+    warmstart_episodes: int = 20  # episodes of the unsteered policy before learning
+    warmstart_updates: int = 1000  # updates on them before the first steered episode
+    buffer_size: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.bound <= 0 or self.critics < 1 or self.utd < 0 or self.batch_size < 1:
+            raise ValueError("need bound > 0, critics ≥ 1, utd ≥ 0 and batch_size ≥ 1")
+
+
+@dataclass
+class NoiseSACConfig(SteeredSACConfig):
+    name: ClassVar[str] = "noise-sac"
+
+
+@dataclass
+class ResidualSACConfig(SteeredSACConfig):
+    name: ClassVar[str] = "residual-sac"
+    bound: float = 0.3  # residual in normalised action units (one demo action std ≈ 1)
+
+
+class SteeredSAC(Algorithm):
+    mode: ClassVar[str]
+
+    def __init__(self, policy, cfg, algo: SteeredSACConfig, n_action_steps: int, generator: torch.Generator):
+        super().__init__(policy, cfg, algo, n_action_steps, generator)
+        steering = SteeringConfig(
+            mode=self.mode, bound=algo.bound, hidden=algo.hidden, depth=algo.depth, use_state=algo.use_state,
+            n_action_steps=n_action_steps,
+        )  # fmt: skip
+        self.steered = SteeredPolicy(policy, steering).to(policy.device)
+        self.actor = self.steered.actor
+        obs_dim, act_dim = self.steered.obs_dim, self.steered.steer_dim
+        self.critic = EnsembleCritic(obs_dim, act_dim, algo.critics, algo.hidden, algo.depth).to(
+            policy.device
+        )
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.tensor(math.log(algo.init_alpha), requires_grad=True)
+        self.target_entropy = (
+            algo.target_entropy if algo.target_entropy is not None else algo.target_entropy_per_dim * act_dim
+        )
+        self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=algo.lr_actor)
+        self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=algo.lr_critic)
+        self.opt_alpha = torch.optim.Adam([self.log_alpha], lr=algo.lr_alpha)
+        self.buffer = ReplayBuffer(algo.buffer_size, obs_dim, act_dim)
+        self.episodes_done = 0
+        self.updates = 0
+        self.owed_updates = 0  # updates earned by new decisions, not yet run
+        self.warm_started = False  # the warm-start updates have run
+        self._episode_start: dict[int, dict] = {}  # env → Q of its episode's first decision, return so far
+        self._starts: deque = deque(maxlen=20)  # (Q of the first decision, discounted return) per episode
+
+    @property
+    def exploring(self) -> bool:
+        """False during the warm start: the unsteered policy acts."""
+        return self.episodes_done >= self.algo.warmstart_episodes
+
+    def prior_action(self, n: int) -> torch.Tensor:
+        """The unsteered policy as an action of this space: its own prior noise, or a zero residual."""
+        raise NotImplementedError
+
+    # ---- collect -----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def act(self, batch: dict) -> Decision:
+        features, obs, base_chunk = self.steered.observe(batch, self.generator)
+        if self.exploring:
+            action, _ = self.actor(obs, generator=self.generator)
+        else:
+            action = self.prior_action(len(obs))
+        chunks = self.steered.decode(features, action, base_chunk).cpu().numpy()
+        q = self.critic(obs, action).mean(0)
+        records = [{"action": action[j].cpu(), "q": q[j].cpu()} for j in range(len(obs))]
+        return Decision(obs=obs, chunks=chunks, records=records)
+
+    @torch.no_grad()
+    def embed(self, batch: dict) -> torch.Tensor:
+        return self.steered.observe(batch, self.generator)[1]
+
+    def observe(self, transitions: list[Transition]) -> None:
+        source = "online" if self.exploring else "warmstart"
+        for tr in transitions:
+            nxt = tr.next_obs if tr.next_obs is not None else torch.zeros_like(tr.obs)
+            self.buffer.add(tr.obs, tr.record["action"], tr.reward, tr.discount, tr.terminated, nxt, source)
+            self._track_start(tr)
+        if self.warm_started:
+            self.owed_updates += self.algo.utd * len(transitions)
+
+    def _track_start(self, tr: Transition) -> None:
+        ep = self._episode_start.get(tr.env)
+        if ep is None:
+            ep = self._episode_start[tr.env] = {"q": float(tr.record["q"]), "ret": 0.0, "disc": 1.0}
+        ep["ret"] += ep["disc"] * tr.reward
+        ep["disc"] *= tr.discount
+        if tr.episode_end:
+            self._starts.append((ep["q"], ep["ret"]))
+            del self._episode_start[tr.env]
+
+    def on_episode(self, episodes_done: int) -> None:
+        self.episodes_done = episodes_done
+
+    # ---- update ------------------------------------------------------------------------------------
+    def ready(self) -> bool:
+        if not self.warm_started:
+            return self.exploring and len(self.buffer) > 0
+        return self.owed_updates > 0
+
+    def update(self) -> dict[str, float]:
+        n = self.owed_updates if self.warm_started else self.algo.warmstart_updates
+        self.owed_updates, self.warm_started = 0, True
+        stats: dict[str, list[float]] = {}
+        for _ in range(n):
+            for k, v in self.sac_step().items():
+                stats.setdefault(k, []).append(v)
+        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        if self._starts:
+            q, ret = np.array(self._starts).T
+            out |= {"charts/q_start": float(q.mean()), "charts/return_start": float(ret.mean())}
+        return out | {"charts/updates": float(self.updates), "charts/replay": float(len(self.buffer))}
+
+    def sac_step(self) -> dict[str, float]:
+        b = self.buffer.sample(self.algo.batch_size, self.generator)
+        dev = self.steered.device
+        obs, action, next_obs = b["obs"].to(dev), b["action"].to(dev), b["next_obs"].to(dev)
+        alpha = self.log_alpha.exp().detach()
+        with torch.no_grad():
+            next_action, next_logp = self.actor(next_obs, generator=self.generator)
+            next_q = self.critic_target(next_obs, next_action)
+            target = soft_target(b["reward"], b["discount"], b["terminated"], next_q, next_logp, alpha)
+        q = self.critic(obs, action)
+        loss_q = critic_loss(q, target)
+        self.opt_critic.zero_grad()
+        loss_q.backward()
+        self.opt_critic.step()
+
+        new_action, logp = self.actor(obs, generator=self.generator)
+        q_new = self.critic(obs, new_action)
+        loss_pi = actor_loss(q_new, logp, alpha)
+        self.opt_actor.zero_grad()
+        loss_pi.backward()
+        self.opt_actor.step()
+        loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
+        self.opt_alpha.zero_grad()
+        loss_alpha.backward()
+        self.opt_alpha.step()
+
+        polyak(self.critic_target, self.critic, self.algo.tau)
+        self.updates += 1
+        return {
+            "losses/critic": loss_q.item() / self.algo.critics,
+            "losses/actor": loss_pi.item(),
+            "losses/alpha": loss_alpha.item(),
+            "charts/alpha": float(alpha),
+            "charts/entropy": -logp.mean().item(),
+            "charts/q_data": q.mean().item(),
+            "charts/q_policy": q_new.mean().item(),
+            "charts/target": target.mean().item(),
+        }
+
+    # ---- state -------------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        from robo_reward.train.bc.state import save_optimizer
+
+        tensors = {f"actor.{k}": v for k, v in self.actor.state_dict().items()}
+        tensors |= {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
+        tensors |= {f"critic_target.{k}": v for k, v in self.critic_target.state_dict().items()}
+        tensors["log_alpha"] = self.log_alpha.detach().clone()
+        tensors["generator"] = self.generator.get_state()
+        save_folder(folder / "learner", {"algorithm": self.name}, tensors)
+        for name in ("actor", "critic", "alpha"):
+            save_optimizer(getattr(self, f"opt_{name}"), folder / "learner" / f"opt_{name}.safetensors")
+        self.buffer.save(folder / "learner")
+        counters = {
+            "episodes_done": self.episodes_done, "updates": self.updates, "owed_updates": self.owed_updates,
+            "warm_started": self.warm_started, "starts": list(self._starts),
+        }  # fmt: skip
+        write_json(folder / "learner" / "counters.json", counters)
+
+    def load(self, folder: Path) -> None:
+        from robo_reward.train.bc.state import load_optimizer
+
+        cfg, tensors = load_folder(folder / "learner")
+        if cfg.get("algorithm") != self.name:
+            raise ValueError(f"{folder} holds a {cfg.get('algorithm')!r} learner, not {self.name!r}")
+        for prefix, module in (
+            ("actor.", self.actor),
+            ("critic.", self.critic),
+            ("critic_target.", self.critic_target),
+        ):
+            module.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+        with torch.no_grad():
+            self.log_alpha.copy_(tensors["log_alpha"])
+        self.generator.set_state(tensors["generator"])
+        for name in ("actor", "critic", "alpha"):
+            load_optimizer(getattr(self, f"opt_{name}"), folder / "learner" / f"opt_{name}.safetensors")
+        self.buffer = ReplayBuffer.load(folder / "learner")
+        c = read_json(folder / "learner" / "counters.json")
+        self.episodes_done, self.updates, self.owed_updates = (
+            c["episodes_done"],
+            c["updates"],
+            c["owed_updates"],
+        )
+        self.warm_started = c["warm_started"]
+        self._starts = deque((tuple(s) for s in c["starts"]), maxlen=self._starts.maxlen)
+
+    def export(self, folder: Path, extras: dict[str, Any] | None = None) -> Path:
+        return self.steered.save_pretrained(folder, extras=extras)
+
+
+@register
+class NoiseSAC(SteeredSAC):
+    """SAC in the flow policy's initial-noise space (DSRL)."""
+
+    name, config_class, mode = "noise-sac", NoiseSACConfig, "noise"
+
+    def prior_action(self, n: int) -> torch.Tensor:
+        return self.steered.prior_noise(n, self.generator)
+
+
+@register
+class ResidualSAC(SteeredSAC):
+    """SAC of a bounded residual on the executed steps of the frozen policy's chunk."""
+
+    name, config_class, mode = "residual-sac", ResidualSACConfig, "residual"
+
+    def prior_action(self, n: int) -> torch.Tensor:
+        return torch.zeros(n, self.steered.steer_dim, device=self.steered.device)

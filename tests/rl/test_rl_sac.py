@@ -1,0 +1,167 @@
+"""SAC maths against hand values and independent implementations; the steered policy's noise space."""
+
+import math
+
+import pytest
+import torch
+from torch.distributions import AffineTransform, Normal, TanhTransform, TransformedDistribution
+
+from robo_reward.models.flow_policy import FlowPolicy, make_config
+from robo_reward.models.flow_policy.steering import (
+    SteeredPolicy,
+    SteeringConfig,
+    atanh_action,
+    noise_to_chunk_shape,
+    squashed_log_prob,
+)
+from robo_reward.sim import STATE_NAMES
+from robo_reward.train.rl import sac
+
+
+def test_soft_target_hand_computed():
+    reward, discount = torch.tensor([1.0, 0.5]), torch.tensor([0.9, 0.81])
+    terminated = torch.tensor([0.0, 1.0])
+    next_q = torch.tensor([[2.0, 3.0], [1.0, 5.0]])  # (E=2, B=2): the minimum is [1, 3]
+    next_logp = torch.tensor([0.5, -1.0])
+    y = sac.soft_target(reward, discount, terminated, next_q, next_logp, alpha=0.2)
+    # row 0: 1 + 0.9·(1 − 0.2·0.5) = 1.81; row 1 terminated: no bootstrap
+    torch.testing.assert_close(y, torch.tensor([1.81, 0.5]))
+
+
+def test_critic_actor_and_temperature_losses_hand_computed():
+    q, y = torch.tensor([[1.0, 2.0], [3.0, 0.0]]), torch.tensor([1.0, 1.0])
+    assert sac.critic_loss(q, y).item() == pytest.approx((0 + 1) / 2 + (4 + 1) / 2)
+    logp = torch.tensor([-3.0, -1.0])
+    # α·logp − mean_e Q = 0.5·[−3, −1] − [2, 1] → mean of [−3.5, −1.5] = −2.5
+    assert sac.actor_loss(q, logp, 0.5).item() == pytest.approx(-2.5)
+    log_alpha = torch.tensor(math.log(0.5), requires_grad=True)
+    loss = sac.temperature_loss(log_alpha, logp, target_entropy=1.0)  # −log α·mean(logp + 1) = −log α·(−1)
+    assert loss.item() == pytest.approx(math.log(0.5))
+    loss.backward()
+    # entropy 2 > target 1: a gradient step must lower α
+    assert log_alpha.grad.item() == pytest.approx(1.0)
+
+
+def test_squashed_log_prob_matches_torch_distributions():
+    torch.manual_seed(0)
+    mean, log_std, bound = torch.randn(5, 3), torch.randn(5, 3) * 0.5, 1.5
+    u = mean + log_std.exp() * torch.randn(5, 3)
+    dist = TransformedDistribution(
+        Normal(mean, log_std.exp()), [TanhTransform(), AffineTransform(0.0, bound)]
+    )
+    expected = dist.log_prob(bound * torch.tanh(u)).sum(-1)
+    torch.testing.assert_close(squashed_log_prob(u, mean, log_std, bound), expected, rtol=1e-4, atol=1e-4)
+    assert torch.isfinite(
+        squashed_log_prob(torch.full((1, 2), 40.0), torch.zeros(1, 2), torch.zeros(1, 2), 1.0)
+    ).all()
+
+
+def test_ensemble_members_are_independent_linear_stacks():
+    torch.manual_seed(0)
+    critic = sac.EnsembleCritic(obs_dim=3, action_dim=2, ensemble=3, hidden=8, depth=1)
+    obs, act = torch.randn(4, 3), torch.randn(4, 2)
+    q = critic(obs, act)
+    lin1, ln, _, lin2 = critic.net
+    x = torch.cat([obs, act], -1)
+    for e in range(3):  # member e by hand: its own weights, a shared-shape LayerNorm, ReLU
+        h = torch.relu(ln(x @ lin1.weight[e] + lin1.bias[e, 0]))
+        torch.testing.assert_close(q[e], (h @ lin2.weight[e] + lin2.bias[e, 0]).squeeze(-1))
+
+
+def test_polyak_hand_computed():
+    target, source = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    for p, value in ((target, 0.0), (source, 1.0)):
+        torch.nn.init.constant_(p.weight, value)
+        torch.nn.init.constant_(p.bias, value)
+    sac.polyak(target, source, tau=0.1)
+    assert target.weight.item() == pytest.approx(0.1) and target.bias.item() == pytest.approx(0.1)
+
+
+def test_noise_action_mapping_round_trips():
+    u = torch.linspace(-3.0, 3.0, 168).view(3, 56)  # float32 tanh keeps ~1e-3 of u up to |u| ≈ 4
+    torch.testing.assert_close(atanh_action(1.5 * torch.tanh(u), 1.5), u, rtol=1e-3, atol=1e-3)
+    flat = torch.arange(2 * 8 * 7, dtype=torch.float32).view(2, 56)
+    chunk = noise_to_chunk_shape(flat, horizon=8)
+    assert chunk.shape == (2, 8, 7) and chunk[1, 3, 4] == flat[1, 3 * 7 + 4]
+    torch.testing.assert_close(chunk.flatten(1), flat)
+
+
+@pytest.fixture(scope="module")
+def tiny_policy():
+    torch.manual_seed(0)
+    return FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))).eval()
+
+
+def _batch(policy, B=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    batch = {f"observation.images.{v}": torch.randint(0, 255, (B, 32, 32, 3), generator=g, dtype=torch.uint8)
+             for v in policy.config.views}  # fmt: skip
+    return batch | {"observation.state": torch.randn(B, len(STATE_NAMES), generator=g), "task": ["reach"] * B}
+
+
+def test_prior_noise_decodes_to_the_policy_own_sample(tiny_policy):
+    """A warm-start transition is exact: its stored noise, decoded, is the chunk BC sampling gives."""
+    steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", bound=1.0))
+    batch = _batch(tiny_policy)
+    features, obs, _ = steered.observe(batch)
+    noise = steered.prior_noise(3, torch.Generator().manual_seed(7))
+    chunk = steered.decode(features, noise)
+    torch.testing.assert_close(chunk, tiny_policy.sample(batch, generator=torch.Generator().manual_seed(7)))
+    assert obs.shape == (3, steered.obs_dim) and noise.shape == (3, steered.steer_dim)
+
+
+def test_residual_zero_is_the_base_chunk_and_moves_only_executed_steps(tiny_policy):
+    steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="residual", bound=0.3, n_action_steps=2))
+    features, obs, base = steered.observe(_batch(tiny_policy), torch.Generator().manual_seed(1))
+    torch.testing.assert_close(steered.decode(features, torch.zeros(3, steered.steer_dim), base),
+                               tiny_policy.unnormalize_action(base))  # fmt: skip
+    moved = steered.decode(features, torch.full((3, steered.steer_dim), 0.2), base)
+    diff = tiny_policy.normalize_action(moved) - base
+    torch.testing.assert_close(diff[:, :2], torch.full_like(diff[:, :2], 0.2), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(diff[:, 2:], torch.zeros_like(diff[:, 2:]), rtol=1e-4, atol=1e-4)
+    assert obs.shape[1] == tiny_policy.config.feature_dim + steered.steer_dim
+
+
+def test_steered_policy_round_trips_and_acts_deterministically(tiny_policy, tmp_path):
+    from robo_reward.models.flow_policy.steering import load_policy
+
+    steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", bound=1.0))
+    torch.nn.init.normal_(steered.actor.mean.weight)
+    batch = _batch(tiny_policy)
+    a = steered.sample(batch)
+    torch.testing.assert_close(a, steered.sample(batch))
+    loaded = load_policy(steered.save_pretrained(tmp_path / "steered"))
+    assert isinstance(loaded, SteeredPolicy)
+    torch.testing.assert_close(loaded.sample(batch), a)
+    assert isinstance(load_policy(tiny_policy.save_pretrained(tmp_path / "plain")), FlowPolicy)
+
+
+def test_noise_sac_finds_the_rewarded_noise_region(tiny_policy):
+    """A bandit in noise space: reward 1 only where w_0 > 0.5 and w_1 < −0.5 (≈ 8 % of the actor's
+    first guesses). The learner's own act/observe/update must move its steering there."""
+    from robo_reward.train.rl.configuration_rl import RLConfig
+    from robo_reward.train.rl.rollout import Transition
+    from robo_reward.train.rl.steered_sac import NoiseSAC, NoiseSACConfig
+
+    torch.manual_seed(0)
+    algo_cfg = NoiseSACConfig(hidden=64, critics=2, batch_size=64, utd=1, warmstart_episodes=0, warmstart_updates=0,
+                              lr_actor=1e-3, lr_critic=1e-3)  # fmt: skip
+    algo = NoiseSAC(tiny_policy, RLConfig(init="x"), algo_cfg, 2, torch.Generator().manual_seed(0))
+    batch = _batch(tiny_policy, B=16)
+
+    def rewarded(w):
+        return ((w[:, 0] > 0.5) & (w[:, 1] < -0.5)).float()
+
+    hits = []
+    for _ in range(20):
+        decision = algo.act(batch)
+        w = torch.stack([r["action"] for r in decision.records])
+        hits.append(rewarded(w).mean().item())
+        algo.observe([Transition(decision.obs[j], decision.records[j], env=j, reward=float(rewarded(w)[j]),
+                                 discount=0.97, terminated=True) for j in range(16)])  # fmt: skip
+        if algo.ready():
+            algo.update()
+    mode, _ = algo.actor(algo.steered.observe(batch)[1], deterministic=True)
+    assert sum(hits[:3]) / 3 < 0.2
+    assert sum(hits[-8:]) / 8 > 0.6
+    assert rewarded(mode).mean().item() == 1.0
