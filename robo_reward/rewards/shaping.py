@@ -6,9 +6,11 @@
 r_success(s) = 1 when the episode succeeds at s: from the environment, or — where no environment
 says so (a real robot) — when the source's own progress reaches 1 − δ (δ = 0.05).
 
-Terminal convention: **Φ(terminal) := 0**, applied after the success bonus. Only a *terminated*
-transition (success, or any true end of the task) counts as terminal; a time-limit truncation is
-not terminal and keeps γ·Φ(s_{t+1}), since the learner bootstraps through it.
+Terminal convention: **Φ(terminal) := 0**, applied after the success bonus. A *terminated*
+transition (success, or any true end of the task) is terminal. A time-limit truncation is terminal
+too when the learner treats the time limit as the end of a finite-horizon task (`time_limit=
+"terminal"`, with the time left in its critic's input); with `time_limit="bootstrap"` it keeps
+γ·Φ(s_{t+1}), since the learner bootstraps through it.
 
 Why: a terminal state is, formally, an absorbing state that loops on itself with zero reward. PBRS
 keeps adding γΦ(s_T) − Φ(s_T) on every loop, which sums to −γ·Φ(s_T) from the step after entry;
@@ -112,12 +114,15 @@ class ShapingConfig:
     success_source: Literal["env", "progress"] = "env"
     success_delta: float = SUCCESS_DELTA
     scale: float = 1.0  # multiplies the shaping term only (never the success bonus)
+    time_limit: Literal["bootstrap", "terminal"] = "bootstrap"  # is a truncation terminal for Φ?
 
     def __post_init__(self) -> None:
         if self.kind not in SHAPING_KINDS:
             raise ValueError(f"unknown shaping {self.kind!r}; choose from {SHAPING_KINDS}")
         if self.success_source not in ("env", "progress"):
             raise ValueError(f"success_source must be 'env' or 'progress', got {self.success_source!r}")
+        if self.time_limit not in ("bootstrap", "terminal"):
+            raise ValueError(f"time_limit must be 'bootstrap' or 'terminal', got {self.time_limit!r}")
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
 

@@ -205,7 +205,8 @@ class ProgressRewardWrapper(VectorWrapper):
                 terminated = terminated | success  # the success state is absorbing: bonus paid once
             else:
                 success = success_env & live
-            shaped = shaped_step_reward(cfg, self.potential, next_phi, success, terminated)
+            final = terminated | truncated if cfg.time_limit == "terminal" else terminated
+            shaped = shaped_step_reward(cfg, self.potential, next_phi, success, final)
             reward = np.where(live, shaped, 0.0)
             self.potential = np.where(live, next_phi, self.potential)
             info["potential"] = next_phi

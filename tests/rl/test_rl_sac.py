@@ -146,8 +146,8 @@ def test_noise_sac_finds_the_rewarded_noise_region(tiny_policy):
     torch.manual_seed(0)
     algo_cfg = NoiseSACConfig(hidden=64, critics=2, batch_size=64, utd=1, warmstart_episodes=0, warmstart_updates=0,
                               lr_actor=1e-3, lr_critic=1e-3)  # fmt: skip
-    algo = NoiseSAC(tiny_policy, RLConfig(init="x"), algo_cfg, 2, torch.Generator().manual_seed(0))
-    batch = _batch(tiny_policy, B=16)
+    algo = NoiseSAC(tiny_policy, RLConfig(init="x"), algo_cfg, 2, 10, torch.Generator().manual_seed(0))
+    batch = _batch(tiny_policy, B=16) | {"episode_step": torch.zeros(16)}
 
     def rewarded(w):
         return ((w[:, 0] > 0.5) & (w[:, 1] < -0.5)).float()

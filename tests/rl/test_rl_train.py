@@ -106,7 +106,7 @@ def test_sac_state_round_trips_exactly(tiny_init, tmp_path):
     from robo_reward.train.rl.steered_sac import NoiseSAC
 
     def make():
-        return NoiseSAC(FlowPolicy.from_pretrained(tiny_init), small_cfg(tiny_init), SMALL_ALGOS["noise-sac"], 2,
+        return NoiseSAC(FlowPolicy.from_pretrained(tiny_init), small_cfg(tiny_init), SMALL_ALGOS["noise-sac"], 2, 8,
                         torch.Generator().manual_seed(3))  # fmt: skip
 
     a = make()

@@ -43,10 +43,17 @@ class Algorithm(ABC):
     config_class: ClassVar[type[AlgorithmConfig]]
 
     def __init__(
-        self, policy, cfg: RLConfig, algo: AlgorithmConfig, n_action_steps: int, generator: torch.Generator
+        self,
+        policy,
+        cfg: RLConfig,
+        algo: AlgorithmConfig,
+        n_action_steps: int,
+        horizon: int,
+        generator: torch.Generator,
     ):
+        """`horizon`: the episode's step limit (a learner's time feature is the share of it left)."""
         self.policy, self.cfg, self.algo = policy, cfg, algo
-        self.n_action_steps = n_action_steps
+        self.n_action_steps, self.horizon = n_action_steps, horizon
         self.generator = generator
 
     @abstractmethod

@@ -71,6 +71,9 @@ class RLConfig:
     perceptual: str | None = None  # perceptual-reward checkpoint, for reward=perceptual
     rollouts: int = 300  # training episodes (warm-start episodes included)
     gamma: float = 0.985  # per env step
+    # "terminal": the time limit ends a finite-horizon task (no bootstrap after it, Φ := 0 there, the
+    # critic sees the time left); "bootstrap": a truncation is not an end and values bootstrap through it
+    time_limit: str = "terminal"
     seed: int = 0  # env seeds, exploration noise, minibatches
     device: str = "cpu"
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -89,6 +92,8 @@ class RLConfig:
             raise ValueError(f"rollouts must be ≥ 1, got {self.rollouts}")
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        if self.time_limit not in ("terminal", "bootstrap"):
+            raise ValueError(f"time_limit must be 'terminal' or 'bootstrap', got {self.time_limit!r}")
 
     @property
     def algorithm(self) -> str:

@@ -71,8 +71,8 @@ class FlowPPOConfig(AlgorithmConfig):
 class FlowPPO(Algorithm):
     name, config_class = "flow-ppo", FlowPPOConfig
 
-    def __init__(self, policy, cfg, algo: FlowPPOConfig, n_action_steps: int, generator: torch.Generator):
-        super().__init__(policy, cfg, algo, n_action_steps, generator)
+    def __init__(self, policy, cfg, algo: FlowPPOConfig, n_action_steps: int, horizon: int, generator):
+        super().__init__(policy, cfg, algo, n_action_steps, horizon, generator)
         self.actor = FlowActorCritic(
             policy, None, algo.noise_mode, algo.noise_std_init, algo.noise_std_min, algo.noise_std_max,
             init_noise_scale=algo.init_noise_scale,
@@ -123,9 +123,10 @@ class FlowPPO(Algorithm):
         for env in sorted({t.env for t in transitions}):
             idx = np.array([i for i, t in enumerate(transitions) if t.env == env])
             col = {k: np.array([getattr(transitions[i], k) for i in idx], dtype=np.float64)
-                   for k in ("reward", "discount", "terminated", "episode_end")}  # fmt: skip
-            a, r = gae(col["reward"], values[idx], next_values[idx], col["discount"], col["terminated"],
-                       col["episode_end"], self.algo.gae_lambda)  # fmt: skip
+                   for k in ("reward", "discount", "episode_end")}  # fmt: skip
+            final = np.array([transitions[i].final(self.cfg.time_limit) for i in idx], dtype=np.float64)
+            a, r = gae(col["reward"], values[idx], next_values[idx], col["discount"], final, col["episode_end"],
+                       self.algo.gae_lambda)  # fmt: skip
             adv[idx], ret[idx] = a, r
         return values, adv, ret
 

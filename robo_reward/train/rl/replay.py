@@ -2,7 +2,8 @@
 
 One row = one decision (one executed chunk): the learner's observation, its action (for noise-space
 SAC, the chunk's initial noise), the chunk's discounted reward Σ_j γ^j r_j, its discount γⁿ, whether
-the episode terminated there, the next observation, and where the row came from (`SOURCES`).
+nothing bootstraps after it, the next observation, the share of the episode's time left before and
+after it, and where the row came from (`SOURCES`).
 A full buffer overwrites its oldest rows (a ring). `save`/`load` write the filled rows as
 safetensors plus the ring's counters as JSON, so a resumed run samples from exactly the same rows.
 """
@@ -11,14 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from robo_reward.utils.io import read_json, write_json
 
 SOURCES = ("warmstart", "online", "demo")
-FIELDS = ("obs", "action", "reward", "discount", "terminated", "next_obs", "source")
+FIELDS = ("obs", "action", "reward", "discount", "terminated", "next_obs", "time", "next_time", "source")
 
 
 class ReplayBuffer:
@@ -33,6 +33,8 @@ class ReplayBuffer:
             "discount": torch.zeros(capacity),
             "terminated": torch.zeros(capacity),
             "next_obs": torch.zeros(capacity, obs_dim),
+            "time": torch.zeros(capacity),
+            "next_time": torch.zeros(capacity),
             "source": torch.zeros(capacity, dtype=torch.int64),
         }
         self.size = 0
@@ -51,6 +53,8 @@ class ReplayBuffer:
         terminated: bool,
         next_obs: torch.Tensor,
         source: str = "online",
+        time: float = 0.0,
+        next_time: float = 0.0,
     ) -> None:
         for name, value, dim in (("obs", obs, self.obs_dim), ("next_obs", next_obs, self.obs_dim)):
             if value.shape != (dim,):
@@ -60,13 +64,13 @@ class ReplayBuffer:
         row = {
             "obs": obs, "action": action, "reward": float(reward), "discount": float(discount),
             "terminated": float(terminated), "next_obs": next_obs, "source": SOURCES.index(source),
+            "time": float(time), "next_time": float(next_time),
         }  # fmt: skip
+        for name, value in row.items():  # all checked before any is written: no half rows
+            if not torch.isfinite(torch.as_tensor(value, dtype=torch.float32)).all():
+                raise FloatingPointError(f"replay row field {name!r} is not finite")
         for name, value in row.items():
-            if isinstance(value, torch.Tensor) and not torch.isfinite(value).all():
-                raise FloatingPointError(f"replay row {name} is not finite")
             self.data[name][self.next_row] = torch.as_tensor(value)
-        if not np.isfinite(row["reward"]):
-            raise FloatingPointError(f"replay reward is {row['reward']}")
         self.next_row = (self.next_row + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
         self.added += 1

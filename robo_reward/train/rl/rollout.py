@@ -40,6 +40,7 @@ class Transition:
     obs: torch.Tensor  # (O,)
     record: dict[str, torch.Tensor]  # the algorithm's own (e.g. the action: chunk noise, chain, log-prob)
     env: int
+    step: int = 0  # env steps of its episode before the decision
     rewards: list[float] = field(default_factory=list)
     reward: float = 0.0  # Σ_j γ^j r_j over the executed steps
     discount: float = 1.0  # γ^n
@@ -50,6 +51,15 @@ class Transition:
     @property
     def episode_end(self) -> bool:
         return self.terminated or self.truncated
+
+    @property
+    def next_step(self) -> int:
+        return self.step + len(self.rewards)
+
+    def final(self, time_limit: str) -> bool:
+        """No bootstrap after this decision: the task ended, or its time ran out and the learner
+        treats the time limit as the end of a finite-horizon task (`time_limit="terminal"`)."""
+        return self.terminated or (self.truncated and time_limit == "terminal")
 
 
 @dataclass
@@ -75,6 +85,9 @@ def obs_to_batch(obs: dict, index: np.ndarray | None, instructions: list[str], d
     batch["task"] = list(np.asarray(instructions, dtype=object)[idx])
     return batch
 
+
+# a decision's batch also carries how many env steps its episode has run (a learner's time feature)
+EPISODE_STEP_KEY = "episode_step"
 
 ActFn = Callable[[dict], Decision]
 EmbedFn = Callable[[dict], torch.Tensor]
@@ -111,14 +124,18 @@ class DecisionCollector:
 
     def _decide(self, act: ActFn, ids: np.ndarray) -> None:
         t0 = time.perf_counter()
-        decision = act(obs_to_batch(self.obs, ids, self.instructions, self.device))
+        batch = obs_to_batch(self.obs, ids, self.instructions, self.device)
+        batch[EPISODE_STEP_KEY] = torch.tensor([self._ep[i]["length"] for i in ids])
+        decision = act(batch)
         for j, i in enumerate(ids):
             if self.pending[i] is not None:
                 self.pending[i].next_obs = decision.obs[j].cpu()
                 self.done.append(self.pending[i])
                 self.pending[i] = None
             self.queue[i] = decision.chunks[j, : self.n_exec]
-            self.open[i] = Transition(obs=decision.obs[j].cpu(), record=decision.records[j], env=int(i))
+            self.open[i] = Transition(
+                obs=decision.obs[j].cpu(), record=decision.records[j], env=int(i), step=self._ep[i]["length"]
+            )
         self.policy_time += time.perf_counter() - t0
 
     def _close(self, i: int, terminated: bool, truncated: bool) -> Transition:

@@ -34,7 +34,7 @@ import torch
 from robo_reward.models.flow_policy.steering import SteeredPolicy, SteeringConfig
 from robo_reward.train.rl.algorithm import Algorithm, AlgorithmConfig, register
 from robo_reward.train.rl.replay import ReplayBuffer
-from robo_reward.train.rl.rollout import Decision, Transition
+from robo_reward.train.rl.rollout import EPISODE_STEP_KEY, Decision, Transition
 from robo_reward.train.rl.sac import (
     EnsembleCritic,
     actor_loss,
@@ -86,8 +86,8 @@ class ResidualSACConfig(SteeredSACConfig):
 class SteeredSAC(Algorithm):
     mode: ClassVar[str]
 
-    def __init__(self, policy, cfg, algo: SteeredSACConfig, n_action_steps: int, generator: torch.Generator):
-        super().__init__(policy, cfg, algo, n_action_steps, generator)
+    def __init__(self, policy, cfg, algo: SteeredSACConfig, n_action_steps: int, horizon: int, generator):
+        super().__init__(policy, cfg, algo, n_action_steps, horizon, generator)
         steering = SteeringConfig(
             mode=self.mode, bound=algo.bound, hidden=algo.hidden, depth=algo.depth, use_state=algo.use_state,
             n_action_steps=n_action_steps,
@@ -95,9 +95,10 @@ class SteeredSAC(Algorithm):
         self.steered = SteeredPolicy(policy, steering).to(policy.device)
         self.actor = self.steered.actor
         obs_dim, act_dim = self.steered.obs_dim, self.steered.steer_dim
-        self.critic = EnsembleCritic(obs_dim, act_dim, algo.critics, algo.hidden, algo.depth).to(
-            policy.device
-        )
+        # the critic also sees the share of the episode's time left: with the time limit as the end of
+        # a finite-horizon task, values depend on it (the actor, which ships, does not need it)
+        self.critic = EnsembleCritic(obs_dim + 1, act_dim, algo.critics, algo.hidden, algo.depth)
+        self.critic.to(policy.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(algo.init_alpha), requires_grad=True)
         self.target_entropy = (
@@ -132,9 +133,18 @@ class SteeredSAC(Algorithm):
         else:
             action = self.prior_action(len(obs))
         chunks = self.steered.decode(features, action, base_chunk).cpu().numpy()
-        q = self.critic(obs, action).mean(0)
+        q = self.critic(self.critic_input(obs, self.time_left(batch[EPISODE_STEP_KEY])), action).mean(0)
         records = [{"action": action[j].cpu(), "q": q[j].cpu()} for j in range(len(obs))]
         return Decision(obs=obs, chunks=chunks, records=records)
+
+    def time_left(self, steps) -> torch.Tensor:
+        """Share of the episode's steps still to run, in [0, 1]."""
+        steps = torch.as_tensor(steps, dtype=torch.float32, device=self.steered.device)
+        return (1.0 - steps / self.horizon).clamp(0.0, 1.0)
+
+    @staticmethod
+    def critic_input(obs: torch.Tensor, time_left: torch.Tensor) -> torch.Tensor:
+        return torch.cat([obs, time_left.reshape(-1, 1)], dim=1)
 
     @torch.no_grad()
     def embed(self, batch: dict) -> torch.Tensor:
@@ -144,7 +154,11 @@ class SteeredSAC(Algorithm):
         source = "online" if self.exploring else "warmstart"
         for tr in transitions:
             nxt = tr.next_obs if tr.next_obs is not None else torch.zeros_like(tr.obs)
-            self.buffer.add(tr.obs, tr.record["action"], tr.reward, tr.discount, tr.terminated, nxt, source)
+            final = tr.final(self.cfg.time_limit)
+            time, next_time = self.time_left([tr.step, tr.next_step]).tolist()
+            self.buffer.add(
+                tr.obs, tr.record["action"], tr.reward, tr.discount, final, nxt, source, time, next_time
+            )
             self._track_start(tr)
         if self.warm_started:
             self.owed_updates += self.algo.utd * len(transitions)
@@ -185,19 +199,20 @@ class SteeredSAC(Algorithm):
         b = self.buffer.sample(self.algo.batch_size, self.generator)
         dev = self.steered.device
         obs, action, next_obs = b["obs"].to(dev), b["action"].to(dev), b["next_obs"].to(dev)
+        critic_obs = self.critic_input(obs, b["time"].to(dev))
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
             next_action, next_logp = self.actor(next_obs, generator=self.generator)
-            next_q = self.critic_target(next_obs, next_action)
+            next_q = self.critic_target(self.critic_input(next_obs, b["next_time"].to(dev)), next_action)
             target = soft_target(b["reward"], b["discount"], b["terminated"], next_q, next_logp, alpha)
-        q = self.critic(obs, action)
+        q = self.critic(critic_obs, action)
         loss_q = critic_loss(q, target)
         self.opt_critic.zero_grad()
         loss_q.backward()
         self.opt_critic.step()
 
         new_action, logp = self.actor(obs, generator=self.generator)
-        q_new = self.critic(obs, new_action)
+        q_new = self.critic(critic_obs, new_action)
         loss_pi = actor_loss(q_new, logp, alpha)
         self.opt_actor.zero_grad()
         loss_pi.backward()

@@ -105,12 +105,13 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
     policy = FlowPolicy.from_pretrained(cfg.init, device=cfg.device)
     pc = policy.config
     n_exec = cfg.rollout.n_action_steps or pc.n_action_steps
+    spec = task_spec(cfg.task)
+    horizon = cfg.rollout.max_steps or spec.max_steps
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
-    algo = get_algorithm(cfg.algorithm)(policy, cfg, cfg.algo, n_exec, generator)
+    algo = get_algorithm(cfg.algorithm)(policy, cfg, cfg.algo, n_exec, horizon, generator)
     if resume:
         algo.load(ckpt)
 
-    spec = task_spec(cfg.task)
     image_size = cfg.rollout.image_size or getattr(pc, "source_image_size", None) or pc.image_size
     envs = make_vector_env(cfg.task, cfg.rollout.num_envs, image_size, cfg.rollout.max_steps)
     envs = make_reward_env(envs, cfg, spec.instruction, n_exec)
