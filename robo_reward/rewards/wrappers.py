@@ -1,10 +1,10 @@
 """Reward wrappers for gymnasium vector envs: sparse, privileged dense, GRM-, perceptual-shaped, naive.
 
-One wrapper, `ProgressRewardWrapper`, turns any batched *progress source* into a reward through
-`robo_reward.rewards.shaping` (PBRS by default; the γ-less difference and Φ-as-reward baselines by
-name). A progress source is stateful per env (the GRM fuses an episode's history online), is told
-which envs were reset, and is queried for several envs at once so a learned model batches its
-inference across the vector env.
+One wrapper, `ProgressRewardWrapper`, turns any batched progress source (`robo_reward.rewards.sources`)
+into a reward through `robo_reward.rewards.shaping` (PBRS by default; the γ-less difference and
+Φ-as-reward baselines by name). A progress source is stateful per env (the GRM fuses an episode's
+history online), is told which envs were reset, and is queried for several envs at once so a learned
+model batches its inference across the vector env.
 
 Potential evaluation can be thinned to every k-th step of an episode (`potential_every`, e.g. the
 number of actions executed per policy chunk): in between, Φ is held. A held potential is a function
@@ -22,104 +22,13 @@ reset the per-env state of the progress source.
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 
-from robo_reward.data.episode import IMAGE_KEY
 from robo_reward.rewards.shaping import ShapingConfig, shaped_step_reward, success_from_progress
-
-REWARD_KINDS = ("sparse", "oracle", "grm", "perceptual", "naive")
-
-
-class ProgressSource(Protocol):
-    """Batched, per-env stateful progress Φ in [0, 1]. `mask` (N,) bool selects the envs concerned;
-    `obs` and `info` are the vector env's batched dicts. Both return (N,) (only masked rows are used)."""
-
-    def reset(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray: ...
-
-    def update(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray: ...
-
-
-def info_array(info: dict, key: str, n: int, default: float = 0.0) -> np.ndarray:
-    """A per-env column of a vector env's info dict, `default` where an env did not report it."""
-    out = np.full(n, default, dtype=np.float64)
-    if key in info:
-        mask = info.get(f"_{key}", np.ones(n, bool))
-        out[mask] = np.asarray(info[key], dtype=np.float64)[mask]
-    return out
-
-
-class OracleProgress:
-    """Privileged simulator progress from `info["progress"]` (evaluation and upper-bound baseline)."""
-
-    def __init__(self, num_envs: int):
-        self.num_envs = num_envs
-
-    def reset(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray:
-        return info_array(info, "progress", self.num_envs)
-
-    def update(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray:
-        return info_array(info, "progress", self.num_envs)
-
-
-class GRMProgress:
-    """The GRM's online fused progress (`robo_reward.models.grm.inference.OnlineProgress`), one state per env.
-
-    Φ(s_0) := 0 at reset — the forward-anchored view's own value at s_init; since Φ(s_0) enters the
-    shaped return only as the constant −Φ(s_0), this choice cannot change which policy is optimal.
-    """
-
-    def __init__(self, online, num_envs: int):
-        self.online, self.num_envs = online, num_envs
-
-    def reset(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray:
-        self.online.reset(obs, env_ids=np.flatnonzero(mask))
-        return np.zeros(self.num_envs)
-
-    def update(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray:
-        return np.asarray(self.online.step(obs), dtype=np.float64)
-
-
-class PerceptualProgress:
-    """The perceptual reward (Sermanet et al.) of the current frame of each env: stateless per frame."""
-
-    def __init__(self, reward, num_envs: int):
-        self.reward, self.num_envs = reward, num_envs
-
-    def _progress(self, mask: np.ndarray, obs: dict) -> np.ndarray:
-        out = np.zeros(self.num_envs)
-        ids = np.flatnonzero(mask)
-        if len(ids):
-            out[ids] = self.reward.progress_obs(
-                {k: np.asarray(v)[ids] for k, v in obs.items() if k.startswith(IMAGE_KEY)}
-            )
-        return out
-
-    def reset(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray:
-        return self._progress(mask, obs)
-
-    def update(self, mask: np.ndarray, obs: dict, info: dict) -> np.ndarray:
-        return self._progress(mask, obs)
-
-
-def load_progress_source(kind: str, num_envs: int, instruction: str, checkpoint: str | None = None):
-    """A progress source by name: oracle | grm | perceptual (learned ones loaded from `checkpoint`)."""
-    if kind == "oracle":
-        return OracleProgress(num_envs)
-    if not checkpoint:
-        raise ValueError(f"the {kind} progress source needs a checkpoint")
-    if kind == "grm":
-        from robo_reward.models.grm.inference import OnlineProgress
-        from robo_reward.models.grm.modeling_grm import GRM
-
-        return GRMProgress(OnlineProgress(GRM.from_pretrained(checkpoint), num_envs, instruction), num_envs)
-    if kind == "perceptual":
-        from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
-
-        return PerceptualProgress(PerceptualReward.load(checkpoint), num_envs)
-    raise ValueError(f"unknown progress source {kind!r}; choose oracle, grm or perceptual")
+from robo_reward.rewards.sources import ProgressSource, info_array
 
 
 class ProgressRewardWrapper(VectorWrapper):

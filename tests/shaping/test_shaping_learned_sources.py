@@ -1,4 +1,5 @@
-"""Learned progress sources behind the reward wrapper and the DPO judge: a tiny random GRM on the sim."""
+"""Learned progress sources from the one registry, behind the reward wrapper and the DPO judge: a tiny
+random GRM and a tiny perceptual reward on the sim."""
 
 import numpy as np
 import pytest
@@ -9,9 +10,10 @@ from robo_reward.models.grm.configuration_grm import get_config
 from robo_reward.models.grm.inference import OnlineProgress
 from robo_reward.models.grm.modeling_grm import build_grm
 from robo_reward.rewards.shaping import ShapingConfig
-from robo_reward.rewards.wrappers import GRMProgress, ProgressRewardWrapper, load_progress_source
+from robo_reward.rewards.sources import SOURCES, GRMProgress, PerceptualProgress, make_source
+from robo_reward.rewards.wrappers import ProgressRewardWrapper
 from robo_reward.sim import make_env, task_spec
-from robo_reward.train.dpo.world_model import GRMJudge, SimWorldModel
+from robo_reward.train.dpo.world_model import SimWorldModel, SourceJudge
 
 TASK = "reach"
 
@@ -45,7 +47,7 @@ def branch_outcomes(seed: int, chunk_seed: int, horizon: int, k: int = 3):
 
 
 def test_grm_shaped_wrapper_batches_and_resets(tiny_grm):
-    source = load_progress_source("grm", 2, task_spec(TASK).instruction, str(tiny_grm))
+    source = make_source("grm", 2, task_spec(TASK).instruction, str(tiny_grm))
     assert isinstance(source, GRMProgress)
     env = ProgressRewardWrapper(make_vec(), source, ShapingConfig(gamma=0.9), potential_every=2)
     env.reset(seed=0)
@@ -68,7 +70,7 @@ def test_grm_judge_scores_k_outcomes(tiny_grm):
 
     grm = GRM.from_pretrained(tiny_grm)
     obs, info, outcomes = branch_outcomes(seed=1, chunk_seed=0, horizon=4)
-    gains = GRMJudge(grm, task_spec(TASK).instruction, 3).gains(obs, info, outcomes)
+    gains = SourceJudge(GRMProgress(3, task_spec(TASK).instruction, model=grm)).gains(obs, info, outcomes)
     assert gains.shape == (3,) and np.isfinite(gains).all()
     # the judge equals the online API used directly: reset at the start frame, one step to each outcome
     online = OnlineProgress(grm, 3, task_spec(TASK).instruction)
@@ -106,9 +108,7 @@ def tiny_perceptual(tmp_path_factory):
 
 
 def test_perceptual_shaped_wrapper(tiny_perceptual):
-    from robo_reward.rewards.wrappers import PerceptualProgress
-
-    source = load_progress_source("perceptual", 2, task_spec(TASK).instruction, str(tiny_perceptual))
+    source = make_source("perceptual", 2, task_spec(TASK).instruction, str(tiny_perceptual))
     assert isinstance(source, PerceptualProgress)
     env = ProgressRewardWrapper(make_vec(), source, ShapingConfig(kind="potential"))
     obs, _ = env.reset(seed=0)
@@ -125,11 +125,10 @@ def test_perceptual_judge_scores_k_outcomes(tiny_perceptual):
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
     from robo_reward.train.dpo.configuration_dpo import PairsConfig
     from robo_reward.train.dpo.pairs import _judge
-    from robo_reward.train.dpo.world_model import PerceptualJudge
 
     instruction = task_spec(TASK).instruction
-    judge = _judge(PairsConfig(scorer="perceptual", perceptual=str(tiny_perceptual)), instruction)
-    assert isinstance(judge, PerceptualJudge)
+    judge = _judge(PairsConfig(scorer="perceptual", perceptual=str(tiny_perceptual), k=3), instruction)
+    assert isinstance(judge, SourceJudge) and isinstance(judge.source, PerceptualProgress)
     obs, info, outcomes = branch_outcomes(seed=1, chunk_seed=0, horizon=6)
     gains = judge.gains(obs, info, outcomes)
     key = "observation.images."
@@ -148,12 +147,12 @@ def test_perceptual_judge_scores_k_outcomes(tiny_perceptual):
 def test_consensus_judge_from_the_config(tiny_grm, tiny_perceptual):
     from robo_reward.train.dpo.configuration_dpo import PairsConfig
     from robo_reward.train.dpo.pairs import _judge
-    from robo_reward.train.dpo.world_model import ConsensusJudge, GRMJudge, PerceptualJudge, consensus
+    from robo_reward.train.dpo.world_model import ConsensusJudge, consensus
 
     cfg = PairsConfig(scorer="consensus", grm=str(tiny_grm), perceptual=str(tiny_perceptual), k=3)
     judge = _judge(cfg, task_spec(TASK).instruction)
     assert isinstance(judge, ConsensusJudge) and judge.margin == 0.05
-    assert [type(j) for j in judge.judges] == [GRMJudge, PerceptualJudge]
+    assert [type(j.source) for j in judge.judges] == [GRMProgress, PerceptualProgress]
     obs, info, outcomes = branch_outcomes(seed=2, chunk_seed=1, horizon=6)
     gains = judge.gains(obs, info, outcomes)
     np.testing.assert_allclose(gains, consensus(judge.last, 0.05))
@@ -179,3 +178,23 @@ def test_judge_agreement_scores_the_perceptual_reward_and_the_consensus(tiny_grm
     assert {"grm", "perceptual", "consensus"} <= set(both)
     # at consensus margin 0.02 a state passes only where each judge's own gap is ≥ 0.02
     assert both["consensus"]["kept@0.02"] <= min(both["grm"]["kept@0.02"], both["perceptual"]["kept@0.02"])
+
+
+def test_every_registered_source_builds_and_stays_in_range(tiny_grm, tiny_perceptual):
+    """The registry walk: each source resets and updates two slots with finite Φ in [0, 1]."""
+    checkpoints = {"grm": str(tiny_grm), "perceptual": str(tiny_perceptual)}
+    env = make_vec()
+    obs, info = env.reset(seed=3)
+    assert set(SOURCES) >= {"sparse", "oracle", "grm", "perceptual"}
+    for name in SOURCES:
+        source = make_source(name, 2, task_spec(TASK).instruction, checkpoints.get(name))
+        mask = np.ones(2, bool)
+        for phi in (
+            source.reset(mask, obs, info),
+            source.update(mask, *env.step(np.zeros((2, 7), np.float32))[::4]),
+        ):
+            assert phi.shape == (2,) and np.isfinite(phi).all() and ((phi >= 0) & (phi <= 1)).all(), name
+    with pytest.raises(ValueError, match="unknown progress source"):
+        make_source("dense", 2, "x")
+    with pytest.raises(ValueError, match="needs a checkpoint"):
+        make_source("grm", 2, "x")

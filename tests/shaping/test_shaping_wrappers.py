@@ -7,7 +7,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from robo_reward.rewards.shaping import ShapingConfig
-from robo_reward.rewards.wrappers import OracleProgress, ProgressRewardWrapper, reward_timings
+from robo_reward.rewards.sources import OracleProgress
+from robo_reward.rewards.wrappers import ProgressRewardWrapper, reward_timings
 
 
 class LineEnv(gym.Env):
@@ -104,6 +105,17 @@ def test_truncated_episode_keeps_the_last_potential():
     ret, steps, phi0, success = run_episode(env, still, gamma)
     assert not success.any() and (steps == 40).all()
     np.testing.assert_allclose(ret, gamma**40 * phi0 - phi0, atol=1e-9)
+
+
+def test_time_limit_as_terminal_pays_back_the_start_potential():
+    """With the time limit as the end of a finite-horizon task, Φ := 0 at the truncation too, so a
+    timed-out episode's shaped return telescopes to −Φ(s_0): no reward for progress that did not finish."""
+    gamma = 0.9
+    env = ProgressRewardWrapper(make(), OracleProgress(2), ShapingConfig(gamma=gamma, time_limit="terminal"))
+    forward_then_still = lambda t: np.full((2, 1), 1.0 if t < 3 else 0.0, np.float32)  # noqa: E731
+    ret, steps, phi0, success = run_episode(env, forward_then_still, gamma)
+    assert not success.any() and (steps == 40).all()
+    np.testing.assert_allclose(ret, -phi0, atol=1e-9)
 
 
 def test_naive_pays_progress_every_step():

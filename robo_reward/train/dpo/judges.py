@@ -20,7 +20,8 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from robo_reward.train.dpo.world_model import GRMJudge, OracleJudge, PerceptualJudge, SimWorldModel, consensus
+from robo_reward.rewards.sources import GRMProgress, OracleProgress, PerceptualProgress
+from robo_reward.train.dpo.world_model import SimWorldModel, SourceJudge, consensus
 
 MARGINS = (0.02, 0.05, 0.1, 0.2)
 
@@ -76,9 +77,11 @@ def judge_agreement(
     size = image_size or getattr(pc, "source_image_size", None) or pc.image_size
     env = make_env(task, image_size=size)
     world = SimWorldModel(make_env(task, image_size=size))
-    oracle = OracleJudge()
-    judge = GRMJudge(grm, instruction, k) if grm is not None else None
-    perceptual_judge = PerceptualJudge(perceptual) if perceptual is not None else None
+    oracle = SourceJudge(OracleProgress(k))
+    judge = SourceJudge(GRMProgress(k, instruction, model=grm)) if grm is not None else None
+    perceptual_judge = (
+        SourceJudge(PerceptualProgress(k, model=perceptual)) if perceptual is not None else None
+    )
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     truth: list[np.ndarray] = []
@@ -104,7 +107,9 @@ def judge_agreement(
                 if judge is not None:
                     scores.setdefault("grm", []).append(judge.gains(obs, info, outcomes))
                     for name in ("forward", "backward", "incremental"):
-                        scores.setdefault(f"grm {name}", []).append(np.asarray(judge.online.last[name]))
+                        scores.setdefault(f"grm {name}", []).append(
+                            np.asarray(judge.source.online.last[name])
+                        )
                 if perceptual_judge is not None:
                     scores.setdefault("perceptual", []).append(perceptual_judge.gains(obs, info, outcomes))
                 if judge is not None and perceptual_judge is not None:

@@ -27,11 +27,9 @@ from robo_reward.data.preferences import PreferencePairs
 from robo_reward.train.dpo.configuration_dpo import PairsConfig
 from robo_reward.train.dpo.world_model import (
     ConsensusJudge,
-    GRMJudge,
-    OracleJudge,
     Outcome,
-    PerceptualJudge,
     SimWorldModel,
+    SourceJudge,
     SuccessJudge,
     action_rewards,
     choose_pair,
@@ -108,21 +106,18 @@ class _PairBuilder:
 
 
 def _judge(cfg: PairsConfig, instruction: str):
-    if cfg.scorer == "oracle":
-        return OracleJudge()
+    """The pair builder's judge: `success`, a registered progress source, or the GRM-perceptual consensus."""
+    from robo_reward.rewards.sources import make_source
+
     if cfg.scorer == "success":
         return SuccessJudge()
-    from robo_reward.models.grm.modeling_grm import GRM
-    from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
-
-    if cfg.scorer == "perceptual":
-        return PerceptualJudge(PerceptualReward.load(cfg.perceptual))
-    grm = GRMJudge(GRM.from_pretrained(cfg.grm), instruction, cfg.k)
+    checkpoints = {"grm": cfg.grm, "perceptual": cfg.perceptual}
     if cfg.scorer == "consensus":
-        return ConsensusJudge(
-            [grm, PerceptualJudge(PerceptualReward.load(cfg.perceptual))], cfg.consensus_margin
-        )
-    return grm
+        judges = [
+            SourceJudge(make_source(n, cfg.k, instruction, checkpoints[n])) for n in ("grm", "perceptual")
+        ]
+        return ConsensusJudge(judges, cfg.consensus_margin)
+    return SourceJudge(make_source(cfg.scorer, cfg.k, instruction, checkpoints.get(cfg.scorer)))
 
 
 def pairs_from_task(

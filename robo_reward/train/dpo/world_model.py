@@ -3,9 +3,9 @@
 A `WorldModel` predicts where a chunk leads from a given state; `SimWorldModel` uses the simulator
 itself (clone the state, execute the chunk, read the views), and a learned action-conditioned
 video/latent model can implement the same protocol later. A `ProgressJudge` turns the outcomes of
-K candidate chunks from one state into world-model rewards: the progress gain, from a learned reward
-(the GRM or the perceptual reward: what a real robot would have) or from privileged sim progress
-(`oracle`).
+K candidate chunks from one state into world-model rewards: the progress gain of any registered
+progress source (the GRM or the perceptual reward: what a real robot would have; or privileged sim
+progress, `oracle`), or the sparse success.
 """
 
 from __future__ import annotations
@@ -55,11 +55,37 @@ class ProgressJudge(Protocol):
         ...
 
 
-class OracleJudge:
-    """Privileged sim progress: Φ(after) − Φ(before)."""
+class SourceJudge:
+    """Any registered progress source as a judge (`robo_reward.rewards.sources`): Φ(outcome) − Φ(start).
+
+    The source's K slots are reset at the common start frame and updated once with the K outcomes. A
+    stateful source anchors there (the GRM: the incremental and forward-anchored perspectives become
+    the hop start → outcome, the backward-anchored one places the outcome against the goal), a
+    per-frame one (perceptual, oracle) is read at both frames; either way the common start cancels
+    out of the ranking and the scores are progress gains.
+    """
+
+    def __init__(self, source):
+        self.source = source
 
     def gains(self, before_obs: dict, before_info: dict, outcomes: list[Outcome]) -> np.ndarray:
-        return np.array([float(o.info["progress"]) - float(before_info["progress"]) for o in outcomes])
+        k = len(outcomes)
+        if k != self.source.num_envs:
+            raise ValueError(f"this judge's source has {self.source.num_envs} slots, got {k} candidates")
+        # the images every frame has (a world model that does not render leaves them out: oracle only)
+        keys = [
+            key
+            for key in before_obs
+            if key.startswith("observation.images.") and all(key in o.obs for o in outcomes)
+        ]
+        mask = np.ones(k, dtype=bool)
+        start = {key: np.stack([before_obs[key]] * k) for key in keys}
+        phi0 = self.source.reset(
+            mask, start, {"progress": np.full(k, float(before_info.get("progress", 0.0)))}
+        )
+        after = {key: np.stack([o.obs[key] for o in outcomes]) for key in keys}
+        progress = np.array([float(o.info.get("progress", 0.0)) for o in outcomes])
+        return np.asarray(self.source.update(mask, after, {"progress": progress}), np.float64) - phi0
 
 
 class SuccessJudge:
@@ -67,44 +93,6 @@ class SuccessJudge:
 
     def gains(self, before_obs: dict, before_info: dict, outcomes: list[Outcome]) -> np.ndarray:
         return np.array([float(bool(o.info.get("success", o.terminated))) for o in outcomes])
-
-
-class GRMJudge:
-    """The GRM's fused progress of each outcome, with the chunk's start as the episode start.
-
-    K online-progress slots are reset at the common start frame and stepped once with the K outcome
-    frames: the incremental and forward-anchored perspectives are then the hop start → outcome, and
-    the backward-anchored one places the outcome against the goal. The start's own value is common
-    to all K candidates, so rankings and score gaps are those of a progress gain.
-    """
-
-    def __init__(self, grm, instruction: str, k: int):
-        from robo_reward.models.grm.inference import OnlineProgress
-
-        self.online = OnlineProgress(grm, k, instruction)
-        self.k = k
-
-    def gains(self, before_obs: dict, before_info: dict, outcomes: list[Outcome]) -> np.ndarray:
-        if len(outcomes) != self.k:
-            raise ValueError(f"GRMJudge was built for {self.k} candidates, got {len(outcomes)}")
-        keys = [k for k in before_obs if k.startswith("observation.images.")]
-        self.online.reset({k: np.stack([before_obs[k]] * self.k) for k in keys})
-        return np.asarray(
-            self.online.step({k: np.stack([o.obs[k] for o in outcomes]) for k in keys}), np.float64
-        )
-
-
-class PerceptualJudge:
-    """The perceptual reward's per-frame progress of each outcome minus that of the common start frame."""
-
-    def __init__(self, reward):
-        self.reward = reward
-
-    def gains(self, before_obs: dict, before_info: dict, outcomes: list[Outcome]) -> np.ndarray:
-        keys = [k for k in before_obs if k.startswith("observation.images.")]
-        batch = {k: np.stack([before_obs[k]] + [o.obs[k] for o in outcomes]) for k in keys}
-        progress = self.reward.progress_obs(batch).astype(np.float64)
-        return progress[1:] - progress[0]
 
 
 class ConsensusJudge:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from robo_reward.rewards.wrappers import info_array
+from robo_reward.rewards.sources import info_array
 from robo_reward.train.rl.ppo import chunk_return
 
 

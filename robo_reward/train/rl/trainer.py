@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from robo_reward.rewards.shaping import ShapingConfig
-from robo_reward.rewards.wrappers import ProgressRewardWrapper, load_progress_source, reward_timings
+from robo_reward.rewards.sources import make_source
+from robo_reward.rewards.wrappers import ProgressRewardWrapper, reward_timings
 from robo_reward.train.rl.algorithm import get_algorithm
 from robo_reward.train.rl.configuration_rl import RLConfig
 from robo_reward.train.rl.rollout import DecisionCollector, EpisodeRecord
@@ -49,17 +50,15 @@ def make_vector_env(task: str, num_envs: int, image_size: int, max_steps: int | 
 
 
 def make_reward_env(envs, cfg: RLConfig, instruction: str, n_action_steps: int) -> ProgressRewardWrapper:
-    kind = cfg.progress_source
-    if kind is None:
-        return ProgressRewardWrapper(envs, None)
+    """The vector env with `cfg.reward`: the registered progress source it reads, shaped (PBRS, or Φ
+    itself for the naive baseline); `sparse` reads no progress and pays the success alone."""
+    kind = cfg.progress_source or "sparse"
     checkpoint = {"grm": cfg.grm, "perceptual": cfg.perceptual}.get(kind)
-    source = load_progress_source(kind, envs.num_envs, instruction, checkpoint)
+    source = make_source(kind, envs.num_envs, instruction, checkpoint, device=cfg.device)
     shaping = ShapingConfig(
-        kind=cfg.shaping_kind,
-        gamma=cfg.gamma,
-        success_source=cfg.shaping.success_source,
-        scale=cfg.shaping.scale,
-    )
+        kind=cfg.shaping_kind, gamma=cfg.gamma, success_source=cfg.shaping.success_source,
+        scale=cfg.shaping.scale, time_limit=cfg.time_limit,
+    )  # fmt: skip
     every = cfg.shaping.potential_every or n_action_steps
     return ProgressRewardWrapper(envs, source, shaping, potential_every=every)
 
