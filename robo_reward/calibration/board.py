@@ -159,11 +159,3 @@ def make_detector(board: BoardSpec):
     det_params = cv2.aruco.DetectorParameters()
     det_params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
     return cv2.aruco.CharucoDetector(board.cv_board(), params, det_params)
-
-
-def require(det: Detection, min_corners: int, what: str) -> None:
-    if len(det) < min_corners:
-        raise NotEnoughCorners(
-            f"{what}: found {len(det)} ChArUco corners ({det.n_markers} markers), need at least {min_corners}; "
-            "is the whole board in view, lit evenly and in focus, and is the board definition right?"
-        )
