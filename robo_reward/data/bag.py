@@ -157,13 +157,17 @@ def _segments(
         )
         split = "marker" if has_marker else "gap"
     if split == "marker":
+        candidates = [t for t, ty in types.items() if ty in (STRING, BOOL)]
         if marker_topic is None:
-            markers = [t for t, ty in types.items() if ty in (STRING, BOOL)]
-            if len(markers) != 1:
+            if len(candidates) != 1:
                 raise ValueError(
-                    f"split='marker' needs --marker-topic; String/Bool topics in the bag: {markers}"
+                    f"split='marker' needs --marker-topic; String/Bool topics in the bag: {candidates}"
                 )
-            marker_topic = markers[0]
+            marker_topic = candidates[0]
+        if marker_topic not in candidates:
+            raise ValueError(
+                f"--marker-topic {marker_topic!r} is not a String/Bool topic of the bag; those are {candidates}"
+            )
         messages = [(s, m.data) for s, m in by_topic.get(marker_topic, [])]
         spans, stats.markers = marker_spans(messages, int(stamps[-1]), marker_topic, marker_regex)
         return spans

@@ -154,7 +154,7 @@ def marker_spans(
         if marker.kind == "start":
             if open_span is not None:
                 open_span[1] = stamp
-                report.notes.append(f"episode {len(spans)} had no end; closed at the next start")
+                report.notes.append(f"episode {len(spans) - 1} had no end; closed at the next start")
             open_span = [stamp, None, marker.task, "success", marker.episode]
             spans.append(open_span)
         elif marker.kind == "end":

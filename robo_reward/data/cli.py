@@ -101,7 +101,6 @@ def import_bag(
         stamps: Message times from header stamps (log time for header-less messages) or log times.
     """
     from robo_reward.data.bag import import_bag as run
-    from robo_reward.data.bag_markers import MarkerError
 
     views = None
     if view:
@@ -118,7 +117,7 @@ def import_bag(
             marker_topic=marker_topic, marker_regex=marker_regex, split=split, gap_s=gap_s, fps=fps, slop=slop,
             allow_reuse=not strict_sync, task=task, stamps=stamps,
         )  # fmt: skip
-    except MarkerError as e:
+    except ValueError as e:  # markers, topics, encodings, fps: bad input, said in one line
         raise SystemExit(str(e)) from None
     dt = time.perf_counter() - t0
     metrics = {

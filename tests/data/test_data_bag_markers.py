@@ -94,7 +94,11 @@ def test_marker_spans_by_hand():
         (80, 99, "", "success"),
     ]
     assert report.understood == 10 and report.ignored == 1 and report.ignored_examples == ["hello"]
-    assert len(report.notes) == 3  # the stray end, the start that closed 4, 5 never ended
+    assert report.notes == [
+        "an end marker at 0.000 s with no episode open; ignored",
+        "episode 2 had no end; closed at the next start",
+        "episode 3 had no end; closed at the last image",
+    ]
 
     with pytest.raises(
         MarkerError, match=r"none of its 2 messages starts an episode \(e\.g\. \['go', 'halt'\]\)"
@@ -167,4 +171,17 @@ def test_cli_help_documents_markers_and_errors_are_one_line(tmp_path, capsys):
         main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds")])
     message = str(err.value.code)
     assert "\n" not in message and "'go'" in message and "--marker-regex" in message
+    with pytest.raises(SystemExit, match="'/nope' is not a String/Bool topic of the bag; those are"):
+        main(
+            [
+                "data",
+                "import-bag",
+                "--bag",
+                str(bag),
+                "--out",
+                str(tmp_path / "ds"),
+                "--marker-topic",
+                "/nope",
+            ]
+        )
     assert not (tmp_path / "ds").exists()
