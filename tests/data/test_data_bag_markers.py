@@ -172,16 +172,5 @@ def test_cli_help_documents_markers_and_errors_are_one_line(tmp_path, capsys):
     message = str(err.value.code)
     assert "\n" not in message and "'go'" in message and "--marker-regex" in message
     with pytest.raises(SystemExit, match="'/nope' is not a String/Bool topic of the bag; those are"):
-        main(
-            [
-                "data",
-                "import-bag",
-                "--bag",
-                str(bag),
-                "--out",
-                str(tmp_path / "ds"),
-                "--marker-topic",
-                "/nope",
-            ]
-        )
+        main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds"), "--marker-topic", "/nope"])  # fmt: skip
     assert not (tmp_path / "ds").exists()
