@@ -86,23 +86,103 @@ def sync_accuracy(seeds: int = 3, seconds: float = 3.0, slop: float = 0.012) -> 
     return {"slop_ms": 1e3 * slop, "rows": rows}
 
 
-def calibration_accuracy(views: int = 12, seed: int = 0) -> dict:
-    """Errors of the recovered intrinsics and poses against MuJoCo's exact values."""
+def plain_opencv_intrinsics(images: list[np.ndarray], board) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The independent reference: OpenCV's CharucoDetector with its defaults and calibrateCamera, nothing
+    added. Returns K and T_cam_board per used image index."""
+    import cv2
+
+    from robo_reward.calibration.transforms import rvec_tvec_to_T
+
+    detector = cv2.aruco.CharucoDetector(board.cv_board())
+    obj, img, used = [], [], []
+    for i, image in enumerate(images):
+        corners, ids, _, _ = detector.detectBoard(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+        if ids is not None and len(ids) >= 8:
+            obj.append(board.corner_points()[ids.reshape(-1)].astype(np.float32))
+            img.append(corners.astype(np.float32))
+            used.append(i)
+    h, w = images[0].shape[:2]
+    _, K, _, rvecs, tvecs = cv2.calibrateCamera(obj, img, (w, h), None, None)
+    return K, {i: rvec_tvec_to_T(r, t) for i, r, t in zip(used, rvecs, tvecs, strict=True)}
+
+
+def relative_pose_error(estimated: dict[int, np.ndarray], truth: list[np.ndarray]) -> tuple[float, float]:
+    """Worst error (mm, degrees) of the camera's motion between any two views, T_cam_i ← cam_j, from
+    estimated board poses T_cam_board per view index; the board frame's own placement cancels out."""
+    from robo_reward.calibration.transforms import inv_T, pose_error
+
+    worst = (0.0, 0.0)
+    views = sorted(estimated)
+    for a, i in enumerate(views):
+        for j in views[a + 1 :]:
+            dt, dr = pose_error(estimated[i] @ inv_T(estimated[j]), truth[i] @ inv_T(truth[j]))
+            worst = (max(worst[0], 1e3 * dt), max(worst[1], dr))
+    return worst
+
+
+def reference_scene():
     from scipy.spatial.transform import Rotation
 
+    from robo_reward.calibration.synthetic import build_scene
+    from robo_reward.calibration.transforms import make_T
+
+    holder = make_T(Rotation.from_euler("xyz", [10, -5, 30], degrees=True).as_matrix(), [0.05, -0.02, 0.04])
+    scene = build_scene(T_holder_board=holder)
+    scene.set_board(make_T(np.diag([1.0, -1.0, -1.0]), [-0.14, 0.1, 0.0]))
+    return scene
+
+
+def board_center(scene) -> np.ndarray:
+    Tb = scene.board_pose()
+    return Tb[:3, 3] + Tb[:3, :3] @ np.array([*np.asarray(scene.board.size_m) / 2, 0.0])
+
+
+def intrinsics_vs_opencv(scene, views: int = 12, seed: int = 0, tilt_deg: float = 35.0) -> dict:
+    """Intrinsics from `views` renders of an orbit: this project's and plain OpenCV's errors against the
+    exact camera (fx, fy in %, relative poses between views in mm and degrees)."""
+    from robo_reward.calibration.intrinsics import calibrate_intrinsics
+    from robo_reward.calibration.sim import mujoco_camera_calibration
+    from robo_reward.calibration.synthetic import orbit_poses
+    from robo_reward.calibration.transforms import inv_T
+
+    poses = orbit_poses(views, board_center(scene), tilt_deg=tilt_deg, seed=seed)
+    images = []
+    for T in poses:
+        scene.set_camera(T)
+        images.append(scene.render())
+    truth = mujoco_camera_calibration(scene.model, scene.data, "cam", scene.width, scene.height)
+    true_boards = [inv_T(T) @ scene.board_pose() for T in poses]
+    ours = calibrate_intrinsics(images, scene.board, camera="cam")
+    K_plain, plain_boards = plain_opencv_intrinsics(images, scene.board)
+    row = {"seed": seed, "tilt_deg": tilt_deg}
+    for name, K, boards in (
+        ("", ours.calibration.K, dict(zip(ours.used, ours.T_cam_board, strict=True))),
+        ("opencv_", K_plain, plain_boards),
+    ):
+        mm, deg = relative_pose_error(boards, true_boards)
+        row |= {
+            f"{name}fx_error_pct": float(100 * (K[0, 0] / truth.fx - 1)),
+            f"{name}fy_error_pct": float(100 * (K[1, 1] / truth.fy - 1)),
+            f"{name}relative_pose_mm": mm,
+            f"{name}relative_pose_deg": deg,
+        }
+    row["reprojection_rms_px"] = ours.calibration.rms_px
+    row["principal_point_error_px"] = float(np.abs(ours.calibration.K[:2, 2] - truth.K[:2, 2]).max())
+    return row
+
+
+def calibration_accuracy(views: int = 12, seed: int = 0) -> dict:
+    """Errors of the recovered intrinsics and poses against MuJoCo's exact values."""
     from robo_reward.calibration.extrinsics import board_pose, calibrate_extrinsics
     from robo_reward.calibration.handeye import hand_eye
     from robo_reward.calibration.intrinsics import calibrate_intrinsics
     from robo_reward.calibration.sim import body_pose, mujoco_camera_calibration
-    from robo_reward.calibration.synthetic import build_scene, orbit_poses
-    from robo_reward.calibration.transforms import inv_T, make_T, pose_error
+    from robo_reward.calibration.synthetic import orbit_poses
+    from robo_reward.calibration.transforms import inv_T, pose_error
 
-    holder = make_T(Rotation.from_euler("xyz", [10, -5, 30], degrees=True).as_matrix(), [0.05, -0.02, 0.04])
-    scene = build_scene(T_holder_board=holder)
+    scene = reference_scene()
     try:
-        scene.set_board(make_T(np.diag([1.0, -1.0, -1.0]), [-0.14, 0.1, 0.0]))
-        Tb = scene.board_pose()
-        center = Tb[:3, 3] + Tb[:3, :3] @ np.array([*np.asarray(scene.board.size_m) / 2, 0.0])
+        center = board_center(scene)
         poses = orbit_poses(views, center, seed=seed)
         images = []
         for T in poses:
@@ -143,16 +223,40 @@ def calibration_accuracy(views: int = 12, seed: int = 0) -> dict:
     }
 
 
+def opencv_comparison(views: int = 12, seeds: int = 3, tilts: tuple[float, ...] = (35.0, 50.0)) -> list[dict]:
+    """`intrinsics_vs_opencv` over `seeds` orbits at each maximum tilt."""
+    scene = reference_scene()
+    try:
+        return [intrinsics_vs_opencv(scene, views, s, t) for t in tilts for s in range(seeds)]
+    finally:
+        scene.close()
+
+
+def _versus_row(r: dict) -> dict:
+    """A short table row of `intrinsics_vs_opencv`: this project's errors, then plain OpenCV's."""
+    row = {"seed": r["seed"], "tilt": int(r["tilt_deg"])}
+    for who, prefix in (("", ""), ("opencv ", "opencv_")):
+        row[f"{who}fx %"] = round(r[f"{prefix}fx_error_pct"], 3)
+        row[f"{who}fy %"] = round(r[f"{prefix}fy_error_pct"], 3)
+        row[f"{who}rel mm"] = round(r[f"{prefix}relative_pose_mm"], 2)
+        row[f"{who}rel deg"] = round(r[f"{prefix}relative_pose_deg"], 3)
+    return row
+
+
 def run(json: Path | None = None, views: int = 12, seeds: int = 3) -> dict:
-    """Sync bundle count vs the exhaustive optimum, and calibration errors vs MuJoCo's exact cameras."""
+    """Sync bundle count vs the exhaustive optimum, and calibration errors vs MuJoCo's exact cameras
+    (with plain OpenCV's intrinsics on the same renders as the reference, over `seeds` orbits)."""
     sync = sync_accuracy(seeds=seeds)
     print_table("approximate-time sync (30/25/15 Hz, ±5 ms jitter, 10 % drops)", sync["rows"])
     with console.status("calibrating from rendered ChArUco views"):
         cal = calibration_accuracy(views=views)
+        versus = opencv_comparison(views=views, seeds=seeds)
     cal_rows = [{"error": k, "value": round(v, 3)} for k, v in cal.items()]
     print_table("calibration error vs MuJoCo truth", cal_rows)
+    versus_rows = [_versus_row(r) for r in versus]
+    print_table("intrinsics: this project vs plain OpenCV, errors vs MuJoCo truth", versus_rows)
     rows = [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in sync["rows"]]
-    result = {"sync": sync, "calibration": cal}
-    result["table_markdown"] = markdown_table(rows) + "\n\n" + markdown_table(cal_rows)
+    result = {"sync": sync, "calibration": cal, "versus_opencv": versus}
+    result["table_markdown"] = "\n\n".join(markdown_table(t) for t in (rows, cal_rows, versus_rows))
     emit_json(json, result)
     return result

@@ -6,7 +6,7 @@ columns, y along the rows (down the printed page), z into the board.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +93,9 @@ class BoardSpec:
 class Detection:
     corners: np.ndarray  # (N, 2) float32 pixel positions of chessboard corners
     ids: np.ndarray  # (N,) int32 ChArUco corner ids
-    n_markers: int  # ArUco markers seen
+    n_markers: int  # ArUco markers of the board's dictionary seen
+    marker_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # (M,)
+    marker_corners: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 2), np.float32))  # (M, 4, 2)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -109,34 +111,44 @@ def detect(image: np.ndarray, board: BoardSpec, detector=None) -> Detection:
 
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     detector = detector or make_detector(board)
-    corners, ids, marker_corners, _marker_ids = detector.detectBoard(gray)
+    corners, ids, marker_corners, marker_ids = detector.detectBoard(gray)
+    markers = np.asarray(marker_corners or np.zeros((0, 4, 2)), np.float32).reshape(-1, 4, 2)
+    mids = np.zeros(0, np.int32) if marker_ids is None else marker_ids.reshape(-1).astype(np.int32)
     if ids is None or len(ids) == 0:
-        return Detection(np.zeros((0, 2), np.float32), np.zeros(0, np.int32), len(marker_corners or ()))
-    corners = _refine(gray, corners.reshape(-1, 2).astype(np.float32))
-    return Detection(corners, ids.reshape(-1).astype(np.int32), len(marker_corners))
+        return Detection(np.zeros((0, 2), np.float32), np.zeros(0, np.int32), len(mids), mids, markers)
+    ids = ids.reshape(-1).astype(np.int32)
+    corners = refine_corners(gray, corners.reshape(-1, 2).astype(np.float32), ids, board)
+    return Detection(corners, ids, len(mids), mids, markers)
 
 
-def _refine(gray: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Saddle-point refinement of the corners, in OpenCV's pixel-centre convention.
+def refine_corners(gray: np.ndarray, corners: np.ndarray, ids: np.ndarray, board: BoardSpec) -> np.ndarray:
+    """Saddle-point refinement of ChArUco corners (N, 2), in OpenCV's pixel-centre convention.
 
     CharucoDetector (OpenCV 4.12) returns corners half a pixel off (a printed board's square
-    boundary between pixels 149 and 150 comes back at 150.0, not 149.5); cornerSubPix on the
-    corners it found removes that bias. The window stays under a quarter of the corner spacing so it
-    never reaches a neighbouring corner.
+    boundary between pixels 149 and 150 comes back at 150.0, not 149.5); cornerSubPix removes that
+    bias. Its window must stay inside the white margin between a corner and the markers around it,
+    (square − marker) / 2, measured per corner along the shorter image step to a neighbouring
+    corner: a window that reaches a marker's edges pulls the corner towards them (on rendered
+    boards a window of up to 7 px cost up to 0.4 % of fx and 1 mm of relative pose).
     """
     import cv2
 
-    if len(corners) >= 2:
-        d = np.linalg.norm(corners[:, None] - corners[None], axis=-1)
-        np.fill_diagonal(d, np.inf)
-        spacing = float(np.median(d.min(axis=1)))
-    else:
-        spacing = 20.0
-    win = int(np.clip(spacing / 4, 2, 7))
+    cols = board.squares_x - 1
+    grid = np.stack([ids % cols, ids // cols], axis=1)
+    neighbour = np.abs(grid[:, None] - grid[None]).sum(-1) == 1
+    dist = np.linalg.norm(corners[:, None] - corners[None], axis=-1)
+    step = np.where(neighbour, dist, np.inf).min(axis=1)
+    known = np.isfinite(step)
+    step[~known] = np.median(step[known]) if known.any() else 16.0
+    margin = (board.square_length - board.marker_length) / (2 * board.square_length)
+    half = np.clip(np.floor(margin * step), 2, 15).astype(int)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-4)
-    return cv2.cornerSubPix(gray, corners.reshape(-1, 1, 2).copy(), (win, win), (-1, -1), criteria).reshape(
-        -1, 2
-    )
+    out = corners.copy()
+    for w in np.unique(half):
+        sel = half == w
+        start = corners[sel].reshape(-1, 1, 2).copy()
+        out[sel] = cv2.cornerSubPix(gray, start, (int(w), int(w)), (-1, -1), criteria).reshape(-1, 2)
+    return out
 
 
 def make_detector(board: BoardSpec):
@@ -147,11 +159,3 @@ def make_detector(board: BoardSpec):
     det_params = cv2.aruco.DetectorParameters()
     det_params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
     return cv2.aruco.CharucoDetector(board.cv_board(), params, det_params)
-
-
-def require(det: Detection, min_corners: int, what: str) -> None:
-    if len(det) < min_corners:
-        raise NotEnoughCorners(
-            f"{what}: found {len(det)} ChArUco corners ({det.n_markers} markers), need at least {min_corners}; "
-            "is the whole board in view, lit evenly and in focus, and is the board definition right?"
-        )

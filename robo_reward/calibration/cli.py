@@ -7,6 +7,8 @@ command's metrics (errors, counts) for scripts and benchmarks.
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +22,23 @@ def _board(board: Path | None):
     from robo_reward.calibration.board import BoardSpec
 
     return BoardSpec() if board is None else BoardSpec.load(board)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Failures the user fixes (no board, wrong board, a camera that moved) exit with their one line."""
+    from robo_reward.calibration.board import NotEnoughCorners
+    from robo_reward.calibration.extrinsics import InconsistentViews
+
+    try:
+        yield
+    except (NotEnoughCorners, InconsistentViews) as e:
+        raise SystemExit(str(e)) from None
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        console.print(f"warning: {w}", style="yellow", markup=False)
 
 
 def _images(pattern: str) -> tuple[list[Path], list[np.ndarray]]:
@@ -92,9 +111,11 @@ def intrinsics(
     from robo_reward.calibration.intrinsics import calibrate_intrinsics
 
     paths, imgs = _images(images)
-    res = calibrate_intrinsics(
-        imgs, _board(board), camera=camera, distortion=distortion, min_corners=min_corners
-    )
+    with _user_errors():
+        res = calibrate_intrinsics(
+            imgs, _board(board), camera=camera, distortion=distortion, min_corners=min_corners,
+            names=[p.name for p in paths],
+        )  # fmt: skip
     cal = res.calibration
     cal.info["per_image_rms_px"] = {
         paths[i].name: e for i, e in zip(res.used, res.per_image_rms_px, strict=True)
@@ -112,7 +133,8 @@ def intrinsics(
         "out": str(out),
     }
     print_table("intrinsics", [metrics])
-    emit_json(json, metrics)
+    _warn(res.warnings)
+    emit_json(json, {**metrics, "warnings": res.warnings})
     return metrics
 
 
@@ -122,22 +144,32 @@ def extrinsics(
     out: Path,
     board: Path | None = None,
     board_in_base: Path | None = None,
+    allow_motion: bool = False,
     json: Path | None = None,
 ) -> dict:
     """Board pose in the camera (static camera, static board) and, given the board's pose in the
-    robot base (`--board-in-base`: a JSON 4x4 `T_base_board`), the camera's pose `T_base_cam`."""
+    robot base (`--board-in-base`: a JSON 4x4 `T_base_board`), the camera's pose `T_base_cam`.
+
+    Several images must agree on one pose; when they do not (the camera or the board moved) the
+    command fails, unless `--allow-motion` keeps their averaged pose with a warning."""
     from robo_reward.calibration.extrinsics import calibrate_extrinsics
     from robo_reward.calibration.schema import CameraCalibration
 
-    _, imgs = _images(images)
+    paths, imgs = _images(images)
     T_base_board = None if board_in_base is None else np.asarray(read_json(board_in_base), np.float64)
-    cal = calibrate_extrinsics(imgs, _board(board), CameraCalibration.load(intrinsics), T_base_board)
+    with _user_errors():
+        cal = calibrate_extrinsics(
+            imgs, _board(board), CameraCalibration.load(intrinsics), T_base_board,
+            allow_motion=allow_motion, names=[p.name for p in paths],
+        )  # fmt: skip
     cal.save(out)
-    metrics = {"camera": cal.camera, "images": len(imgs), "rms_px": cal.rms_px, "out": str(out)}
+    metrics = {"camera": cal.camera, "images": len(imgs), "rms_px": cal.rms_px}
+    metrics |= {"spread_mm": cal.info["spread_mm"], "spread_deg": cal.info["spread_deg"], "out": str(out)}
     if "T_base_cam" in cal.extrinsics:
         metrics["camera_position_in_base_m"] = cal.extrinsics["T_base_cam"][:3, 3].round(4).tolist()
     print_table("extrinsics", [metrics])
-    emit_json(json, metrics)
+    _warn(cal.info["warnings"])
+    emit_json(json, {**metrics, "warnings": cal.info["warnings"]})
     return metrics
 
 
@@ -156,6 +188,7 @@ def hand_eye(
     import cv2
 
     from robo_reward.calibration.board import detect
+    from robo_reward.calibration.board_match import diagnose
     from robo_reward.calibration.extrinsics import board_pose_from_detection
     from robo_reward.calibration.handeye import hand_eye as solve
     from robo_reward.calibration.schema import CameraCalibration
@@ -166,18 +199,22 @@ def hand_eye(
         raise SystemExit(f"{samples} has no 'samples' list")
     cal = CameraCalibration.load(intrinsics)
     b = _board(board)
-    robot, targets, skipped = [], [], []
+    robot, targets, skipped, images, dets = [], [], [], [], []
     for item in items:
         path = samples.parent / item["image"]
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise SystemExit(f"cannot read image {path}")
-        det = detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), b)
-        if len(det) < 6:
+        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        dets.append(detect(images[-1], b))
+        if len(dets[-1]) < 6:
             skipped.append(item["image"])
             continue
-        targets.append(board_pose_from_detection(det, b, cal.K, cal.distortion, what=str(path))[0])
+        targets.append(board_pose_from_detection(dets[-1], b, cal.K, cal.distortion, what=str(path))[0])
         robot.append(np.asarray(item["T_base_gripper"], np.float64))
+    if len(robot) < 3:
+        with _user_errors():
+            raise diagnose(dets, b, f"only {len(robot)} images show >= 6 corners; hand-eye needs 3", images)
     res = solve(robot, targets, setup=setup, method=method)
     key = "T_mount_cam" if setup == "eye_in_hand" else "T_base_cam"
     cal.extrinsics[key] = res.T

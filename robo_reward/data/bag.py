@@ -4,17 +4,23 @@ Import (`bag_to_episodes`, `import_bag`):
 - Image topics (`sensor_msgs/Image`: rgb8, bgr8, rgba8, bgra8, mono8; `sensor_msgs/CompressedImage`:
   jpeg/png) become views; `sensor_msgs/JointState` gives `observation.state` (joint positions); a
   command topic (`std_msgs/Float64MultiArray`, or a JointState named like `*command*`) gives `action`.
-- Episodes are split (`split="auto"`: marker if the bag has one, else gaps) by a marker topic (`std_msgs/String`: `start[:<instruction>]`, `end[:<outcome>]`,
-  or an outcome word `success|partial|failure`; `std_msgs/Bool`: true starts, false ends), by gaps in
-  the image streams longer than `gap_s`, or one per bag.
+- Episodes are split (`split="auto"`: marker if the bag has one, else gaps) by a marker topic
+  (`std_msgs/String` or `Bool`, in the forms `bag_markers.py` lists: `start`, `start 3`, `start:3`,
+  `begin`, `end`, `stop 3`, JSON `{"event": ...}`, or a user regex), by gaps in the image streams
+  longer than `gap_s`, or one per bag.
 - Frames go through `ApproxTimeSync` (the same sync the ROS node uses). By default bundles are paced by
   the slowest camera and the faster cameras contribute their nearest frame (`allow_reuse`), with
-  `slop` (auto: half the longest other camera period + 5 ms) bounding the skew. Bundles are then
-  resampled to `fps` (nearest bundle to each tick of a regular clock; ticks with no bundle within
-  one period are skipped and counted).
-- state[t] = the newest joint positions at or before frame t; action[t] = the newest command before
-  frame t+1 (the command in force after observing t). Without a command topic, action[t] = state[t+1].
-  Stamps are header stamps (log time for header-less messages) unless `stamps="log"`.
+  `slop` (auto: half the longest other camera period + 5 ms) bounding the skew.
+- Timing: by default every bundle is one dataset frame at its own time (`fps=None`, policy "native";
+  the dataset's nominal fps is the median bundle rate). With `fps`, bundles are resampled to a
+  regular clock (policy "resample"): each tick takes the nearest bundle whose nearest tick it is, so
+  no bundle is used twice; ticks with none are skipped and counted. The policy, the skipped ticks and
+  the longest gap between frames are reported in `BagImportStats`.
+- Stamps stay int64 nanoseconds end to end (float seconds would round 1.7e9 s stamps to ~0.2 µs):
+  each frame's bundle time is the `bag_stamp_ns` column. state[t] = the newest joint positions at or
+  before frame t; action[t] = the newest command before frame t+1 (the command in force after
+  observing t). Without a command topic, action[t] = state[t+1]. Stamps are header stamps (log time
+  for header-less messages) unless `stamps="log"`.
 
 Export (the other direction) is in `bag_export.py`.
 """
@@ -23,7 +29,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +36,8 @@ from typing import Any, Literal
 import numpy as np
 
 from robo_reward.cameras.sync import ApproxTimeSync, Frame, SyncPolicy
-from robo_reward.data.episode import OUTCOMES, Episode
+from robo_reward.data.bag_markers import MarkerReport, compile_marker_regex, marker_spans
+from robo_reward.data.episode import Episode
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -48,11 +54,12 @@ def _typestore():
     return get_typestore(Stores.ROS2_HUMBLE)
 
 
-def _stamp(msg: Any, log_ns: int, stamps: str) -> float:
+def _stamp(msg: Any, log_ns: int, stamps: str) -> int:
+    """The message's time in int64 nanoseconds: its header stamp, or the log time."""
     header = getattr(msg, "header", None)
     if stamps == "header" and header is not None and (header.stamp.sec or header.stamp.nanosec):
-        return header.stamp.sec + header.stamp.nanosec * 1e-9
-    return log_ns * 1e-9
+        return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+    return int(log_ns)
 
 
 def decode_image(msg: Any, topic: str) -> np.ndarray:
@@ -106,11 +113,16 @@ class BagImportStats:
     messages: dict[str, int] = field(default_factory=dict)  # per topic
     bundles: int = 0
     frames: int = 0  # dataset frames written
-    skipped_ticks: int = 0  # clock ticks with no bundle within one period
+    timing: str = "native"  # "native": one frame per bundle at its time; "resample": on an fps clock
+    fps: float = 0.0  # the dataset's (nominal) rate
+    skipped_ticks: int = 0  # resample: clock ticks that got no bundle
+    unused_bundles: int = 0  # resample: bundles no tick took
+    max_gap_ms: float = 0.0  # the longest time between consecutive frames of an episode
     slop: float = 0.0
     skew_mean_ms: float = 0.0
     skew_max_ms: float = 0.0
     sync: dict = field(default_factory=dict)
+    markers: MarkerReport | None = None  # what the marker topic held, when episodes were split by it
 
 
 def _read_bag(path: Path, stamps: str) -> tuple[dict[str, list], dict[str, str]]:
@@ -135,9 +147,9 @@ def _read_bag(path: Path, stamps: str) -> tuple[dict[str, list], dict[str, str]]
 
 
 def _segments(
-    by_topic, types, image_topics, split, marker_topic, gap_s
-) -> list[tuple[float, float, str, str]]:
-    """(start, end, instruction, outcome) per episode."""
+    by_topic, types, image_topics, split, marker_topic, gap_s, marker_regex, stats
+) -> list[tuple[int, int, str, str]]:
+    """(start_ns, end_ns, instruction, outcome) per episode."""
     stamps = np.sort(np.concatenate([[s for s, _ in by_topic[t]] for t in image_topics]))
     if split == "auto":  # a marker topic if the bag has one, else gaps
         has_marker = marker_topic is not None or any(
@@ -145,43 +157,57 @@ def _segments(
         )
         split = "marker" if has_marker else "gap"
     if split == "marker":
+        candidates = [t for t, ty in types.items() if ty in (STRING, BOOL)]
         if marker_topic is None:
-            markers = [t for t, ty in types.items() if ty in (STRING, BOOL)]
-            if len(markers) != 1:
+            if len(candidates) != 1:
                 raise ValueError(
-                    f"split='marker' needs --marker-topic; String/Bool topics in the bag: {markers}"
+                    f"split='marker' needs --marker-topic; String/Bool topics in the bag: {candidates}"
                 )
-            marker_topic = markers[0]
-        out, start, task, outcome = [], None, "", "success"
-        for s, msg in by_topic.get(marker_topic, []):
-            word = ("start" if msg.data else "end") if isinstance(msg.data, bool) else str(msg.data).strip()
-            kind, _, arg = word.partition(":")
-            if kind == "start":
-                start, task, outcome = s, arg, "success"
-            elif kind in ("end", "stop") and start is not None:
-                out.append((start, s, task, arg if arg in OUTCOMES else outcome))
-                start = None
-            elif kind in OUTCOMES:
-                outcome = kind
-        if start is not None:  # a recording that never closed
-            out.append((start, stamps[-1], task, outcome))
-        if not out:
-            raise ValueError(f"marker topic {marker_topic!r} has no start/end markers")
-        return out
+            marker_topic = candidates[0]
+        if marker_topic not in candidates:
+            raise ValueError(
+                f"--marker-topic {marker_topic!r} is not a String/Bool topic of the bag; those are {candidates}"
+            )
+        messages = [(s, m.data) for s, m in by_topic.get(marker_topic, [])]
+        spans, stats.markers = marker_spans(messages, int(stamps[-1]), marker_topic, marker_regex)
+        return spans
     if split == "gap":
-        cuts = np.nonzero(np.diff(stamps) > gap_s)[0]
+        cuts = np.nonzero(np.diff(stamps) > gap_s * 1e9)[0]
         bounds = zip(np.r_[stamps[0], stamps[cuts + 1]], np.r_[stamps[cuts], stamps[-1]], strict=True)
-        return [(a, b, "", "success") for a, b in bounds]
+        return [(int(a), int(b), "", "success") for a, b in bounds]
     if split == "none":
-        return [(stamps[0], stamps[-1], "", "success")]
+        return [(int(stamps[0]), int(stamps[-1]), "", "success")]
     raise ValueError(f"split must be 'marker', 'gap' or 'none', got {split!r}")
 
 
 def _hold(stamps: np.ndarray, values: np.ndarray, at: np.ndarray, strict: bool = False) -> np.ndarray:
-    """Sample-and-hold: the newest value at or before (strictly before) each time; the first before it."""
-    # 1 µs of tolerance: a bundle stamp is a mean of frame stamps and may sit an ulp before them
-    idx = np.searchsorted(stamps, at - 1e-6 if strict else at + 1e-6, side="left" if strict else "right") - 1
+    """Sample-and-hold on int64 ns times: the newest value at or before (strictly before) each time;
+    the first value before the first stamp."""
+    idx = np.searchsorted(stamps, at, side="left" if strict else "right") - 1
     return values[np.clip(idx, 0, len(values) - 1)]
+
+
+def nominal_fps(stamps_ns: list[np.ndarray]) -> float:
+    """The whole-number rate of bundles: the mean interval, leaving out gaps over 1.5 typical intervals
+    (dropped frames) — the mean, not the median, since the jitter of a bundle's frames averages out."""
+    periods = np.concatenate([np.diff(s) for s in stamps_ns]).astype(np.float64)
+    steady = periods[periods <= 1.5 * np.median(periods)]
+    return float(max(1, round(1e9 / steady.mean())))
+
+
+def resample(stamps_ns: np.ndarray, fps: float) -> tuple[np.ndarray, int]:
+    """Indices of the bundles kept on a clock at `fps` from the first bundle, and the ticks left empty.
+
+    Each bundle belongs to its nearest tick; each tick keeps the nearest of its bundles. So no bundle
+    is used twice and a kept bundle is at most half a period off its tick.
+    """
+    period = 1e9 / fps
+    offset = (stamps_ns - stamps_ns[0]).astype(np.float64)
+    tick = np.rint(offset / period).astype(np.int64)
+    order = np.lexsort((np.abs(offset - tick * period), tick))  # by tick, nearest bundle first
+    first = np.r_[True, tick[order][1:] != tick[order][:-1]]
+    keep = np.sort(order[first])
+    return keep, int(tick[-1] + 1 - len(keep))
 
 
 def bag_to_episodes(
@@ -197,8 +223,14 @@ def bag_to_episodes(
     allow_reuse: bool = True,
     task: str = "",
     stamps: Literal["header", "log"] = "header",
+    marker_regex: str | None = None,
 ) -> tuple[list[Episode], BagImportStats, dict]:
-    """Read a rosbag2 folder into Episodes. Returns (episodes, stats, {"state_names", "action_names"})."""
+    """Read a rosbag2 folder into Episodes. Returns (episodes, stats, {"state_names", "action_names"}).
+
+    `fps=None` keeps every synced bundle at its own time; a number resamples them to that rate."""
+    if fps is not None and not fps > 0:
+        raise ValueError(f"fps must be positive (or None to keep the bag's own bundle times), got {fps}")
+    regex = compile_marker_regex(marker_regex)
     by_topic, types = _read_bag(Path(bag), stamps)
     stats = BagImportStats(messages={t: len(m) for t, m in by_topic.items()})
     if views is None:
@@ -248,7 +280,7 @@ def bag_to_episodes(
     cmd = vectors(command_topic) if command_topic else None
 
     rates = {
-        v: (len(by_topic[t]) - 1) / max(by_topic[t][-1][0] - by_topic[t][0][0], 1e-9)
+        v: (len(by_topic[t]) - 1) / max((by_topic[t][-1][0] - by_topic[t][0][0]) * 1e-9, 1e-9)
         for v, t in views.items()
     }
     reference = min(rates, key=rates.get)  # the slowest camera paces the bundles
@@ -256,46 +288,36 @@ def bag_to_episodes(
         others = [1.0 / r for v, r in rates.items() if v != reference] or [0.0]
         slop = 0.5 * max(others) + 0.005
     stats.slop = slop
-    episodes, skews = [], []
+    policy = SyncPolicy(allow_reuse=allow_reuse, reference=reference)
+    synced = []  # (bundles, their int64 ns times, instruction, outcome) per episode
     for start, end, instruction, outcome in _segments(
-        by_topic, types, list(views.values()), split, marker_topic, gap_s
+        by_topic, types, list(views.values()), split, marker_topic, gap_s, regex, stats
     ):
-        sync = ApproxTimeSync(
-            list(views),
-            slop=slop,
-            queue_size=256,
-            policy=SyncPolicy(allow_reuse=allow_reuse, reference=reference),
-        )
-        events = []
-        for v, t in views.items():
-            events += [(s, v, i) for i, (s, _) in enumerate(by_topic[t]) if start - 1e-6 <= s <= end + 1e-6]
-        bundles = []
-        for s, v, i in sorted(events):
-            bundles += sync.push(Frame(v, None, s, i))  # image decoded only if the frame is kept
-        for key, value in sync.counters.as_dict().items():
-            if isinstance(value, dict):
-                for v, n in value.items():
-                    stats.sync.setdefault(key, {}).setdefault(v, 0)
-                    stats.sync[key][v] += n
-        if len(bundles) < 2:
-            continue
-        b_stamps = np.array([b.stamp for b in bundles])
-        ep_fps = fps or float(max(1, round((len(b_stamps) - 1) / (b_stamps[-1] - b_stamps[0]))))
-        ticks = np.arange(b_stamps[0], b_stamps[-1] + 0.5 / ep_fps, 1.0 / ep_fps)
-        right = np.clip(np.searchsorted(b_stamps, ticks), 1, len(b_stamps) - 1)
-        left = right - 1
-        nearest = np.where(ticks - b_stamps[left] <= b_stamps[right] - ticks, left, right)
-        keep = np.abs(b_stamps[nearest] - ticks) <= 1.0 / ep_fps
-        stats.skipped_ticks += int((~keep).sum())
-        chosen = [bundles[i] for i in nearest[keep]]
-        at = np.array([b.stamp for b in chosen])
+        bundles = _sync(by_topic, views, start, end, slop, policy, stats)
+        if len(bundles) >= 2:
+            ns = np.array([_bundle_ns(b, by_topic, views) for b in bundles], np.int64)
+            synced.append((bundles, ns, instruction, outcome))
+    if not synced:
+        raise ValueError(f"{bag}: no episode with at least 2 synced bundles (slop={slop:.3f}s)")
+    stats.timing = "native" if fps is None else "resample"
+    stats.fps = float(fps) if fps is not None else nominal_fps([ns for _, ns, _, _ in synced])
+    episodes, skews = [], []
+    for bundles, ns, instruction, outcome in synced:
+        keep = np.arange(len(ns))
+        if fps is not None:
+            keep, skipped = resample(ns, fps)
+            stats.skipped_ticks += skipped
+            stats.unused_bundles += len(ns) - len(keep)
+        chosen, at = [bundles[i] for i in keep], ns[keep]
+        if len(at) > 1:
+            stats.max_gap_ms = max(stats.max_gap_ms, float(np.diff(at).max()) * 1e-6)
         frames = {
             v: np.stack([decode_image(by_topic[t][b.frames[v].seq][1], t) for b in chosen])
             for v, t in views.items()
         }
         state = _hold(js_t, js_v, at).astype(np.float32)
         if cmd is not None:
-            nxt = np.r_[at[1:], np.inf]
+            nxt = np.r_[at[1:], np.iinfo(np.int64).max]
             action = _hold(cmd[0], cmd[1], nxt, strict=True).astype(np.float32)
         else:
             action = np.r_[state[1:], state[-1:]]
@@ -306,19 +328,41 @@ def bag_to_episodes(
                 state=state,
                 action=action,
                 task=instruction or task or "recorded episode",
-                fps=ep_fps,
+                fps=stats.fps,
                 outcome=outcome,
-                extras={"bag_stamp": at.astype(np.float64)},
+                extras={"bag_stamp_ns": at},
             )
         )
         stats.bundles += len(bundles)
         stats.frames += len(chosen)
-    if not episodes:
-        raise ValueError(f"{bag}: no episode with at least 2 synced bundles (slop={slop:.3f}s)")
     stats.skew_mean_ms = float(np.mean(skews) * 1e3)
     stats.skew_max_ms = float(np.max(skews) * 1e3)
     action_names = cmd[2] if cmd is not None and cmd[2] else None
     return episodes, stats, {"state_names": state_names or None, "action_names": action_names}
+
+
+def _sync(by_topic, views, start: int, end: int, slop: float, policy: SyncPolicy, stats) -> list:
+    """The bundles of one episode's frames (images not yet decoded), in time order."""
+    sync = ApproxTimeSync(list(views), slop=slop, queue_size=256, policy=policy)
+    events = []
+    for v, t in views.items():
+        events += [(s, v, i) for i, (s, _) in enumerate(by_topic[t]) if start <= s <= end]
+    bundles = []
+    for s, v, i in sorted(events):
+        # seconds from the episode start: small floats keep the sync's arithmetic at sub-ns precision
+        bundles += sync.push(Frame(v, None, (s - start) * 1e-9, i))
+    for key, value in sync.counters.as_dict().items():
+        if isinstance(value, dict):
+            for v, n in value.items():
+                stats.sync.setdefault(key, {}).setdefault(v, 0)
+                stats.sync[key][v] += n
+    return bundles
+
+
+def _bundle_ns(bundle, by_topic, views) -> int:
+    """A bundle's time: the integer mean of its frames' nanosecond stamps."""
+    stamps = [by_topic[views[v]][f.seq][0] for v, f in bundle.frames.items()]
+    return sum(stamps) // len(stamps)
 
 
 def import_bag(
@@ -327,9 +371,9 @@ def import_bag(
     """`bag_to_episodes` then `write_dataset`; kwargs go to `bag_to_episodes`."""
     from robo_reward.data.lerobot_io import write_dataset
 
+    fps = kwargs.get("fps")
+    if fps is not None and fps != round(fps):
+        raise ValueError(f"a LeRobot dataset has a whole-number fps; got fps={fps}")
     episodes, stats, names = bag_to_episodes(bag, **kwargs)
-    fps = {round(e.fps) for e in episodes}
-    if len(fps) > 1:
-        raise ValueError(f"episodes came out at different rates {sorted(fps)}; pass fps=")
     root = write_dataset(episodes, out, overwrite=overwrite, **names)
     return root, stats

@@ -1,6 +1,6 @@
 """dataset → rosbag2 (`episodes_to_bag`, `export_bag`), for replay into the ROS 2 nodes.
 
-Each frame at `t / fps` becomes one message per view (raw rgb8 `Image`, or jpeg `CompressedImage`), one
+Each frame at `t / fps` (counted in integer nanoseconds) becomes one message per view (raw rgb8 `Image`, or jpeg `CompressedImage`), one
 `JointState`, one `Float64MultiArray` command, with `start:<task>` / `end:<outcome>` markers around each
 episode — the layout `bag.py` imports.
 """
@@ -41,25 +41,26 @@ def episodes_to_bag(
     with Writer(out, version=9, storage_plugin=plugin) as writer:
         conns: dict[str, Any] = {}
 
-        def write(topic: str, msg: Any, t: float) -> None:
+        def write(topic: str, msg: Any, t_ns: int) -> None:
             if topic not in conns:
                 conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=store)
-            writer.write(conns[topic], int(round(t * 1e9)), store.serialize_cdr(msg, msg.__msgtype__))
+            writer.write(conns[topic], t_ns, store.serialize_cdr(msg, msg.__msgtype__))
             counts[topic] += 1
 
-        def header(t: float, frame_id: str = "") -> Any:
-            sec = int(np.floor(t))
+        def header(t_ns: int, frame_id: str = "") -> Any:
+            sec, nanosec = divmod(t_ns, 1_000_000_000)
             return T["std_msgs/msg/Header"](
-                stamp=T["builtin_interfaces/msg/Time"](sec=sec, nanosec=int(round((t - sec) * 1e9)) % 10**9),
-                frame_id=frame_id,
+                stamp=T["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id
             )
 
-        t0 = start_time
+        # integer nanoseconds: float seconds near 1.7e9 s are only good to ~0.2 µs, and a frame
+        # rounded to before its start marker would fall out of its episode on import
+        t0 = int(round(start_time * 1e9))
         for ep in episodes:
             names = state_names or [f"joint_{i}" for i in range(ep.state.shape[1])]
             write("/episode_marker", T[STRING](data=f"start:{ep.task}"), t0)
             for i in range(len(ep)):
-                t = t0 + i / ep.fps
+                t = t0 + round(i * 1e9 / ep.fps)
                 for view, frames in ep.views.items():
                     img = np.ascontiguousarray(frames[i])
                     if compressed:
@@ -79,10 +80,10 @@ def episodes_to_bag(
                 )  # fmt: skip
                 write("/joint_states", js, t)
                 layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
-                write("/command", T[ARRAY](layout=layout, data=ep.action[i].astype(np.float64)), t + 1e-4)
-            t_end = t0 + (len(ep) - 1) / ep.fps + 1e-3
+                write("/command", T[ARRAY](layout=layout, data=ep.action[i].astype(np.float64)), t + 100_000)
+            t_end = t0 + round((len(ep) - 1) * 1e9 / ep.fps) + 1_000_000
             write("/episode_marker", T[STRING](data=f"end:{ep.outcome}"), t_end)
-            t0 = t_end + gap_s
+            t0 = t_end + round(gap_s * 1e9)
     return dict(counts)
 
 

@@ -67,6 +67,7 @@ def import_bag(
     fps: float | None = None,
     split: Literal["auto", "marker", "gap", "none"] = "auto",
     marker_topic: str | None = None,
+    marker_regex: str | None = None,
     gap_s: float = 1.0,
     joint_topic: str | None = None,
     command_topic: str | None = None,
@@ -79,7 +80,26 @@ def import_bag(
     json: Path | None = None,
 ) -> dict:
     """rosbag2 (mcap or sqlite3) → LeRobot dataset. `--view front=/camera/front/image_raw` picks views
-    (default: every image topic); `--strict-sync` forbids reusing a slow camera's frame."""
+    (default: every image topic); `--strict-sync` forbids reusing a slow camera's frame.
+
+    Episode markers (a std_msgs/String topic; Bool: true starts, false ends), any case:
+      start | begin                    start 3 | start:3 | start episode 3 (the number)
+      start:pick the cube | start 3: pick the cube   (the instruction)
+      end | stop | finish | done       stop 3 | end:3 | end:failure | stop 3 failure
+      success | partial | failure      (the outcome of the current or the last episode)
+      {"event": "start", "episode": 3, "task": "..."}  {"event": "end", "outcome": "failure"}
+
+    Frames keep their own times by default (one per synced bundle, times in the bag_stamp_ns column);
+    --fps resamples to a regular clock without repeating a bundle.
+
+    Args:
+        fps: Resample to this rate: each bundle used at most once, empty ticks skipped and counted.
+        split: How episodes are cut (auto: by a String/Bool marker topic if the bag has one, else gaps).
+        marker_topic: The String/Bool topic with the episode markers (default: the bag's only one).
+        marker_regex: Tried before the forms above: a named group (?P<event>...) holds start/end/an outcome; optional groups episode, task, outcome. E.g. 'EP(?P<episode>\\d+)_(?P<event>BEGIN|END)'.
+        gap_s: With split=gap, a pause in the images longer than this starts a new episode.
+        stamps: Message times from header stamps (log time for header-less messages) or log times.
+    """
     from robo_reward.data.bag import import_bag as run
 
     views = None
@@ -91,17 +111,24 @@ def import_bag(
     import lerobot.datasets.lerobot_dataset  # noqa: F401  (heavy imports stay out of the timing)
 
     t0 = time.perf_counter()
-    root, stats = run(
-        bag, out, overwrite=overwrite, views=views, joint_topic=joint_topic, command_topic=command_topic,
-        marker_topic=marker_topic, split=split, gap_s=gap_s, fps=fps, slop=slop, allow_reuse=not strict_sync,
-        task=task, stamps=stamps,
-    )  # fmt: skip
+    try:
+        root, stats = run(
+            bag, out, overwrite=overwrite, views=views, joint_topic=joint_topic, command_topic=command_topic,
+            marker_topic=marker_topic, marker_regex=marker_regex, split=split, gap_s=gap_s, fps=fps, slop=slop,
+            allow_reuse=not strict_sync, task=task, stamps=stamps,
+        )  # fmt: skip
+    except ValueError as e:  # markers, topics, encodings, fps: bad input, said in one line
+        raise SystemExit(str(e)) from None
     dt = time.perf_counter() - t0
     metrics = {
         "dataset": str(root),
         "frames": stats.frames,
         "bundles": stats.bundles,
+        "timing": stats.timing,
+        "fps": stats.fps,
         "skipped_ticks": stats.skipped_ticks,
+        "unused_bundles": stats.unused_bundles,
+        "max_gap_ms": stats.max_gap_ms,
         "slop_ms": stats.slop * 1e3,
         "skew_mean_ms": stats.skew_mean_ms,
         "skew_max_ms": stats.skew_max_ms,
@@ -109,7 +136,10 @@ def import_bag(
         "frames_per_s": stats.frames / dt if dt > 0 else 0.0,
     }
     print_table("import-bag", [metrics])
-    emit_json(json, {**metrics, "messages": stats.messages, "sync": stats.sync})
+    markers = None if stats.markers is None else vars(stats.markers)
+    for note in (markers or {}).get("notes", []):
+        console.print(f"note: {note}", style="yellow", markup=False)
+    emit_json(json, {**metrics, "messages": stats.messages, "sync": stats.sync, "markers": markers})
     return metrics
 
 

@@ -141,9 +141,9 @@ def test_eye_to_hand_recovers_static_camera(scene):
 def test_too_few_corners_is_a_clear_error(scene):
     scene.set_camera(look_at([0.0, 0.0, 0.4], [1.5, 0.0, 0.2], [0, 0, 1]))  # looking away from the board
     image = scene.render()
-    with pytest.raises(NotEnoughCorners, match="found 0 ChArUco corners"):
+    with pytest.raises(NotEnoughCorners, match="no board found in the image"):
         board_pose(image, scene.board, np.eye(3), np.zeros(5))
-    with pytest.raises(NotEnoughCorners, match="only 0 of 3 images"):
+    with pytest.raises(NotEnoughCorners, match="no board found in any of 3 images"):
         calibrate_intrinsics([image] * 3, scene.board)
     with pytest.raises(ValueError, match="at least 3 pose pairs"):
         hand_eye([np.eye(4)] * 2, [np.eye(4)] * 2)

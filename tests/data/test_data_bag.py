@@ -30,7 +30,8 @@ def q_of(t: float) -> np.ndarray:
     return np.array([np.sin(t), np.cos(t), 0.1 * t])
 
 
-def write_bag(path, storage="mcap", encoding="rgb8", with_images=True, seed=0):
+def write_bag(path, storage="mcap", encoding="rgb8", with_images=True, seed=0, markers=None):
+    """The test bag; `markers` replaces the (start, end) marker texts of each episode."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
@@ -46,9 +47,10 @@ def write_bag(path, storage="mcap", encoding="rgb8", with_images=True, seed=0):
             stamp=T["builtin_interfaces/msg/Time"](sec=sec, nanosec=int((t - sec) * 1e9)), frame_id=""
         )
 
-    for start, end, task, outcome in EPISODES:
-        msgs.append((start - 0.05, "/episode_marker", T["std_msgs/msg/String"](data=f"start:{task}")))
-        msgs.append((end + 0.05, "/episode_marker", T["std_msgs/msg/String"](data=f"end:{outcome}")))
+    for n, (start, end, task, outcome) in enumerate(EPISODES):
+        begin, finish = markers[n] if markers else (f"start:{task}", f"end:{outcome}")
+        msgs.append((start - 0.05, "/episode_marker", T["std_msgs/msg/String"](data=begin)))
+        msgs.append((end + 0.05, "/episode_marker", T["std_msgs/msg/String"](data=finish)))
         if with_images:
             for k, (view, hz) in enumerate(RATES.items()):
                 phase = rng.uniform(0, 1 / hz)
@@ -106,7 +108,7 @@ def test_bag_to_episodes(tmp_path, storage):
     assert set(eps[0].views) == {"front", "side", "wrist"} and names["state_names"] == ["a", "b", "c"]
     assert stats.skew_max_ms <= stats.slop * 1e3 + 1e-6
     for e in eps:
-        stamps = e.extras["bag_stamp"]
+        stamps = e.extras["bag_stamp_ns"] * 1e-9
         np.testing.assert_allclose(np.diff(stamps), 0.1, atol=0.04)  # resampled to 10 Hz
         np.testing.assert_allclose(
             e.state, np.stack([q_of(t) for t in stamps]), atol=0.012
