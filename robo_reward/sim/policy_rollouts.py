@@ -57,15 +57,17 @@ def collect_policy_episodes(
 
     instruction = task_spec(task).instruction
     env = make_env(task, image_size=image_size)
-    episodes = []
+
+    def episode(i: int) -> Episode:
+        act = chunk_actor(
+            policy, instruction, torch.Generator().manual_seed(seed + i), n_action_steps, noise_scale
+        )
+        ep = run_episode(env, act, seed=seed + i)
+        if on_episode is not None:
+            on_episode(ep)
+        return ep
+
     try:
-        for i in range(n):
-            generator = torch.Generator().manual_seed(seed + i)
-            act = chunk_actor(policy, instruction, generator, n_action_steps, noise_scale)
-            ep = run_episode(env, act, seed=seed + i)
-            episodes.append(ep)
-            if on_episode is not None:
-                on_episode(ep)
+        return [episode(i) for i in range(n)]
     finally:
         env.close()
-    return episodes
