@@ -58,6 +58,14 @@ def finite_vector(values: Sequence[float] | np.ndarray, what: str, size: int | N
     return v
 
 
+def float32_vector(values: Sequence[float] | np.ndarray, what: str, size: int | None = None) -> np.ndarray:
+    """`finite_vector` as float32, refusing values beyond float32's range (they would become inf)."""
+    v = finite_vector(values, what, size)
+    if np.any(np.abs(v) > np.finfo(np.float32).max):
+        raise BadInput(f"{what}: values beyond the float32 range ({np.abs(v).max():.3g})", "non_finite")
+    return v.astype(np.float32)
+
+
 def named_positions(
     names: Sequence[str], positions: Sequence[float], order: Sequence[str], what: str = "joint state"
 ) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from robo_reward.data.episode import Episode
 from robo_reward.real.bundles import SyncedObservation
-from robo_reward.real.inputs import BadInput, finite_vector
+from robo_reward.real.inputs import BadInput, finite_vector, float32_vector
 from robo_reward.real.policy_core import ArmSpec
 
 
@@ -42,13 +42,15 @@ class EpisodeRecorder:
         self.frames, self.actions, self.command = [], [], None
 
     def set_joint_command(self, positions: np.ndarray) -> None:
-        joints = finite_vector(positions, "joint command", size=len(self.arm.joint_names))
-        self.command = np.append(joints.astype(np.float32), np.float32(self.gripper_action))
+        joints = float32_vector(positions, "joint command", size=len(self.arm.joint_names))
+        self.command = np.append(joints, np.float32(self.gripper_action))
 
     def set_twist_command(self, linear: np.ndarray, angular: np.ndarray) -> None:
         linear = finite_vector(linear, "twist linear", size=3)
         angular = finite_vector(angular, "twist angular", size=3)
-        self.command = self.arm.twist_action(linear, angular, 0.0, 1.0 / self.fps)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused just below
+            action = self.arm.twist_action(linear, angular, 0.0, 1.0 / self.fps)
+        self.command = float32_vector(action, "twist as an ee_delta action")
         self.command[-1] = self.gripper_action
 
     def set_gripper_command(self, command: float) -> None:

@@ -26,7 +26,7 @@ from robo_reward.real.inputs import (
     DEFAULT_MAX_STAMP_LEAD,
     BadInput,
     check_stamp,
-    finite_vector,
+    float32_vector,
     named_positions,
 )
 from robo_reward.real.policy_core import EE_POSITION_NAMES
@@ -78,14 +78,15 @@ class CameraSyncCore:
         """BadInput for a state without positions (effort-only drivers), NaN, or missing joints."""
         try:
             self._check_stamp(stamp, now)
-            self._joints.push(stamp, named_positions(names, positions, self.joint_order).astype(np.float32))
+            joints = named_positions(names, positions, self.joint_order)
+            self._joints.push(stamp, float32_vector(joints, "joint state"))
         except BadInput as e:
             self.last_error = str(e)
             raise
 
     def push_ee_position(self, stamp: float, xyz: np.ndarray, now: float) -> None:
         self._check_stamp(stamp, now)
-        self._ee.push(stamp, finite_vector(xyz, "end-effector position", size=3).astype(np.float32))
+        self._ee.push(stamp, float32_vector(xyz, "end-effector position", size=3))
 
     def push_image(
         self, view: str, stamp: float, decode: Callable[[], np.ndarray], now: float

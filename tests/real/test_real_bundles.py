@@ -73,6 +73,7 @@ def test_sync_core_pairs_state_and_counts_faults():
         (["j1", "g"], [], "no_positions"),  # an effort-only driver
         (["j1", "g"], [0.1], "wrong_size"),
         (["j1", "g"], [0.1, np.nan], "non_finite"),
+        (["j1", "g"], [0.1, 1e308], "non_finite"),  # finite, but inf in the float32 state
         (["j1"], [0.1], "missing_joints"),
         (["j1", "j1", "g"], [0.1, 0.2, 0.3], "duplicate_names"),
     ],

@@ -9,7 +9,7 @@ from robo_reward.real.bundles import SyncedObservation
 from robo_reward.real.command_gate import Command, CommandGate
 from robo_reward.real.inputs import BadInput
 from robo_reward.real.policy_core import ArmSpec, PolicyRunner
-from robo_reward.real.safety import SafetyFilter, SafetyLimits
+from robo_reward.real.safety import SafetyFilter, SafetyLimits, limit_norm
 
 LIMITS = SafetyLimits(
     joint_lower=[-1.0, -2.0], joint_upper=[1.0, 2.0], max_joint_velocity=[1.0, 1.0],
@@ -50,6 +50,14 @@ def test_admitting_twice_changes_nothing():
     twice = gate.admit(once)
     assert twice.joints.tolist() == once.joints.tolist() and twice.reasons == once.reasons
     assert twice.gripper == once.gripper
+
+
+def test_limit_norm_keeps_direction_without_overflow():
+    vec, scaled = limit_norm(np.array([1e308, -1e308, 0.0]), 0.5)
+    assert scaled and np.all(np.isfinite(vec))
+    np.testing.assert_allclose(vec, [0.5 / np.sqrt(2), -0.5 / np.sqrt(2), 0.0])
+    vec, scaled = limit_norm(np.array([0.3, 0.4, 0.0]), 0.5)  # exactly at the limit: unchanged
+    assert not scaled and vec.tolist() == [0.3, 0.4, 0.0]
 
 
 def _random_values(rng: np.random.Generator, size: int, scale: float = 3.0, p: float = 0.3) -> np.ndarray:

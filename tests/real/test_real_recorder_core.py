@@ -44,6 +44,7 @@ def test_unrecordable_messages_leave_the_episode_as_it_was():
     rec.set_joint_command([0.5, 0.6])
     for bad, kind in ((lambda: rec.set_joint_command([np.nan, 0.0]), "non_finite"),
                       (lambda: rec.set_joint_command([0.1]), "wrong_size"),
+                      (lambda: rec.set_joint_command([1e308, 0.0]), "non_finite"),  # inf as float32
                       (lambda: rec.set_gripper_command(np.inf), "non_finite"),
                       (lambda: rec.add(SyncedObservation(0, {}, np.zeros(1, np.float32), ("g",))), "missing_joints"),
                       (lambda: rec.add(SyncedObservation(0, {}, np.full(3, np.nan, np.float32), NAMES)), "non_finite")):  # fmt: skip
