@@ -228,7 +228,8 @@ class Fuzzer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
 
 class FakeCameras:

@@ -95,8 +95,13 @@ def named_positions(
 class InputGuard:
     """Rejection counts per topic and kind; `reject()` returns a warning when one is due."""
 
-    def __init__(self, warn_period: float = 2.0, max_stamp_lead: float = DEFAULT_MAX_STAMP_LEAD) -> None:
-        self.warn_period, self.max_stamp_lead = float(warn_period), float(max_stamp_lead)
+    def __init__(
+        self,
+        warn_period: float = 2.0,
+        max_stamp_lead: float = DEFAULT_MAX_STAMP_LEAD,
+        verb: str = "dropped a message on",
+    ) -> None:
+        self.warn_period, self.max_stamp_lead, self.verb = float(warn_period), float(max_stamp_lead), verb
         self.counts: dict[str, Counter[str]] = {}
         self.unexpected = 0  # exceptions that were not a BadInput: a check is missing somewhere
         self._last_warning: dict[str, float] = {}
@@ -120,7 +125,7 @@ class InputGuard:
         self._last_warning[topic] = now
         more = self._silenced.pop(topic, 0)
         suffix = f" ({more} more dropped since the last warning)" if more else ""
-        return f"dropped a message on {topic}: {text}{suffix}"
+        return f"{self.verb} {topic}: {text}{suffix}"
 
     @property
     def total(self) -> int:

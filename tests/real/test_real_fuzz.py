@@ -109,7 +109,7 @@ def test_fuzzed_inputs_crash_no_node_and_the_hold_still_arrives(ros_env, tmp_pat
             assert probe.wait_for(lambda: fuzzer.total >= MESSAGES, 60)
             fuzz_s = time.time() - fuzz_start
             moving = [t for t, q in policy_commands(fuzz_start) if not np.allclose(q, home, atol=1e-6)]
-            assert len(moving) >= 0.5 * RATE * fuzz_s, f"{len(moving)} commands in {fuzz_s:.1f} s of fuzzing"
+            assert len(moving) >= 0.25 * RATE * fuzz_s, f"{len(moving)} commands in {fuzz_s:.1f} s of fuzzing"
 
             # the cameras go quiet; the fuzz goes on, plus complete bundles stamped an hour ahead
             future = {v: probe.publisher(f"{SYNCED_PREFIX}/{v}", Image) for v in rig.views}
@@ -135,7 +135,7 @@ def test_fuzzed_inputs_crash_no_node_and_the_hold_still_arrives(ros_env, tmp_pat
             assert hold_delay <= timeout + 1.0 / RATE + 0.25, hold_delay
             assert probe.status("policy").get("hold_reason") == "watchdog"
         finally:
-            fuzzer.stop() if fuzzer._thread.is_alive() else None
+            fuzzer.stop()
             sensors.stop()
         time.sleep(1.2)  # one more ~/status of every node (1 Hz)
         statuses = {n: probe.status(n) for n in NODES}
