@@ -103,6 +103,7 @@ class PolicyNode(LifecycleNode):
         self.last_reasons: tuple[str, ...] = ()
         self.guard = InputGuard(max_stamp_lead=DEFAULT_MAX_STAMP_LEAD)
         self.output: GatedCommandPublisher | None = None
+        self._refused_seen = 0  # commands the gate refused, as of the last warning
         StatusTimer(self, self.status)
         if self.p.autostart:
             self._autostart = self.create_timer(0.01, self._start)
@@ -210,7 +211,7 @@ class PolicyNode(LifecycleNode):
         if self.runner is not None:
             self.synced.destroy(self)
             self.output.destroy()
-            self.output = None
+            self.output, self._refused_seen = None, 0
             self.backend.close()
             self.runner = self.backend = None
 
@@ -287,12 +288,13 @@ class PolicyNode(LifecycleNode):
     def _publish(self, cmd: Command | None) -> Command | None:
         """Every command leaves through the gated publisher; returns what was sent."""
         sent = self.output.publish(cmd) if self.output is not None else None
+        refused = self.runner.gate.refused if self.runner is not None else 0
+        if refused > self._refused_seen:
+            self.get_logger().warning(
+                "a NaN/inf command before any finite one: nothing sent", throttle_duration_sec=2.0
+            )
+        self._refused_seen = refused
         if sent is None:
-            if cmd is not None:
-                self.get_logger().warning(
-                    f"command refused by the gate ({', '.join(cmd.reasons)}): nothing safe to send yet",
-                    throttle_duration_sec=2.0,
-                )
             return None
         self.last_reasons = sent.reasons
         gated = [r for r in sent.reasons if r.startswith("gate_")]
