@@ -160,6 +160,23 @@ class ApproxTimeSync:
         self._used_ids: set[int] = set()  # id() of queued frames already in a bundle (reuse mode)
         self.counters = SyncCounters(self.views)
 
+    def rewind(self, latest: float) -> int:
+        """Forget frames stamped after `latest` (the clock went back behind them; without this
+        every new frame would count as `late`); returns how many queued frames were dropped."""
+        dropped = 0
+        for v in self.views:
+            q = self._queues[v]
+            keep = deque(f for f in q if f.stamp <= latest)
+            for f in q:
+                if f.stamp > latest:
+                    self._used_ids.discard(id(f))
+            dropped += len(q) - len(keep)
+            self._queues[v] = keep
+            newest = self._newest[v]
+            if newest is not None and newest.stamp > latest:
+                self._newest[v] = keep[-1] if keep else None
+        return dropped
+
     def pending(self) -> dict[str, int]:
         return {v: len(q) for v, q in self._queues.items()}
 

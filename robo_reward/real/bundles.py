@@ -46,7 +46,8 @@ class StampAssembler:
     """Collect parts (`views` + "state") published with one stamp; emit when all are in.
 
     Keeps at most `max_pending` incomplete stamps; older ones are dropped and counted (a part was
-    lost on the way). Parts older than the newest emitted stamp are ignored as `stale`.
+    lost on the way). Parts older than the newest emitted stamp are ignored as `stale` (stamps from
+    the future never get here: the subscriber refuses them first).
     """
 
     views: tuple[str, ...]
@@ -60,6 +61,14 @@ class StampAssembler:
     def __post_init__(self) -> None:
         self.views = tuple(self.views)
         self._parts = (*self.views, STATE_PART)
+
+    def rewind(self, latest_ns: int) -> None:
+        """Forget stamps after `latest_ns` (the clock went back behind them): without this, every
+        part stamped in the new time would be `stale` until the clock caught up again."""
+        if self.last_stamp_ns > latest_ns:
+            self.last_stamp_ns = -1
+        for s in [s for s in self.pending if s > latest_ns]:
+            del self.pending[s]
 
     def add(self, part: str, stamp_ns: int, value) -> SyncedObservation | None:
         if part not in self._parts:
@@ -87,17 +96,3 @@ class StampAssembler:
             state=np.asarray(state, dtype=np.float32),
             state_names=tuple(names),
         )
-
-
-def state_vector(
-    names: list[str] | tuple[str, ...],
-    positions: list[float] | np.ndarray,
-    order: list[str] | tuple[str, ...],
-) -> np.ndarray:
-    """Positions of a JointState reordered to `order` (the robot's joint list); missing → KeyError."""
-    index = {n: i for i, n in enumerate(names)}
-    missing = [n for n in order if n not in index]
-    if missing:
-        raise KeyError(f"joint state lacks {missing} (has {list(names)})")
-    positions = np.asarray(positions, dtype=np.float64)
-    return positions[[index[n] for n in order]].astype(np.float32)

@@ -6,8 +6,11 @@ JointState and, when robot.yaml names one, its end-effector PoseStamped.
 Publishes (reliable) one synced observation as `<output_prefix>/<view>` (Image, rgb8) for every view
 plus `<output_prefix>/state` (JointState: names = the state layout, joints + gripper [+ ee_x, ee_y,
 ee_z]), all with the same header stamp (the bundle's mean camera stamp); reward, policy and
-recorder reassemble them by that stamp. A malformed image is logged (throttled), counted on
-`~/status` and dropped; the node keeps running.
+recorder reassemble them by that stamp. A message that cannot be used — an image that does not
+decode, a JointState without positions (effort-only drivers) or with NaN, a stamp further than
+safety.yaml `max_stamp_lead` ahead of this node's clock, a frame older than its view's newest — is
+dropped, counted on `~/status` (`rejected`: per topic and problem) and logged (throttled per
+topic); the node keeps running.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
+from robo_reward.real.inputs import InputGuard
 from robo_reward.real.params import Param, declare
 from robo_reward.real.rig import load_rig
 from robo_reward.real.ros_io import (
@@ -28,8 +32,10 @@ from robo_reward.real.ros_io import (
     image_from_msg,
     image_msg,
     joint_state_msg,
+    now_ns,
     run_node,
     stamp_ns,
+    subscribe,
 )
 from robo_reward.real.sync_core import CameraSyncCore
 
@@ -57,7 +63,9 @@ class CameraSyncNode(Node):
             use_ee=bool(ee_topic),
             queue_size=p.queue_size,
             state_max_age=p.state_max_age,
+            max_stamp_lead=rig.max_stamp_lead,
         )
+        self.guard = guard = InputGuard(max_stamp_lead=rig.max_stamp_lead)
         self.image_pubs = {
             v: self.create_publisher(Image, f"{p.output_prefix}/{v}", RELIABLE_QOS) for v in rig.views
         }
@@ -66,32 +74,30 @@ class CameraSyncNode(Node):
             cam = rig.camera(view)
             hw = (int(cam["height"]), int(cam["width"])) if p.check_size else None
             msg_type = CompressedImage if cam.get("compressed", False) else Image
-            self.create_subscription(msg_type, cam["topic"], partial(self.on_image, view, hw), SENSOR_QOS)
-        self.create_subscription(JointState, robot["joint_state_topic"], self.on_joint_state, SENSOR_QOS)
+            subscribe(self, guard, msg_type, cam["topic"], partial(self.on_image, view, hw), SENSOR_QOS)
+        subscribe(self, guard, JointState, robot["joint_state_topic"], self.on_joint_state, SENSOR_QOS)
         if ee_topic:
-            self.create_subscription(PoseStamped, ee_topic, self.on_ee_pose, SENSOR_QOS)
+            subscribe(self, guard, PoseStamped, ee_topic, self.on_ee_pose, SENSOR_QOS)
         self.published = 0
         StatusTimer(self, self.status)
         self.get_logger().info(
             f"syncing {list(rig.views)} (slop {self.core.sync.slop * 1e3:.0f} ms) → {p.output_prefix}/*"
         )
 
+    def _now(self) -> float:
+        return now_ns(self) * 1e-9
+
     def on_joint_state(self, msg: JointState) -> None:
-        self.core.push_joint_state(stamp_ns(msg.header.stamp) * 1e-9, list(msg.name), list(msg.position))
+        stamp = stamp_ns(msg.header.stamp) * 1e-9
+        self.core.push_joint_state(stamp, list(msg.name), list(msg.position), now=self._now())
 
     def on_ee_pose(self, msg: PoseStamped) -> None:
         p = msg.pose.position
-        self.core.push_ee_position(stamp_ns(msg.header.stamp) * 1e-9, (p.x, p.y, p.z))
+        self.core.push_ee_position(stamp_ns(msg.header.stamp) * 1e-9, (p.x, p.y, p.z), now=self._now())
 
     def on_image(self, view: str, hw: tuple[int, int] | None, msg: Image | CompressedImage) -> None:
-        before = sum(self.core.malformed.values())
-        observations = self.core.push_image(
-            view, stamp_ns(msg.header.stamp) * 1e-9, partial(image_from_msg, msg, hw)
-        )
-        if sum(self.core.malformed.values()) != before:
-            self.get_logger().warning(
-                f"dropped malformed image: {self.core.last_error}", throttle_duration_sec=2.0
-            )
+        stamp = stamp_ns(msg.header.stamp) * 1e-9
+        observations = self.core.push_image(view, stamp, partial(image_from_msg, msg, hw), now=self._now())
         for obs in observations:
             for v, img in obs.images.items():
                 self.image_pubs[v].publish(image_msg(img, obs.stamp_ns, frame_id=v))
@@ -99,7 +105,12 @@ class CameraSyncNode(Node):
             self.published += 1
 
     def status(self) -> dict:
-        return {"published": self.published, **self.core.counters()}
+        return {
+            "published": self.published,
+            **self.core.counters(),
+            "rejected": self.guard.as_dict(),
+            "unexpected_errors": self.guard.unexpected,
+        }
 
 
 def main(args: list[str] | None = None) -> None:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from robo_reward.real.inputs import BadInput
+
 CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "8UC1": 1, "8UC3": 3}
 ENCODINGS = tuple(CHANNELS)
 
 
-class MalformedImage(ValueError):
+class MalformedImage(BadInput):
     """An image message that does not describe a usable frame (size, encoding, buffer)."""
+
+    kind = "malformed_image"
 
 
 def decode_image(

@@ -11,7 +11,12 @@ Lifecycle (`ros2 lifecycle set /policy configure|activate|deactivate|cleanup`, o
 - deactivate: safe stop — the chunk is dropped and a hold command (current joints / zero twist) is
   sent; cleanup releases the policy. SIGINT/SIGTERM while active also sends the hold first.
 Safety (robo_reward.real.safety) clamps every command: joint, velocity, gripper, speed, EE box;
+then every command — holds, e-stop and deactivate included — passes the final gate
+(robo_reward.real.command_gate: finite and inside the limits) inside the runner and again in the
+only publisher of commands (robo_reward.real.command_io);
 the watchdog holds when the newest observation is older than safety.yaml `watchdog_timeout`;
+a synced part that cannot be used (bad image, NaN state, stamp from the future) is dropped,
+counted in `~/status` `rejected` and logged (throttled per topic);
 `~/estop` (Trigger) latches a hold until `~/reset_estop`. `~/status` reports all counters;
 `~/timing` (Float64MultiArray) = [observation stamp, inference start, inference end, publish time]
 in seconds for the first command of every chunk.
@@ -22,14 +27,14 @@ from __future__ import annotations
 import threading
 import time
 
-from geometry_msgs.msg import TwistStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
-from trajectory_msgs.msg import JointTrajectory
 
 from robo_reward.real.backends import make_backend
+from robo_reward.real.command_io import GatedCommandPublisher
+from robo_reward.real.inputs import DEFAULT_MAX_STAMP_LEAD, InputGuard
 from robo_reward.real.params import Param, declare
 from robo_reward.real.policy_core import COMMAND_INTERFACES, ArmSpec, Command, PolicyRunner
 from robo_reward.real.rig import load_rig, resolve_path, resolve_task
@@ -41,8 +46,6 @@ from robo_reward.real.ros_io import (
     array_msg,
     now_ns,
     run_node,
-    trajectory_msg,
-    twist_msg,
 )
 from robo_reward.real.safety import SafetyFilter, SafetyLimits
 
@@ -72,7 +75,6 @@ PARAMS = (
     Param("autostart", False, "configure and activate on start-up (no lifecycle manager needed)"),
     Param("input_prefix", SYNCED_PREFIX, "prefix of camera_sync's synced observation topics"),
 )
-MSG_TYPES = {"joint_trajectory": JointTrajectory, "position_array": Float64MultiArray, "twist": TwistStamped}
 
 
 class PolicyNode(LifecycleNode):
@@ -99,6 +101,9 @@ class PolicyNode(LifecycleNode):
         self.create_service(Trigger, "~/reset_estop", self.on_reset_estop)
         self.timing_pub = self.create_publisher(Float64MultiArray, "~/timing", RELIABLE_QOS)
         self.last_reasons: tuple[str, ...] = ()
+        self.guard = InputGuard(max_stamp_lead=DEFAULT_MAX_STAMP_LEAD)
+        self.output: GatedCommandPublisher | None = None
+        self._refused_seen = 0  # commands the gate refused, as of the last warning
         StatusTimer(self, self.status)
         if self.p.autostart:
             self._autostart = self.create_timer(0.01, self._start)
@@ -142,18 +147,21 @@ class PolicyNode(LifecycleNode):
                 task=resolve_task(p.task),
                 n_action_steps=p.n_action_steps,
                 replan_threshold=p.replan_threshold,
+                max_stamp_lead=rig.max_stamp_lead,
             )
         except Exception as e:
             self.get_logger().error(f"configure failed: {type(e).__name__}: {e}")
             self.backend = None
             return TransitionCallbackReturn.FAILURE
         cmd = rig.robot["command"]
-        self.base_frame = rig.robot.get("base_frame", "base_link")
-        self.command_pub = self.create_lifecycle_publisher(
-            MSG_TYPES[p.command_interface], cmd[p.command_interface], RELIABLE_QOS
+        self.guard.max_stamp_lead = rig.max_stamp_lead
+        self.output = GatedCommandPublisher(
+            self, self.runner.gate, p.command_interface, cmd, arm.joint_names,
+            rig.robot.get("base_frame", "base_link"), 1.0 / p.control_rate,
+        )  # fmt: skip
+        self.synced = SyncedSubscriber(
+            self, rig.views, self.on_observation, self.guard, p.input_prefix, self._io_group
         )
-        self.gripper_pub = self.create_lifecycle_publisher(Float64MultiArray, cmd["gripper"], RELIABLE_QOS)
-        self.synced = SyncedSubscriber(self, rig.views, self.on_observation, p.input_prefix, self._io_group)
         self.get_logger().info(
             f"configured: {p.policy} {p.checkpoint if p.policy in ('flow', 'remote') else ''} → "
             f"{p.command_interface} on {cmd[p.command_interface]} at {p.control_rate} Hz"
@@ -202,8 +210,8 @@ class PolicyNode(LifecycleNode):
         self._stop_timers()
         if self.runner is not None:
             self.synced.destroy(self)
-            self.destroy_lifecycle_publisher(self.command_pub)
-            self.destroy_lifecycle_publisher(self.gripper_pub)
+            self.output.destroy()
+            self.output, self._refused_seen = None, 0
             self.backend.close()
             self.runner = self.backend = None
 
@@ -221,9 +229,10 @@ class PolicyNode(LifecycleNode):
 
     # data flow ----------------------------------------------------------------------------------
     def on_observation(self, obs) -> None:
+        """A full synced bundle; BadInput (counted by the subscription's guard) if unusable."""
         if self.runner is not None:
             with self.lock:
-                self.runner.observe(obs)
+                self.runner.observe(obs, now_ns(self) * 1e-9)
                 wake = self.runner.wants_inference()
             if wake:
                 self._infer_wake.set()
@@ -274,27 +283,30 @@ class PolicyNode(LifecycleNode):
     def _tick(self) -> Command | None:
         if self.runner is None:
             return None
-        cmd = self.runner.tick(now_ns(self) * 1e-9)
-        self._publish(cmd)
-        return cmd
+        return self._publish(self.runner.tick(now_ns(self) * 1e-9))
 
-    def _publish(self, cmd: Command | None) -> None:
-        if cmd is None:
-            return
-        self.last_reasons = cmd.reasons
-        if cmd.reasons and not cmd.hold:
-            self.get_logger().warning(f"command clamped: {', '.join(cmd.reasons)}", throttle_duration_sec=2.0)
-        iface = self.p.command_interface
-        if iface == "twist":
-            self.command_pub.publish(twist_msg(cmd.linear, cmd.angular, now_ns(self), self.base_frame))
-        elif iface == "joint_trajectory":
-            self.command_pub.publish(
-                trajectory_msg(self.arm.joint_names, cmd.joints, 1.0 / self.p.control_rate)
+    def _publish(self, cmd: Command | None) -> Command | None:
+        """Every command leaves through the gated publisher; returns what was sent."""
+        sent = self.output.publish(cmd) if self.output is not None else None
+        refused = self.runner.gate.refused if self.runner is not None else 0
+        if refused > self._refused_seen:
+            self.get_logger().warning(
+                "a NaN/inf command before any finite one: nothing sent", throttle_duration_sec=2.0
             )
-        else:
-            self.command_pub.publish(array_msg(cmd.joints))
-        if cmd.gripper is not None:
-            self.gripper_pub.publish(array_msg([cmd.gripper]))
+        self._refused_seen = refused
+        if sent is None:
+            return None
+        self.last_reasons = sent.reasons
+        gated = [r for r in sent.reasons if r.startswith("gate_")]
+        if gated:
+            self.get_logger().warning(
+                f"command corrected by the gate: {', '.join(sent.reasons)}", throttle_duration_sec=2.0
+            )
+        elif sent.reasons and not sent.hold:
+            self.get_logger().warning(
+                f"command clamped: {', '.join(sent.reasons)}", throttle_duration_sec=2.0
+            )
+        return sent
 
     # services and status ------------------------------------------------------------------------
     def on_estop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -331,6 +343,10 @@ class PolicyNode(LifecycleNode):
                 "buffer": len(r.buffer),
                 **r.counts,
                 "clamps": dict(r.safety.counts),
+                "gate": {**r.gate.counts, "refused": r.gate.refused},
+                "watchdog_clamped_stamps": r.watchdog.clamped,
+                "rejected": self.guard.as_dict(),
+                "unexpected_errors": self.guard.unexpected,
                 "last_reasons": list(self.last_reasons),
             }
 

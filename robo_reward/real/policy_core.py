@@ -2,7 +2,8 @@
 observations into safe commands at the control rate.
 
     observe(bundle) ── infer() ─ backend → chunk (H, A) ─ first n_action_steps → ChunkBuffer
-    tick(now) ─ e-stop? watchdog? buffer empty? → hold : pop action → command → SafetyFilter → Command
+    tick(now) ─ e-stop? watchdog? buffer empty? → hold : pop action → command → SafetyFilter
+              ─ CommandGate (every command, holds included) → Command
 
 Action spaces (the policy's) and command interfaces (the arm's):
 - `joint`: action = J joint position targets + gripper → `joint_trajectory` or `position_array`;
@@ -10,6 +11,9 @@ Action spaces (the policy's) and command interfaces (the arm's):
   (linear = d·position_scale / control_period, angular likewise) plus the gripper on its own topic.
 Holding means: joint interfaces repeat the joint positions measured when the hold began; twist sends
 zero velocity. The gripper keeps its last command either way (a hold must not drop the object).
+`observe` refuses (BadInput) observations it cannot act on: stamped in the future, not newer than
+the newest one, a state without the arm's joints, with a NaN/inf, or with a joint reading further
+than `joint_reading_tolerance` outside the limits (a hold would otherwise command the arm there).
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ import numpy as np
 
 from robo_reward.real.backends import Backend
 from robo_reward.real.bundles import SyncedObservation
+from robo_reward.real.command_gate import Command, CommandGate
+from robo_reward.real.inputs import DEFAULT_MAX_STAMP_LEAD, BadInput, check_stamp
 from robo_reward.real.safety import EStop, SafetyFilter, Watchdog
+
+__all__ = ["ACTION_SPACES", "COMMAND_INTERFACES", "ArmSpec", "ChunkBuffer", "Command", "PolicyRunner"]
 
 ACTION_SPACES = ("joint", "ee_delta")
 COMMAND_INTERFACES = {"joint_trajectory": "joint", "position_array": "joint", "twist": "ee_delta"}
@@ -92,7 +100,8 @@ class ChunkBuffer:
     fresh: bool = False  # the next pop is the first action of a new chunk
 
     def fill(self, chunk: np.ndarray, n_steps: int, obs_stamp: float) -> None:
-        self.actions = deque(np.asarray(chunk, np.float32)[: max(1, n_steps)])
+        with np.errstate(over="ignore"):  # a huge value becomes inf, which the gate refuses
+            self.actions = deque(np.asarray(chunk, np.float32)[: max(1, n_steps)])
         self.obs_stamp, self.fresh = obs_stamp, len(self.actions) > 0
 
     def pop(self) -> tuple[np.ndarray, float | None, bool] | None:
@@ -109,20 +118,6 @@ class ChunkBuffer:
         return len(self.actions)
 
 
-@dataclass
-class Command:
-    """One command for the arm. `joints` for joint interfaces, `linear`/`angular` for twist."""
-
-    hold: bool
-    gripper: float | None
-    joints: np.ndarray | None = None
-    linear: np.ndarray | None = None
-    angular: np.ndarray | None = None
-    obs_stamp: float | None = None  # stamp of the observation the action was computed from
-    first_of_chunk: bool = False
-    reasons: tuple[str, ...] = ()  # why it holds, or which safety limits clamped it
-
-
 class PolicyRunner:
     """Observation in, command out, with safety on every command. Not thread-safe: lock around it."""
 
@@ -136,6 +131,8 @@ class PolicyRunner:
         task: str,
         n_action_steps: int = 4,
         replan_threshold: int = 0,
+        max_stamp_lead: float = DEFAULT_MAX_STAMP_LEAD,
+        joint_reading_tolerance: float = 0.1,
     ) -> None:
         if action_space not in ACTION_SPACES:
             raise ValueError(f"action_space must be one of {ACTION_SPACES}, got {action_space!r}")
@@ -147,6 +144,8 @@ class PolicyRunner:
         self.backend, self.arm, self.safety = backend, arm, safety
         self.action_space, self.dt, self.task = action_space, float(control_period), task
         self.n_action_steps, self.replan_threshold = n_action_steps, replan_threshold
+        self.max_stamp_lead, self.joint_reading_tolerance = max_stamp_lead, joint_reading_tolerance
+        self.gate = CommandGate(safety.limits, action_space)
         self.watchdog = Watchdog(safety.limits.watchdog_timeout)
         self.estop = EStop()
         self.buffer = ChunkBuffer()
@@ -155,14 +154,43 @@ class PolicyRunner:
         self._used_stamp: int | None = None
         self._hold_joints: np.ndarray | None = None
         self._last_joints: np.ndarray | None = None  # previous safe joint target (velocity limit)
-        self._gripper: float | None = None
         self.counts = {"inferences": 0, "commands": 0, "holds": 0}
 
     # observations -------------------------------------------------------------------------------
-    def observe(self, obs: SyncedObservation) -> None:
-        if self.newest is None or obs.stamp_ns > self.newest.stamp_ns:
-            self.newest = obs
-            self.watchdog.feed(obs.stamp)
+    def observe(self, obs: SyncedObservation, now: float) -> None:
+        """Take a synced observation received at `now` (s, the node's clock); BadInput if unusable."""
+        check_stamp(obs.stamp, now, self.max_stamp_lead)
+        self._check_state(obs)
+        if self.newest is not None and self.newest.stamp > now + self.max_stamp_lead:
+            self.newest = None  # the clock went back: the newest stamp lies in its future
+        if self.newest is not None and obs.stamp_ns <= self.newest.stamp_ns:
+            raise BadInput(
+                f"observation stamp {obs.stamp:.3f} is not newer than {self.newest.stamp:.3f}",
+                "backwards_stamp",
+            )
+        self.newest = obs
+        self.watchdog.feed(obs.stamp, now)
+
+    def _check_state(self, obs: SyncedObservation) -> None:
+        state = np.asarray(obs.state, dtype=np.float64)
+        if not np.all(np.isfinite(state)):
+            raise BadInput(f"observation state has NaN/inf: {state.tolist()}", "non_finite")
+        try:
+            joints, _, _ = self.measured(obs)
+        except (KeyError, IndexError):
+            raise BadInput(
+                f"observation state {list(obs.state_names)} lacks the arm's joints {list(self.arm.joint_names)}",
+                "missing_joints",
+            ) from None
+        lim, tol = self.safety.limits, self.joint_reading_tolerance
+        outside = (joints < lim.joint_lower - tol) | (joints > lim.joint_upper + tol)
+        if outside.any():
+            names = [n for n, o in zip(self.arm.joint_names, outside, strict=True) if o]
+            raise BadInput(
+                f"joint readings {names} lie more than {tol} rad outside the safety limits: "
+                "a faulty sensor, or robot.yaml limits that do not fit this arm",
+                "implausible_joints",
+            )
 
     def measured(
         self, obs: SyncedObservation | None = None
@@ -225,42 +253,57 @@ class PolicyRunner:
                 self.buffer.clear()
             return self.hold(reason)
         action, obs_stamp, first = self.buffer.pop()
-        cmd = self._command(action)
-        cmd.obs_stamp, cmd.first_of_chunk = obs_stamp, first
-        self._hold_joints = None
-        self.counts["commands"] += 1
+        cmd = self._admit(self._command(action))
+        if cmd is not None:
+            cmd.obs_stamp, cmd.first_of_chunk = obs_stamp, first
+            self._hold_joints = None
+            self.counts["commands"] += 1
         return cmd
 
     def hold(self, reason: str) -> Command | None:
         self.counts["holds"] += 1
+        gripper = self.gate.last_gripper
         if self.action_space == "ee_delta":
-            return Command(True, self._gripper, linear=np.zeros(3), angular=np.zeros(3), reasons=(reason,))
+            return self._admit(
+                Command(True, gripper, linear=np.zeros(3), angular=np.zeros(3), reasons=(reason,))
+            )
         if self._hold_joints is None:
             joints, _, _ = self.measured()
             if joints is None:
                 return None
             self._hold_joints = joints
-        self._last_joints = self._hold_joints
-        return Command(True, self._gripper, joints=self._hold_joints.copy(), reasons=(reason,))
+        cmd = self._admit(Command(True, gripper, joints=self._hold_joints.copy(), reasons=(reason,)))
+        if cmd is not None:
+            self._hold_joints = cmd.joints.copy()  # a refused reading holds the admitted target
+        return cmd
+
+    def _admit(self, cmd: Command) -> Command | None:
+        """Every command leaves through the gate; the runner continues from what it let through."""
+        out = self.gate.admit(cmd)
+        if out is not None and out.joints is not None:
+            self._last_joints = out.joints.copy()
+        return out
 
     def _command(self, action: np.ndarray) -> Command:
         joints_now, ee_now, _ = self.measured()
         gripper, g_rep = self.safety.gripper(self.arm.gripper_command(action[-1]))
-        self._gripper = gripper
         if self.action_space == "ee_delta":
-            lin = action[:3] * self.arm.position_scale / self.dt
-            ang = action[3:6] * self.arm.rotation_scale / self.dt
+            with np.errstate(over="ignore"):  # inf is refused by the filter and the gate
+                lin = action[:3] * self.arm.position_scale / self.dt
+                ang = action[3:6] * self.arm.rotation_scale / self.dt
             lin, ang, rep = self.safety.twist(lin, ang, ee_now, self.dt)
             return Command(False, gripper, linear=lin, angular=ang, reasons=rep.reasons + g_rep.reasons)
         reference = self._last_joints if self._last_joints is not None else joints_now
         target, rep = self.safety.joints(action[:-1], reference, self.dt)
-        self._last_joints = target
         return Command(False, gripper, joints=target, reasons=rep.reasons + g_rep.reasons)
 
     def activate(self) -> None:
+        """Start commanding, from fresh observations only (nothing from before stays in force)."""
         self.active = True
         self._last_joints = None
         self._hold_joints = None
+        self.newest, self._used_stamp = None, None
+        self.watchdog.reset()
 
     def deactivate(self) -> Command | None:
         """Stop moving: drop the chunk and return the hold command to send last."""

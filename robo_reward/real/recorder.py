@@ -5,7 +5,9 @@ LeRobotDataset v3 at `<output_dir>/episode_<k>` (robo_reward.data.lerobot_io.wri
 folder loads with `LeRobotDataset(repo_id, root=folder)` or `load_episodes(folder)`). The action
 column is in the policy's action space (see recorder_core). The outcome label comes from the reward
 node's `/robo_reward/success` when it runs (success seen during the episode → "success", else
-"failure"); without it episodes are labelled "success" (teleoperated demonstrations).
+"failure"); without it episodes are labelled "success" (teleoperated demonstrations). A message
+that cannot be recorded (NaN, wrong sizes, a bad synced part) is dropped, counted in `~/status`
+`rejected` and logged (throttled per topic).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from robo_reward.real.inputs import BadInput, InputGuard, named_positions
 from robo_reward.real.params import Param, declare
 from robo_reward.real.policy_core import COMMAND_INTERFACES, ArmSpec
 from robo_reward.real.recorder_core import EpisodeRecorder
@@ -29,6 +32,7 @@ from robo_reward.real.ros_io import (
     StatusTimer,
     SyncedSubscriber,
     run_node,
+    subscribe,
     twist_arrays,
 )
 
@@ -67,19 +71,13 @@ class RecorderNode(Node):
         self.output_dir = Path(p.output_dir).expanduser()
         cmd = rig.robot["command"]
         iface = p.command_interface
-        if iface == "twist":
-            self.create_subscription(TwistStamped, cmd["twist"], self.on_twist, RELIABLE_QOS)
-        elif iface == "joint_trajectory":
-            self.create_subscription(
-                JointTrajectory, cmd["joint_trajectory"], self.on_trajectory, RELIABLE_QOS
-            )
-        else:
-            self.create_subscription(
-                Float64MultiArray, cmd["position_array"], self.on_positions, RELIABLE_QOS
-            )
-        self.create_subscription(Float64MultiArray, cmd["gripper"], self.on_gripper, RELIABLE_QOS)
-        self.create_subscription(Bool, p.success_topic, self.on_success, RELIABLE_QOS)
-        self.synced = SyncedSubscriber(self, rig.views, self.core.add, p.input_prefix)
+        self.guard = guard = InputGuard(max_stamp_lead=rig.max_stamp_lead)
+        handlers = {"twist": (TwistStamped, self.on_twist), "joint_trajectory": (JointTrajectory, self.on_trajectory),
+                    "position_array": (Float64MultiArray, self.on_positions)}  # fmt: skip
+        subscribe(self, guard, handlers[iface][0], cmd[iface], handlers[iface][1], RELIABLE_QOS)
+        subscribe(self, guard, Float64MultiArray, cmd["gripper"], self.on_gripper, RELIABLE_QOS)
+        subscribe(self, guard, Bool, p.success_topic, self.on_success, RELIABLE_QOS)
+        self.synced = SyncedSubscriber(self, rig.views, self.core.add, guard, p.input_prefix)
         self.create_service(Trigger, "~/start", self.on_start)
         self.create_service(Trigger, "~/stop", self.on_stop)
         self.lock = threading.Lock()
@@ -105,19 +103,20 @@ class RecorderNode(Node):
         self.core.set_twist_command(*twist_arrays(msg))
 
     def on_trajectory(self, msg: JointTrajectory) -> None:
-        if msg.points:
-            index = {n: i for i, n in enumerate(msg.joint_names)}
-            if all(n in index for n in self.arm.joint_names):
-                pos = msg.points[0].positions
-                self.core.set_joint_command([pos[index[n]] for n in self.arm.joint_names])
+        if not msg.points:
+            raise BadInput("trajectory without points", "no_points")
+        positions = msg.points[0].positions
+        self.core.set_joint_command(
+            named_positions(msg.joint_names, positions, self.arm.joint_names, "trajectory")
+        )
 
     def on_positions(self, msg: Float64MultiArray) -> None:
-        if len(msg.data) == len(self.arm.joint_names):
-            self.core.set_joint_command(list(msg.data))
+        self.core.set_joint_command(list(msg.data))
 
     def on_gripper(self, msg: Float64MultiArray) -> None:
-        if len(msg.data) == 1:
-            self.core.set_gripper_command(msg.data[0])
+        if len(msg.data) != 1:
+            raise BadInput(f"gripper command needs 1 value, got {len(msg.data)}", "wrong_size")
+        self.core.set_gripper_command(msg.data[0])
 
     def on_success(self, msg: Bool) -> None:
         if self.core.recording:
@@ -172,6 +171,8 @@ class RecorderNode(Node):
                 "written": list(self.written),
                 "writing": sum(w.is_alive() for w in self.writers),
                 "errors": list(self.errors),
+                "rejected": self.guard.as_dict(),
+                "unexpected_errors": self.guard.unexpected,
             }
 
     def close(self) -> None:

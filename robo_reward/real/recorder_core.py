@@ -5,6 +5,8 @@ t+1 arrived (the command in force after observing frame t, as `Episode.action` i
 frame's action is the last command before `stop()`. Before any command the action is "hold" (the
 measured joints, or zero velocity). Commands are stored in the policy's action space: joint
 positions + gripper action, or — for twist — the ee_delta action that produces that velocity.
+A command or observation that cannot be recorded (NaN/inf, the wrong number of values, a state
+without the arm's joints) raises BadInput and leaves the episode as it was: no NaN is written.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from robo_reward.data.episode import Episode
 from robo_reward.real.bundles import SyncedObservation
+from robo_reward.real.inputs import BadInput, finite_vector, float32_vector
 from robo_reward.real.policy_core import ArmSpec
 
 
@@ -39,14 +42,20 @@ class EpisodeRecorder:
         self.frames, self.actions, self.command = [], [], None
 
     def set_joint_command(self, positions: np.ndarray) -> None:
-        self.command = np.append(np.asarray(positions, np.float32), np.float32(self.gripper_action))
+        joints = float32_vector(positions, "joint command", size=len(self.arm.joint_names))
+        self.command = np.append(joints, np.float32(self.gripper_action))
 
     def set_twist_command(self, linear: np.ndarray, angular: np.ndarray) -> None:
-        self.command = self.arm.twist_action(linear, angular, 0.0, 1.0 / self.fps)
+        linear = finite_vector(linear, "twist linear", size=3)
+        angular = finite_vector(angular, "twist angular", size=3)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused just below
+            action = self.arm.twist_action(linear, angular, 0.0, 1.0 / self.fps)
+        self.command = float32_vector(action, "twist as an ee_delta action")
         self.command[-1] = self.gripper_action
 
     def set_gripper_command(self, command: float) -> None:
-        self.gripper_action = self.arm.gripper_action(command)
+        (value,) = finite_vector([command], "gripper command", size=1)
+        self.gripper_action = self.arm.gripper_action(value)
         if self.command is not None:
             self.command[-1] = self.gripper_action
 
@@ -65,6 +74,13 @@ class EpisodeRecorder:
     def add(self, obs: SyncedObservation) -> None:
         if not self.recording:
             return
+        if not np.all(np.isfinite(obs.state)):
+            raise BadInput("observation state has NaN/inf: not recorded", "non_finite")
+        if self.action_space == "joint" and not set(self.arm.joint_names) <= set(obs.state_names):
+            raise BadInput(
+                f"observation state {list(obs.state_names)} lacks the arm's joints {list(self.arm.joint_names)}",
+                "missing_joints",
+            )
         if len(self.frames) >= self.max_frames:
             self.dropped += 1
             return

@@ -4,7 +4,8 @@ Subscribes to camera_sync's `/robo_reward/synced/*` and (source `privileged`) th
 Publishes per synced observation `/robo_reward/progress` (Float32, Φ in [0, 1]),
 `/robo_reward/reward` (Float32, r = r_success + γ·Φ' − Φ; 0 for an episode's first observation)
 and `/robo_reward/success` (Bool). `~/reset` (Trigger) restarts the GRM's online fusion at episode
-start: the next observation becomes s_init.
+start: the next observation becomes s_init. A message that cannot be used (a bad synced part, a
+NaN progress) is dropped, counted in `~/status` `rejected` and logged (throttled per topic).
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from rclpy.node import Node
 from std_msgs.msg import Bool, Float32
 from std_srvs.srv import Trigger
 
+from robo_reward.real.inputs import InputGuard
 from robo_reward.real.params import Param, declare
 from robo_reward.real.reward_core import GRMProgress, PrivilegedProgress, RewardCore
 from robo_reward.real.rig import load_rig, resolve_path, resolve_task
-from robo_reward.real.ros_io import RELIABLE_QOS, SYNCED_PREFIX, StatusTimer, SyncedSubscriber, run_node
+from robo_reward.real.ros_io import (
+    RELIABLE_QOS,
+    SYNCED_PREFIX,
+    StatusTimer,
+    SyncedSubscriber,
+    run_node,
+    subscribe,
+)
 from robo_reward.rewards.shaping import ShapingConfig
 
 PARAMS = (
@@ -47,15 +56,20 @@ class RewardNode(Node):
         self.p = p = declare(self, PARAMS)
         rig = load_rig(p.rig)
         self.task = resolve_task(p.task)
+        self.guard = guard = InputGuard(max_stamp_lead=rig.max_stamp_lead)
         self.privileged = None
         if p.progress_source == "privileged":
             self.privileged = source = PrivilegedProgress()
-            self.create_subscription(
-                Float32, f"{p.debug_prefix}/progress", lambda m: source.feed(progress=m.data), RELIABLE_QOS
+            subscribe(
+                self,
+                guard,
+                Float32,
+                f"{p.debug_prefix}/progress",
+                lambda m: source.feed(progress=m.data),
+                RELIABLE_QOS,
             )
-            self.create_subscription(
-                Bool, f"{p.debug_prefix}/success", lambda m: source.feed(success=m.data), RELIABLE_QOS
-            )
+            subscribe(self, guard, Bool, f"{p.debug_prefix}/success",
+                      lambda m: source.feed(success=m.data), RELIABLE_QOS)  # fmt: skip
         elif p.progress_source == "grm":
             if not p.checkpoint:
                 raise ValueError(
@@ -78,7 +92,7 @@ class RewardNode(Node):
         self.progress_pub = self.create_publisher(Float32, f"{out}/progress", RELIABLE_QOS)
         self.reward_pub = self.create_publisher(Float32, f"{out}/reward", RELIABLE_QOS)
         self.success_pub = self.create_publisher(Bool, f"{out}/success", RELIABLE_QOS)
-        self.synced = SyncedSubscriber(self, rig.views, self.on_observation, p.input_prefix)
+        self.synced = SyncedSubscriber(self, rig.views, self.on_observation, guard, p.input_prefix)
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.last = None
         StatusTimer(self, self.status)
@@ -109,6 +123,8 @@ class RewardNode(Node):
             "progress": None if last is None else last.progress,
             "success": None if last is None else last.success,
             "incomplete_bundles": self.synced.assembler.incomplete,
+            "rejected": self.guard.as_dict(),
+            "unexpected_errors": self.guard.unexpected,
         }
 
 

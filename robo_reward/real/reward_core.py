@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from robo_reward.data.episode import IMAGE_KEY
+from robo_reward.real.inputs import BadInput
 from robo_reward.rewards.shaping import ShapingConfig, shaped_step_reward, success_from_progress
 
 
@@ -39,7 +40,10 @@ class PrivilegedProgress:
         self.success: bool | None = None
 
     def feed(self, progress: float | None = None, success: bool | None = None) -> None:
+        """BadInput for a NaN/inf progress (the last good value stays)."""
         if progress is not None:
+            if not np.isfinite(progress):
+                raise BadInput(f"progress {progress} is not finite", "non_finite")
             self.progress = float(progress)
         if success is not None:
             self.success = bool(success)
@@ -74,6 +78,12 @@ class GRMProgress:
         return float(self.online.step(self._batch(obs))[0])
 
 
+def _progress(value: float) -> float:
+    if not np.isfinite(value):
+        raise BadInput(f"the progress source gave {value} for this observation", "non_finite_progress")
+    return float(np.clip(value, 0.0, 1.0))
+
+
 @dataclass
 class RewardStep:
     progress: float
@@ -95,13 +105,15 @@ class RewardCore:
         self.phi, self.done, self.steps, self.episode_return = None, False, 0, 0.0
 
     def update(self, obs: dict, env_success: bool | None = None) -> RewardStep | None:
+        """The step for one observation; None while the source has no progress yet. A NaN/inf
+        progress raises BadInput and leaves the episode as it was (no NaN reward is published)."""
         if self.phi is None:
-            self.phi = float(np.clip(self.source.start(obs), 0.0, 1.0))
+            self.phi = _progress(self.source.start(obs))
             return RewardStep(self.phi, 0.0, False)
         phi = self.source.step(obs)
         if phi is None:
             return None
-        phi = float(np.clip(phi, 0.0, 1.0))
+        phi = _progress(phi)
         if env_success is not None and self.shaping.success_source == "env":
             success = bool(env_success)
         else:

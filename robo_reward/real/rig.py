@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from robo_reward.paths import project_root, rig_configs
+from robo_reward.real.inputs import DEFAULT_MAX_STAMP_LEAD
 
 RIG_FILES = ("robot.yaml", "cameras.yaml", "safety.yaml", "ros_params.yaml")
 
@@ -75,6 +76,11 @@ class Rig:
     @property
     def joint_names(self) -> tuple[str, ...]:
         return tuple(j["name"] for j in self.robot["joints"])
+
+    @property
+    def max_stamp_lead(self) -> float:
+        """s a message stamp may be ahead of the receiving node's clock (safety.yaml)."""
+        return float(self.safety.get("max_stamp_lead", DEFAULT_MAX_STAMP_LEAD))
 
 
 def load_rig(rig: str) -> Rig:

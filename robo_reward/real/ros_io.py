@@ -25,6 +25,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from robo_reward.real.env import prepare_process
 from robo_reward.real.images import decode_compressed, decode_image, encode_image
+from robo_reward.real.inputs import BadInput, InputGuard, named_positions
 
 SENSOR_QOS = qos_profile_sensor_data  # best effort, keep last 5: cameras and joint states
 RELIABLE_QOS = QoSProfile(depth=10)  # synced bundles, commands, results
@@ -158,14 +159,48 @@ def run_node(factory: Callable[[], Any], args: list[str] | None = None, threads:
     return code
 
 
+def subscribe(
+    node: Any,
+    guard: InputGuard,
+    msg_type: Any,
+    topic: str,
+    handler: Callable[[Any], None],
+    qos: QoSProfile,
+    callback_group: Any = None,
+) -> Any:
+    """A subscription whose callback never raises: a message that fails its checks (BadInput) or
+    trips anything else is dropped, counted in `guard` under `topic`, and warned about (throttled)."""
+
+    def callback(msg: Any) -> None:
+        try:
+            handler(msg)
+        except Exception as e:  # one message must never take the node down
+            warning = guard.reject(topic, e, now_ns(node) * 1e-9)
+            if warning is not None:
+                node.get_logger().warning(warning)
+
+    return node.create_subscription(msg_type, topic, callback, qos, callback_group=callback_group)
+
+
+def header_stamp(guard: InputGuard, node: Any, msg: Any) -> int:
+    """The message's header stamp in ns, after the guard's check against this node's clock."""
+    ns = stamp_ns(msg.header.stamp)
+    guard.stamp(ns * 1e-9, now_ns(node) * 1e-9)
+    return ns
+
+
 class SyncedSubscriber:
-    """Subscribes to camera_sync's output and calls `callback(SyncedObservation)` per full bundle."""
+    """Subscribes to camera_sync's output and calls `callback(SyncedObservation)` per full bundle.
+
+    Every part is checked first (stamp not from the future, image decodable, state finite with one
+    name per position); a bad part is dropped and counted in `guard`."""
 
     def __init__(
         self,
         node: Any,
         views: tuple[str, ...],
         callback: Callable[[Any], None],
+        guard: InputGuard,
         prefix: str = SYNCED_PREFIX,
         callback_group: Any = None,
     ) -> None:
@@ -174,26 +209,43 @@ class SyncedSubscriber:
         from robo_reward.real.bundles import STATE_PART, StampAssembler
 
         self.assembler = StampAssembler(tuple(views))
-        self._callback = callback
+        self._node, self._guard, self._callback = node, guard, callback
         self._state_part = STATE_PART
         self.subscriptions = [
-            node.create_subscription(Image, f"{prefix}/{v}", partial(self._on_image, v), RELIABLE_QOS,
-                                     callback_group=callback_group)
+            subscribe(node, guard, Image, f"{prefix}/{v}", partial(self._on_image, v), RELIABLE_QOS,
+                      callback_group)
             for v in views
         ]  # fmt: skip
         self.subscriptions.append(
-            node.create_subscription(JointState, f"{prefix}/state", self._on_state, RELIABLE_QOS,
-                                     callback_group=callback_group)
-        )  # fmt: skip
+            subscribe(
+                node, guard, JointState, f"{prefix}/state", self._on_state, RELIABLE_QOS, callback_group
+            )
+        )
+
+    def _stamp(self, msg: Any) -> int:
+        ns = header_stamp(self._guard, self._node, msg)
+        self.assembler.rewind(now_ns(self._node) + int(self._guard.max_stamp_lead * 1e9))
+        return ns
 
     def _on_image(self, view: str, msg: Image) -> None:
-        self._offer(view, stamp_ns(msg.header.stamp), image_from_msg(msg))
+        self._offer(view, self._stamp(msg), image_from_msg(msg))
 
     def _on_state(self, msg: JointState) -> None:
-        self._offer(self._state_part, stamp_ns(msg.header.stamp), (tuple(msg.name), np.asarray(msg.position)))
+        ns = self._stamp(msg)
+        names = tuple(msg.name)
+        self._offer(
+            self._state_part, ns, (names, named_positions(names, msg.position, names, "synced state"))
+        )
 
     def _offer(self, part: str, ns: int, value: Any) -> None:
+        stale = self.assembler.stale
         obs = self.assembler.add(part, ns, value)
+        if self.assembler.stale != stale:
+            raise BadInput(
+                f"stamp {ns * 1e-9:.3f} is not after the newest complete observation "
+                f"{self.assembler.last_stamp_ns * 1e-9:.3f}",
+                "backwards_stamp",
+            )
         if obs is not None:
             self._callback(obs)
 

@@ -6,6 +6,8 @@
   the end effector out of it; from outside it may only move back in). Each clamp is reported with
   its reason and counted, never silent.
 - `Watchdog`: the arm holds when the newest synced observation is older than `timeout` seconds.
+Non-finite values are reported here and resolved by `robo_reward.real.command_gate.CommandGate`,
+the final gate of every command (holds included): finite and inside the limits, always.
 - `EStop`: latches on `trigger()` and stays engaged until an explicit `reset()`.
 """
 
@@ -107,29 +109,34 @@ class SafetyFilter:
         return stepped, self._report(reasons)
 
     def gripper(self, command: float) -> tuple[float, SafetyReport]:
+        """A NaN/inf command stays as it is (reported): the CommandGate holds the last finite one,
+        where any fixed fallback (open or closed) could drop or crush what the gripper holds."""
         lim = self.limits
         if not np.isfinite(command):
-            return lim.gripper_min, self._report(["non_finite"])
+            return float(command), self._report(["non_finite"])
         out = float(np.clip(command, lim.gripper_min, lim.gripper_max))
         return out, self._report(["gripper_limit"] if out != command else [])
 
     def twist(
         self, linear: np.ndarray, angular: np.ndarray, ee_position: np.ndarray | None, dt: float
     ) -> tuple[np.ndarray, np.ndarray, SafetyReport]:
-        """Cartesian velocity (m/s, rad/s) → safe velocity; the box needs the current EE position."""
+        """Cartesian velocity (m/s, rad/s) → safe velocity; the box needs the current EE position.
+
+        A NaN/inf velocity, or an EE position with a NaN/inf axis (the box cannot be enforced without
+        it), gives a zero twist."""
         lim = self.limits
         linear, angular = np.asarray(linear, float).copy(), np.asarray(angular, float).copy()
         if not (np.all(np.isfinite(linear)) and np.all(np.isfinite(angular))):
             return np.zeros(3), np.zeros(3), self._report(["non_finite"])
         reasons = []
-        for vec, vmax, reason in ((linear, lim.max_linear_speed, "linear_speed"),
-                                  (angular, lim.max_angular_speed, "angular_speed")):  # fmt: skip
-            speed = float(np.linalg.norm(vec))
-            if speed > vmax:
-                vec *= vmax / speed
-                reasons.append(reason)
+        linear, clamped = limit_norm(linear, lim.max_linear_speed)
+        reasons += ["linear_speed"] if clamped else []
+        angular, clamped = limit_norm(angular, lim.max_angular_speed)
+        reasons += ["angular_speed"] if clamped else []
         if ee_position is not None and dt > 0:
             p = np.asarray(ee_position, float)
+            if not np.all(np.isfinite(p)):
+                return np.zeros(3), np.zeros(3), self._report(["non_finite_ee_position"])
             nxt = p + linear * dt
             # allowed next position per axis: the box, widened to include p (so from outside the
             # box an axis may only move back towards it)
@@ -140,8 +147,29 @@ class SafetyFilter:
         return linear, angular, self._report(reasons)
 
 
+def limit_norm(vec: np.ndarray, vmax: float) -> tuple[np.ndarray, bool]:
+    """`vec` scaled down (direction kept) to norm `vmax` if longer; (vector, whether it was scaled).
+
+    The norm is taken of `vec / max|vec|`, so values near the float range do not overflow to inf."""
+    vec = np.asarray(vec, float)
+    peak = float(np.max(np.abs(vec))) if vec.size else 0.0
+    if peak == 0.0:
+        return vec.copy(), False
+    unit = vec / peak
+    norm = float(np.linalg.norm(unit))  # in [1, sqrt(len(vec))]
+    if peak * norm <= vmax * (1 + 1e-9):
+        return vec.copy(), False
+    return unit * (vmax / norm), True
+
+
 class Watchdog:
-    """Expired when the newest observation stamp is older than `timeout` (or none arrived yet)."""
+    """Expired when the newest observation stamp is older than `timeout` (or none arrived yet).
+
+    Time cannot freeze it: a stamp ahead of the clock counts as "now" (`clamped`), so the age is
+    never negative; and when the clock itself has gone back behind the newest stamp (a clock step),
+    the age is unknown, so the watchdog expires until an observation stamped in the new time
+    arrives (`clock_steps`).
+    """
 
     def __init__(self, timeout: float) -> None:
         if timeout <= 0:
@@ -149,19 +177,31 @@ class Watchdog:
         self.timeout = float(timeout)
         self.last_stamp: float | None = None
         self.trips = 0
+        self.clamped = 0
+        self.clock_steps = 0
         self._expired = True
 
-    def feed(self, stamp: float) -> None:
-        if self.last_stamp is None or stamp > self.last_stamp:
+    def feed(self, stamp: float, now: float) -> None:
+        """An observation stamped `stamp` arrived at `now` (both s, the node's clock)."""
+        if stamp > now:
+            stamp = now
+            self.clamped += 1
+        behind_clock = self.last_stamp is not None and self.last_stamp > now
+        if self.last_stamp is None or stamp > self.last_stamp or behind_clock:
             self.last_stamp = float(stamp)
 
     def age(self, now: float) -> float:
-        return np.inf if self.last_stamp is None else now - self.last_stamp
+        if self.last_stamp is None:
+            return np.inf
+        age = now - self.last_stamp
+        return age if age >= 0 else np.inf  # negative: the clock went back past the newest stamp
 
     def expired(self, now: float) -> bool:
         expired = self.age(now) > self.timeout
         if expired and not self._expired:
             self.trips += 1
+            if self.last_stamp is not None and now < self.last_stamp:
+                self.clock_steps += 1
         self._expired = expired
         return expired
 

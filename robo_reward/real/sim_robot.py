@@ -7,7 +7,8 @@ sensor-data QoS), the JointState (7 joints + `gripper_opening`), the end-effecto
 (Float32) and `/robo_reward/debug/success` (Bool).
 Accepts the command interfaces of robot.yaml `command`: JointTrajectory (first point's positions),
 Float64MultiArray (joint positions), TwistStamped (Cartesian servo velocity) and the gripper
-(Float64MultiArray [command in -1..1, +1 closes]). `~/reset` (Trigger) starts a new episode of the
+(Float64MultiArray [command in -1..1, +1 closes]); a malformed command (NaN, wrong sizes) is
+dropped, counted in `~/status` `rejected` and logged. `~/reset` (Trigger) starts a new episode of the
 `task` parameter. Setting `publish_images` to false at run time silences the cameras (to test the
 policy watchdog) while physics keeps running.
 """
@@ -24,6 +25,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from robo_reward.real.images import encode_compressed
+from robo_reward.real.inputs import BadInput, InputGuard, named_positions
 from robo_reward.real.params import Param, declare
 from robo_reward.real.rig import load_rig
 from robo_reward.real.ros_io import (
@@ -34,6 +36,7 @@ from robo_reward.real.ros_io import (
     joint_state_msg,
     now_ns,
     run_node,
+    subscribe,
     to_stamp,
     twist_arrays,
 )
@@ -82,46 +85,34 @@ class SimRobotNode(Node):
         self.progress_pub = self.create_publisher(Float32, f"{p.debug_prefix}/progress", RELIABLE_QOS)
         self.success_pub = self.create_publisher(Bool, f"{p.debug_prefix}/success", RELIABLE_QOS)
         cmd = robot["command"]
-        self.create_subscription(JointTrajectory, cmd["joint_trajectory"], self.on_trajectory, RELIABLE_QOS)
-        self.create_subscription(Float64MultiArray, cmd["position_array"], self.on_positions, RELIABLE_QOS)
-        self.create_subscription(TwistStamped, cmd["twist"], self.on_twist, RELIABLE_QOS)
-        self.create_subscription(Float64MultiArray, cmd["gripper"], self.on_gripper, RELIABLE_QOS)
+        self.guard = guard = InputGuard()
+        subscribe(self, guard, JointTrajectory, cmd["joint_trajectory"], self.on_trajectory, RELIABLE_QOS)
+        subscribe(self, guard, Float64MultiArray, cmd["position_array"], self.on_positions, RELIABLE_QOS)
+        subscribe(self, guard, TwistStamped, cmd["twist"], self.on_twist, RELIABLE_QOS)
+        subscribe(self, guard, Float64MultiArray, cmd["gripper"], self.on_gripper, RELIABLE_QOS)
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.add_on_set_parameters_callback(self.on_set_parameters)
-        self.rejected = 0
         self.create_timer(1.0 / p.rate, self.on_step)
         StatusTimer(self, self.status)
         self.publish_observation()
         self.get_logger().info(f"sim robot up: task {p.task}, {list(rig.views)} at {p.rate} Hz")
 
     # commands -----------------------------------------------------------------------------------
-    def _reject(self, why: str) -> None:
-        self.rejected += 1
-        self.get_logger().warning(f"command rejected: {why}", throttle_duration_sec=2.0)
-
     def on_trajectory(self, msg: JointTrajectory) -> None:
         if not msg.points:
-            return self._reject("trajectory without points")
-        index = {n: i for i, n in enumerate(msg.joint_names)}
-        if any(n not in index for n in self.robot.joint_names):
-            return self._reject(
-                f"trajectory joints {list(msg.joint_names)} lack some of {self.robot.joint_names}"
-            )
-        pos = np.asarray(msg.points[0].positions, float)
-        self.robot.command_joints(pos[[index[n] for n in self.robot.joint_names]])
+            raise BadInput("trajectory without points", "no_points")
+        names, positions = msg.joint_names, msg.points[0].positions
+        self.robot.command_joints(named_positions(names, positions, self.robot.joint_names, "trajectory"))
 
     def on_positions(self, msg: Float64MultiArray) -> None:
-        try:
-            self.robot.command_joints(np.asarray(msg.data, float))
-        except ValueError as e:
-            self._reject(str(e))
+        self.robot.command_joints(np.asarray(msg.data, float))
 
     def on_twist(self, msg: TwistStamped) -> None:
         self.robot.command_twist(*twist_arrays(msg), now=now_ns(self) * 1e-9)
 
     def on_gripper(self, msg: Float64MultiArray) -> None:
         if len(msg.data) != 1:
-            return self._reject(f"gripper command needs 1 value, got {len(msg.data)}")
+            raise BadInput(f"gripper command needs 1 value, got {len(msg.data)}", "wrong_size")
         self.robot.command_gripper(msg.data[0])
 
     def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -177,7 +168,8 @@ class SimRobotNode(Node):
     def status(self) -> dict:
         info = self.robot.info
         return {"episode": self.robot.episode, "steps": self.robot.steps, "progress": info["progress"],
-                "stage": info["stage"], "success": info["success"], "rejected": self.rejected}  # fmt: skip
+                "stage": info["stage"], "success": info["success"], "rejected": self.guard.as_dict(),
+                "unexpected_errors": self.guard.unexpected}  # fmt: skip
 
     def close(self) -> None:
         self.robot.close()

@@ -7,6 +7,7 @@ command interfaces a real arm exposes map onto it:
   and solved by the sim's own damped-least-squares IK — exactly the env's `ee_delta` action with
   d = v·dt / scale — and forgotten after `twist_timeout` seconds (a silent servo stops the arm);
 - the gripper command in [-1, 1] (+1 closes), on its own topic.
+A command with a NaN/inf or the wrong number of values raises BadInput and changes nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from robo_reward.data.episode import IMAGE_KEY, STATE_KEY
+from robo_reward.real.inputs import finite_vector
 
 
 class SimRobot:
@@ -56,16 +58,18 @@ class SimRobot:
 
     # commands -----------------------------------------------------------------------------------
     def command_joints(self, positions: np.ndarray) -> None:
-        positions = np.asarray(positions, float)
-        if positions.shape != (len(self.joint_names),):
-            raise ValueError(f"expected {len(self.joint_names)} joint positions, got {positions.shape}")
-        self.joint_target, self.twist = positions, None
+        self.joint_target, self.twist = finite_vector(positions, "joint command", len(self.joint_names)), None
 
     def command_twist(self, linear: np.ndarray, angular: np.ndarray, now: float) -> None:
-        self.twist = (np.asarray(linear, float), np.asarray(angular, float), now)
+        self.twist = (
+            finite_vector(linear, "twist linear", 3),
+            finite_vector(angular, "twist angular", 3),
+            now,
+        )
 
     def command_gripper(self, command: float) -> None:
-        self.gripper = float(np.clip(command, -1.0, 1.0))
+        (value,) = finite_vector([command], "gripper command", 1)
+        self.gripper = float(np.clip(value, -1.0, 1.0))
 
     # stepping -----------------------------------------------------------------------------------
     def step(self, now: float) -> dict:

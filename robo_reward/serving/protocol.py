@@ -14,6 +14,7 @@ import msgpack
 import numpy as np
 
 DEFAULT_MAX_SIZE = 32 * 2**20  # bytes per message; three 480x640 RGB views are ~2.8 MB
+TOKEN_ENV = "ROBO_REWARD_POLICY_TOKEN"  # the shared secret, when the server is started with one
 _ALLOWED_KINDS = set("biuf")  # bool, signed, unsigned, float
 
 

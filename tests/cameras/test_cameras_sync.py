@@ -80,6 +80,17 @@ def test_duplicates_late_and_overflow_are_counted():
         strict.push(Frame("a", IMG, 0.5, 1))
 
 
+def test_rewind_forgets_frames_from_the_clocks_future():
+    sync = ApproxTimeSync(["a", "b"], slop=0.01)
+    sync.push(Frame("a", IMG, 5.0, 0))
+    sync.push(Frame("a", IMG, 100.0, 1))  # a stamp far ahead: every later frame of `a` is late
+    assert sync.push(Frame("a", IMG, 6.0, 2)) == [] and sync.counters.late["a"] == 1
+    assert sync.rewind(latest=10.0) == 1 and sync.pending() == {"a": 1, "b": 0}
+    assert sync.push(Frame("a", IMG, 6.0, 3)) == []  # queued again: 5.0 is the newest kept
+    (bundle,) = sync.push(Frame("b", IMG, 6.001, 0))
+    assert bundle.seqs == {"a": 3, "b": 0} and sync.counters.late["a"] == 1
+
+
 def test_reuse_holds_the_slow_view():
     streams = make_streams({"front": 30.0, "side": 25.0, "wrist": 15.0}, 2.0, 0.003, 0.0, seed=3)
     slop = 0.04

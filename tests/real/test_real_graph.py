@@ -4,7 +4,6 @@ parameter files (as `ros2 launch` would), driven and watched by an in-process Pr
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 
 import numpy as np
@@ -13,18 +12,18 @@ import yaml
 
 pytest.importorskip("rclpy")
 
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import TwistStamped
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Bool, Float32, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from robo_reward.paths import launch_files, rig_configs
 from robo_reward.real import NODES
-from robo_reward.real.images import encode_compressed
+from robo_reward.real.fuzz import FakeCameras
 from robo_reward.real.launch_graph import NodeGraph, parse_launch_file
 from robo_reward.real.probe import Probe
 from robo_reward.real.rig import load_rig
-from robo_reward.real.ros_io import SENSOR_QOS, image_msg, joint_state_msg, to_stamp
+from robo_reward.real.ros_io import image_msg
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(150)]
 
@@ -117,59 +116,6 @@ def test_sim_episode_end_to_end(ros_env, tmp_path):
         assert len(twists) == n_inactive, "an inactive policy node must not command"
         codes = graph.stop()
     assert codes == {n: 0 for n in NODES}, f"{codes}\n{_logs(graph)}"
-
-
-class FakeCameras:
-    """Three cameras in three formats (rgb8, mono8, jpeg), joint state and EE pose, at `rate` Hz."""
-
-    def __init__(self, probe: Probe, rig, rate: float = 20.0) -> None:
-        self.rig, self.rate = rig, rate
-        self.pubs = {}
-        for v in rig.views:
-            cam = rig.camera(v)
-            self.pubs[v] = probe.publisher(
-                cam["topic"], CompressedImage if cam.get("compressed") else Image, SENSOR_QOS
-            )
-        self.joints = probe.publisher(rig.robot["joint_state_topic"], JointState, SENSOR_QOS)
-        self.ee = probe.publisher(rig.robot["ee_pose_topic"], PoseStamped, SENSOR_QOS)
-        self.home = np.array(rig.robot["home"])
-        self.malformed: list[tuple[str, object]] = []
-        self.running = True
-        self.images = True  # False: the cameras go quiet, joint states keep flowing
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.clock = probe.node.get_clock()
-        self.thread.start()
-
-    def loop(self) -> None:
-        img = np.zeros((96, 96, 3), np.uint8)
-        img[:, :48] = (200, 40, 20)
-        jpeg = encode_compressed(img, "jpeg")
-        names = (*self.rig.joint_names, self.rig.robot["gripper"]["joint"])
-        while self.running:
-            ns = self.clock.now().nanoseconds
-            self.joints.publish(joint_state_msg(names, [*self.home, 0.08], ns))
-            pose = PoseStamped()
-            pose.header.stamp = to_stamp(ns)
-            pose.pose.position.x, pose.pose.position.z = 0.45, 0.4
-            self.ee.publish(pose)
-            for v, enc in zip(self.rig.views, ("rgb8", "mono8", "jpeg"), strict=True):
-                if not self.images:
-                    break
-                if enc == "jpeg":
-                    msg = CompressedImage(format=jpeg[0], data=jpeg[1])
-                    msg.header.stamp = to_stamp(ns)
-                else:
-                    msg = image_msg(img, ns, v, enc)
-                self.pubs[v].publish(msg)
-            while self.malformed:
-                v, msg = self.malformed.pop()
-                msg.header.stamp = to_stamp(ns + 1000)
-                self.pubs[v].publish(msg)
-            time.sleep(1.0 / self.rate)
-
-    def stop(self) -> None:
-        self.running = False
-        self.thread.join()
 
 
 def test_camera_faults_clamping_estop_and_watchdog(ros_env, tmp_path):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from robo_reward.real.bundles import SyncedObservation
+from robo_reward.real.inputs import BadInput
 from robo_reward.real.policy_core import ArmSpec
 from robo_reward.real.recorder_core import EpisodeRecorder
 
@@ -35,6 +36,24 @@ def test_actions_align_with_frames():
     np.testing.assert_allclose(ep.extras["ros_stamp"], [0.0, 0.1, 0.2], atol=1e-6)
     assert rec.last_state_names == NAMES
     assert rec.stop() is None  # nothing recorded since
+
+
+def test_unrecordable_messages_leave_the_episode_as_it_was():
+    rec = EpisodeRecorder(ARM, "joint", fps=10.0)
+    rec.start("t")
+    rec.set_joint_command([0.5, 0.6])
+    for bad, kind in ((lambda: rec.set_joint_command([np.nan, 0.0]), "non_finite"),
+                      (lambda: rec.set_joint_command([0.1]), "wrong_size"),
+                      (lambda: rec.set_joint_command([1e308, 0.0]), "non_finite"),  # inf as float32
+                      (lambda: rec.set_gripper_command(np.inf), "non_finite"),
+                      (lambda: rec.add(SyncedObservation(0, {}, np.zeros(1, np.float32), ("g",))), "missing_joints"),
+                      (lambda: rec.add(SyncedObservation(0, {}, np.full(3, np.nan, np.float32), NAMES)), "non_finite")):  # fmt: skip
+        with pytest.raises(BadInput) as e:
+            bad()
+        assert e.value.kind == kind
+    rec.add(obs(1))
+    rec.add(obs(2))
+    np.testing.assert_allclose(rec.stop().action, [[0.5, 0.6, 0.0], [0.5, 0.6, 0.0]])
 
 
 def test_hold_before_any_command_and_twist_inverse():

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from robo_reward.real.inputs import BadInput
 from robo_reward.real.reward_core import GRMProgress, PrivilegedProgress, RewardCore
 from robo_reward.rewards.shaping import ShapingConfig
 
@@ -49,3 +50,26 @@ def test_grm_source_online(tmp_path):
     assert core.update(frame).progress == 0.0
     s = core.update(frame)
     assert 0.0 <= s.progress <= 1.0 and np.isfinite(s.reward)
+
+
+def test_non_finite_progress_is_refused_and_the_episode_carries_on():
+    src = PrivilegedProgress()
+    core = RewardCore(src, ShapingConfig(gamma=1.0, success_source="progress"))
+    src.feed(progress=0.2)
+    core.update({})
+    with pytest.raises(BadInput, match="not finite"):
+        src.feed(progress=float("nan"))
+    assert src.progress == 0.2
+
+    class Broken:
+        def start(self, obs):
+            return 0.0
+
+        def step(self, obs):
+            return float("inf")
+
+    broken = RewardCore(Broken())
+    broken.update({})
+    with pytest.raises(BadInput) as e:
+        broken.update({})
+    assert e.value.kind == "non_finite_progress" and broken.phi == 0.0 and broken.steps == 0

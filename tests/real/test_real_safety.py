@@ -63,19 +63,46 @@ def test_twist_box(limits):
     assert not rep.clamped
 
 
+def test_non_finite_ee_position_gives_zero_twist(limits):
+    """One NaN axis of the measured EE position: the box cannot be checked, so the arm stops (the
+    clamp of the z axis at the wall used to turn the NaN x into a NaN velocity)."""
+    lin, ang, rep = SafetyFilter(limits).twist([0.0, 0.0, 0.4], [0.0, 0.0, 0.5], [np.nan, 0.0, 0.48], 0.1)
+    assert lin.tolist() == [0.0, 0.0, 0.0] and ang.tolist() == [0.0, 0.0, 0.0]
+    assert rep.reasons == ("non_finite_ee_position",)
+
+
 def test_watchdog():
     w = Watchdog(0.2)
     assert w.expired(now=10.0)  # nothing seen yet
-    w.feed(10.0)
+    w.feed(10.0, now=10.0)
     assert not w.expired(10.15)
     assert w.expired(10.25) and w.trips == 1
-    w.feed(9.0)  # an older stamp does not refresh it
+    w.feed(9.0, now=10.25)  # an older stamp does not refresh it
     assert w.expired(10.3) and w.trips == 1
-    w.feed(10.3)
+    w.feed(10.3, now=10.3)
     assert not w.expired(10.31)
     assert w.expired(10.6) and w.trips == 2
     with pytest.raises(ValueError):
         Watchdog(0.0)
+
+
+def test_watchdog_future_stamp_counts_as_now():
+    w = Watchdog(0.2)
+    w.feed(10.0 + 3600.0, now=10.0)  # an hour ahead: clamped to the arrival time
+    assert w.clamped == 1 and w.age(10.1) == pytest.approx(0.1)
+    assert w.expired(10.25)  # no fresh data for 0.25 s > 0.2 s: it holds
+    w.feed(10.3, now=10.3)  # fresh data: it recovers
+    assert not w.expired(10.35)
+
+
+def test_watchdog_clock_step_back_expires_until_fresh_data():
+    w = Watchdog(0.2)
+    w.feed(1000.0, now=1000.0)
+    assert not w.expired(1000.1)
+    assert w.age(500.0) == np.inf and w.expired(500.0)  # the clock went 500 s back
+    assert w.clock_steps == 1
+    w.feed(500.05, now=500.05)  # older than the newest stamp, but stamped in the new time
+    assert not w.expired(500.1) and w.age(500.1) == pytest.approx(0.05)
 
 
 def test_estop_latches():

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from robo_reward.real.inputs import BadInput
+
 pytest.importorskip("mujoco")
 
 from robo_reward.real.sim_robot_core import SimRobot
@@ -38,6 +40,17 @@ def test_stale_twist_stops_and_joint_targets_hold(robot):
     assert robot.state()[7] < 0.01  # gripper closed
     with pytest.raises(ValueError, match="expected 7"):
         robot.command_joints([0.0])
+
+
+def test_non_finite_commands_change_nothing(robot):
+    robot.reset()
+    target, gripper = robot.joint_target.copy(), robot.gripper
+    for bad in (lambda: robot.command_joints([np.nan] * 7), lambda: robot.command_gripper(np.inf),
+                lambda: robot.command_twist([0.0, np.nan, 0.0], [0.0] * 3, now=0.0)):  # fmt: skip
+        with pytest.raises(BadInput) as e:
+            bad()
+        assert e.value.kind == "non_finite"
+    assert robot.joint_target.tolist() == target.tolist() and robot.gripper == gripper and robot.twist is None
 
 
 def test_reset_changes_seed_and_task(robot):

@@ -130,16 +130,22 @@ def eval(
 
 def serve(
     checkpoint: Path,
-    host: str = "0.0.0.0",
+    host: str = "127.0.0.1",
     port: int = 8000,
     device: str = "cpu",
     num_steps: int | None = None,
+    token: str | None = None,
 ) -> None:
-    """Websocket policy server (msgpack numpy observations → action chunks); see robo_reward.serving."""
+    """Websocket policy server (msgpack numpy observations → action chunks); see robo_reward.serving.
+
+    Listens on this machine only unless `--host 0.0.0.0` (or an interface address) says otherwise;
+    `--token SECRET` (or $ROBO_REWARD_POLICY_TOKEN, which stays out of the process list) makes
+    clients send that secret.
+    """
     from robo_reward.serving.server import serve_checkpoint
 
     console.print(f"serving {checkpoint} on ws://{host}:{port}")
-    serve_checkpoint(str(checkpoint), host=host, port=port, device=device, num_steps=num_steps)
+    serve_checkpoint(str(checkpoint), host=host, port=port, device=device, num_steps=num_steps, token=token)
 
 
 def rollouts(
