@@ -128,6 +128,7 @@ def evaluate_source(
     out["confusion_recorded"] = M.confusion_matrix(recorded, pred).tolist()
     scores = np.array([M.tail_mean(p) for p in dense])
     out["auroc"] = M.auroc(scores, np.array([t == "success" for t in true]))
+    out["success_failure_gap"] = M.success_failure_gap(np.array([p[-1] for p in dense]), true)
     out["per_episode"] = [
         {
             "index": i,
@@ -151,6 +152,8 @@ def evaluate_source(
             else np.zeros(len(episodes[i]))
             for i in with_truth
         ]
+        taus = [M.kendall_tau(dense[i], privileged_progress(episodes[i])) for i in with_truth]
+        out["kendall_tau"] = float(np.mean(taus))
         out["epic"] = M.progress_epic_distance(
             [dense[i] for i in with_truth],
             [privileged_progress(episodes[i]) for i in with_truth],
@@ -175,6 +178,8 @@ TABLE_COLUMNS = (
     "spf_accuracy",
     "spf_accuracy_recorded",
     "auroc",
+    "kendall_tau",
+    "success_failure_gap",
     "epic",
 )
 

@@ -5,6 +5,8 @@
 - S/P/F: success / partial / failure classification from a progress curve, with a confusion matrix.
 - AUROC of an episode score, success against every other outcome.
 - EPIC distance (Gleave et al. 2020): Pearson distance between canonicalised rewards.
+- Kendall τ of predicted against privileged progress per episode, and the success − failure gap of
+  the final progress (the two ranking metrics Robometer reports beside VOC).
 
 Nothing here knows about models or episodes beyond numpy arrays; `robo_reward.rewards.evaluation`
 runs any progress source (GRM, perceptual reward, baselines) through these into one table.
@@ -35,6 +37,25 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     ra, rb = rankdata(a) - (len(a) + 1) / 2, rankdata(b) - (len(b) + 1) / 2
     denom = np.sqrt((ra * ra).sum() * (rb * rb).sum())
     return float((ra * rb).sum() / denom) if denom > 0 else 0.0
+
+
+def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall τ-b of two (T,) arrays: (concordant − discordant) / √(pairs untied in a · pairs untied
+    in b), ties counted as neither; 0.0 when either input is constant."""
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"kendall_tau needs equal lengths, got {a.shape} and {b.shape}")
+    i, j = np.triu_indices(len(a), k=1)
+    da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+    denom = np.sqrt(np.count_nonzero(da) * np.count_nonzero(db))
+    return float((da * db).sum() / denom) if denom > 0 else 0.0
+
+
+def success_failure_gap(final: np.ndarray, outcomes: Sequence[str]) -> float:
+    """Mean final progress of successful episodes minus that of failed ones (NaN without both)."""
+    final, outcomes = np.asarray(final, dtype=np.float64), np.asarray(outcomes)
+    s, f = final[outcomes == "success"], final[outcomes == "failure"]
+    return float(s.mean() - f.mean()) if len(s) and len(f) else float("nan")
 
 
 def voc(progress: np.ndarray) -> float:

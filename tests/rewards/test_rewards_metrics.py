@@ -137,3 +137,22 @@ def test_evaluation_harness_oracle_and_plot(tmp_path):
     assert E.plot_progress(eps, results, tmp_path / "p.png").stat().st_size > 0
     with pytest.raises(ValueError, match="returned 3 values"):
         E.evaluate_source(lambda ep: np.zeros(3), eps)
+
+
+def test_kendall_tau_hand_value_and_scipy():
+    from scipy.stats import kendalltau
+
+    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 3.0, 2.0, 4.0])
+    # 6 pairs, one discordant (2,3): (5 − 1) / 6
+    assert M.kendall_tau(a, b) == pytest.approx(4 / 6)
+    tied = np.array([0.0, 0.0, 1.0, 2.0, 2.0])
+    other = np.array([0.1, 0.3, 0.2, 0.5, 0.4])
+    assert M.kendall_tau(tied, other) == pytest.approx(kendalltau(tied, other).statistic)  # τ-b with ties
+    assert M.kendall_tau(np.ones(4), a) == 0.0
+
+
+def test_success_failure_gap_hand_value():
+    final = np.array([0.9, 1.0, 0.5, 0.2, 0.4])
+    outcomes = ["success", "success", "partial", "failure", "failure"]
+    assert M.success_failure_gap(final, outcomes) == pytest.approx(0.95 - 0.3)
+    assert np.isnan(M.success_failure_gap(final[:2], outcomes[:2]))

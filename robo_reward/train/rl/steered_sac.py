@@ -60,7 +60,9 @@ class SteeredSACConfig(AlgorithmConfig):
     lr_critic: float = 3e-4
     lr_alpha: float = 1e-3
     tau: float = 0.005
-    init_alpha: float = 0.01
+    # the entropy bonus α·H is paid every decision, and H of a 56-d noise starts near 38 nats: α must
+    # start small against shaped rewards of ~0.02 per decision (the temperature then tunes itself)
+    init_alpha: float = 1e-4
     target_entropy: float | None = None  # None: 0 nats per action dimension times `target_entropy_per_dim`
     target_entropy_per_dim: float = 0.0
     warmstart_episodes: int = 20  # episodes of the unsteered policy before learning
