@@ -43,7 +43,7 @@ def collect_episodes(
     the cube's rotation, rather than in the first steps (`align_above`; tasks that pick a cube).
     """
     from robo_reward.sim import make_env
-    from robo_reward.sim.experts import FAILURE_MODES, make_expert
+    from robo_reward.sim.experts import make_expert
     from robo_reward.sim.rollout import run_episode
 
     if not 0.0 <= failures <= 1.0:
@@ -55,7 +55,7 @@ def collect_episodes(
         raise ValueError(f"noise must be >= 0, got {noise}")
     env = make_env(task, image_size=image_size, render=render)
     rng = np.random.default_rng(seed)
-    modes = FAILURE_MODES.get(task, ())
+    modes = env.unwrapped.task.failure_modes
     n_fail = round(failures * n)
     fail_at = set(rng.choice(n, size=n_fail, replace=False).tolist()) if n_fail and modes else set()
     clean = [i for i in range(n) if i not in fail_at]

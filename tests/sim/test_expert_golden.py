@@ -79,6 +79,17 @@ def _load() -> dict:
     return json.loads(DIGESTS.read_text())
 
 
+def test_digests_cover_every_failure_mode_and_option():
+    from robo_reward.sim.tasks import TASKS
+
+    golden = _load()
+    for task in golden["tasks"]:
+        cases = [c for c in golden["cases"] if c["task"] == task]
+        assert {c["failure"] for c in cases if "failure" in c} == set(TASKS[task].failure_modes), task
+        picks = {"regrasp", "drop", "align"} & {k for c in cases for k in c}
+        assert picks == set(TASKS[task].recovery_options), task
+
+
 def test_experts_reproduce_the_recorded_datasets():
     golden = _load()
     if golden["mujoco"] != mujoco.__version__:
