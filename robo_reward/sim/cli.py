@@ -88,6 +88,7 @@ def collect(
     regrasp: float = 0.0,
     drop: float = 0.0,
     align: bool = False,
+    wordings: Literal["train", "held_out", "canonical"] = "train",
     seed: int = 0,
     image_size: int = 96,
     overwrite: bool = False,
@@ -106,7 +107,10 @@ def collect(
     (drawn independently) let the lifted cube slip out, close on nothing and pick it up again; the slip is
     labelled with holding on and the empty closed gripper with the way back. `--align` makes the expert
     turn the gripper to the cube's yaw once above it, where the wrist camera sees the rotation, instead
-    of in the first steps.
+    of in the first steps. Each episode's instruction is drawn from the task's training wordings
+    (`--wordings train`, seeded), from its held-out ones (`held_out`, to test a policy on phrasings it
+    was not trained on), or is the canonical one (`canonical`). A grounding scene (e.g.
+    `pick_place_color`) instructs its tasks in turn; name one (`pick_place_color:blue`) for only that.
     """
     from robo_reward.data.episode import ENV_STATE_KEY
     from robo_reward.data.lerobot_io import write_dataset
@@ -134,6 +138,7 @@ def collect(
                 regrasp=regrasp,
                 drop=drop,
                 align=align,
+                wordings=wordings,
                 on_episode=lambda _: bar.advance(job),
             )
         # one column has one width in every episode: tasks whose objects differ (or an env without object

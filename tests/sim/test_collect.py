@@ -346,3 +346,22 @@ def test_align_keeps_the_start_rotation_until_above_the_cube_then_aligns_before_
     assert descend and all(r[1] < 4 for r in descend)  # aligned before it descends
     with pytest.raises(ValueError, match="align needs a task that picks a cube"):
         make_expert(make_env("open_drawer", render=False), align=True)
+
+
+# --- instruction wordings (`wordings`) ------------------------------------------------------------------
+def test_wordings_vary_the_instruction_only_and_keep_held_out_ones_out_of_training():
+    wordings = TASKS["reach"].wordings
+    train = collect_episodes("reach", 8, seed=3, image_size=S)
+    canonical = collect_episodes("reach", 8, seed=3, image_size=S, wordings="canonical")
+    held_out = collect_episodes("reach", 8, seed=3, image_size=S, wordings="held_out")
+    assert {e.task for e in canonical} == {wordings.canonical}
+    assert {e.task for e in train} <= set(wordings.train) and len({e.task for e in train}) > 1
+    assert {e.task for e in held_out} <= set(wordings.held_out)
+    # the wording has its own generator: the episodes are the canonical collection's, value for value
+    for a, b, c in zip(train, canonical, held_out, strict=True):
+        np.testing.assert_array_equal(a.action, b.action)
+        np.testing.assert_array_equal(a.state, c.state)
+    # seeded: the same collection draws the same wordings
+    assert [e.task for e in collect_episodes("reach", 8, seed=3, image_size=S)] == [e.task for e in train]
+    with pytest.raises(ValueError, match="wording split must be one of"):
+        collect_episodes("reach", 1, image_size=S, wordings="test")
