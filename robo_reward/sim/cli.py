@@ -12,13 +12,13 @@ from robo_reward.utils.cli_helpers import console, emit_json, print_table
 
 
 def list_(robosuite: bool = True) -> None:
-    """List the registered tasks: name, stages, episode length, instruction."""
+    """List the tasks (a grounding scene's one per row): name, stages, episode length, instruction,
+    wordings (training / held out)."""
     from robo_reward.sim import list_tasks, task_spec
+    from robo_reward.sim.validate import suite_tasks
 
     rows = []
-    for name in list_tasks():
-        if name.startswith("robosuite/") and not robosuite:
-            continue
+    for name in suite_tasks() + [t for t in list_tasks() if t.startswith("robosuite/") and robosuite]:
         spec = task_spec(name)
         rows.append(
             {
@@ -26,6 +26,7 @@ def list_(robosuite: bool = True) -> None:
                 "stages": spec.num_stages,
                 "max_steps": spec.max_steps,
                 "instruction": spec.instruction,
+                "wordings": f"{len(spec.wordings.train)} / {len(spec.wordings.held_out)}",
             }
         )
     print_table("robo_reward tasks", rows)
