@@ -18,8 +18,8 @@ from robo_reward.utils.io import atomic_path, write_json
 
 SEEN = "reach,push,pick_place,stack,open_drawer"
 # the datasets the README's reward and perceptual numbers are measured on (model cards: same commands),
-# collected unless already there
-DATASETS: dict[str, dict] = {
+# collected unless already there; each with its tasks' canonical instructions, as they were measured
+_DATASETS: dict[str, dict] = {
     "data/grm/train": dict(task=SEEN, episodes=24, failures=0.3, seed=0, image_size=64),
     "data/grm/train_fail": dict(task=SEEN, episodes=16, failures=0.7, seed=20_000, image_size=64),
     "data/grm/train_more": dict(task=SEEN, episodes=24, failures=0.3, seed=40_000, image_size=64),
@@ -36,6 +36,7 @@ DATASETS: dict[str, dict] = {
     "data/perc/eval-fail/reach": dict(task="reach", episodes=40, failures=1.0, seed=2_000),
     "data/rl/open_drawer10": dict(task="open_drawer", episodes=10, noise=0.05, seed=0, image_size=64),
 }
+DATASETS = {path: {**kwargs, "wordings": "canonical"} for path, kwargs in _DATASETS.items()}
 
 
 def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:

@@ -1,7 +1,9 @@
 """MuJoCo tabletop task suite: tasks registered by name, a gymnasium env, scripted experts.
 
 `make_env(task, ...)` builds a `TabletopEnv` (native tasks) or a robosuite adapter (`robosuite/<Env>`);
-`list_tasks()` and `task_spec(name)` describe what exists without building any physics.
+`list_tasks()` and `task_spec(name)` describe what exists without building any physics. A grounding
+scene (several tasks possible, the instruction says which) also accepts its tasks' names,
+`<scene>:<subtask>` (`TaskSpec.tasks`).
 """
 
 from __future__ import annotations

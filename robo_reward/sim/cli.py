@@ -12,13 +12,13 @@ from robo_reward.utils.cli_helpers import console, emit_json, print_table
 
 
 def list_(robosuite: bool = True) -> None:
-    """List the registered tasks: name, stages, episode length, instruction."""
+    """List the tasks (a grounding scene's one per row): name, stages, episode length, instruction,
+    wordings (training / held out)."""
     from robo_reward.sim import list_tasks, task_spec
+    from robo_reward.sim.validate import suite_tasks
 
     rows = []
-    for name in list_tasks():
-        if name.startswith("robosuite/") and not robosuite:
-            continue
+    for name in suite_tasks() + [t for t in list_tasks() if t.startswith("robosuite/") and robosuite]:
         spec = task_spec(name)
         rows.append(
             {
@@ -26,6 +26,7 @@ def list_(robosuite: bool = True) -> None:
                 "stages": spec.num_stages,
                 "max_steps": spec.max_steps,
                 "instruction": spec.instruction,
+                "wordings": f"{len(spec.wordings.train)} / {len(spec.wordings.held_out)}",
             }
         )
     print_table("robo_reward tasks", rows)
@@ -88,6 +89,7 @@ def collect(
     regrasp: float = 0.0,
     drop: float = 0.0,
     align: bool = False,
+    wordings: Literal["train", "held_out", "canonical"] = "train",
     seed: int = 0,
     image_size: int = 96,
     overwrite: bool = False,
@@ -106,7 +108,10 @@ def collect(
     (drawn independently) let the lifted cube slip out, close on nothing and pick it up again; the slip is
     labelled with holding on and the empty closed gripper with the way back. `--align` makes the expert
     turn the gripper to the cube's yaw once above it, where the wrist camera sees the rotation, instead
-    of in the first steps.
+    of in the first steps. Each episode's instruction is drawn from the task's training wordings
+    (`--wordings train`, seeded), from its held-out ones (`held_out`, to test a policy on phrasings it
+    was not trained on), or is the canonical one (`canonical`). A grounding scene (e.g.
+    `pick_place_color`) instructs its tasks in turn; name one (`pick_place_color:blue`) for only that.
     """
     from robo_reward.data.episode import ENV_STATE_KEY
     from robo_reward.data.lerobot_io import write_dataset
@@ -134,6 +139,7 @@ def collect(
                 regrasp=regrasp,
                 drop=drop,
                 align=align,
+                wordings=wordings,
                 on_episode=lambda _: bar.advance(job),
             )
         # one column has one width in every episode: tasks whose objects differ (or an env without object

@@ -23,6 +23,7 @@ def collect_episodes(
     regrasp: float = 0.0,
     drop: float = 0.0,
     align: bool = False,
+    wordings: str = "train",
     render: bool = True,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode]:
@@ -41,9 +42,13 @@ def collect_episodes(
     (`staged_drop`); the slip is labelled with holding on, the empty closed gripper with the way back.
     `align`: the expert turns the gripper to the grasp yaw above the cube, where the wrist camera sees
     the cube's rotation, rather than in the first steps (`align_above`; tasks that pick a cube).
+    `wordings`: the instruction of each episode is drawn from the task's `train` wordings (seeded, its
+    own generator), from its `held_out` ones, or is the `canonical` one. A grounding scene (several
+    tasks possible, e.g. `pick_place_color`) instructs its tasks in turn, episode i the (i mod n)-th;
+    name one of them (`pick_place_color:blue`) to collect only that one.
     """
     from robo_reward.sim import make_env
-    from robo_reward.sim.experts import FAILURE_MODES, make_expert
+    from robo_reward.sim.experts import make_expert
     from robo_reward.sim.rollout import run_episode
 
     if not 0.0 <= failures <= 1.0:
@@ -54,8 +59,12 @@ def collect_episodes(
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
     env = make_env(task, image_size=image_size, render=render)
+    scene = env.unwrapped.task
+    tasks = scene.task_names() if task == scene.name else (task,)
+    phrasing = np.random.default_rng([seed, 3])  # its own generator: the episodes do not depend on it
+    instructions = [scene.wordings_of(tasks[i % len(tasks)]).choose(wordings, phrasing) for i in range(n)]
     rng = np.random.default_rng(seed)
-    modes = FAILURE_MODES.get(task, ())
+    modes = scene.failure_modes
     n_fail = round(failures * n)
     fail_at = set(rng.choice(n, size=n_fail, replace=False).tolist()) if n_fail and modes else set()
     clean = [i for i in range(n) if i not in fail_at]
@@ -85,7 +94,8 @@ def collect_episodes(
             label_fn = (
                 (lambda e=expert: e.clean_action) if clean_labels else (lambda e=expert: e.label_action)
             )
-            ep = run_episode(env, expert.act, seed=seed + i, label_fn=label_fn)
+            instructed = {"task": tasks[i % len(tasks)], "instruction": instructions[i]}
+            ep = run_episode(env, expert.act, seed=seed + i, label_fn=label_fn, options=instructed)
             episodes.append(ep)
             if on_episode is not None:
                 on_episode(ep)

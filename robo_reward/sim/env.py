@@ -60,14 +60,19 @@ class TabletopEnv(gym.Env):
         reflections: bool = False,
         max_steps: int | None = None,
     ):
-        if task not in TASKS:
-            raise KeyError(f"unknown task {task!r}; known: {sorted(TASKS)}")
+        scene_name = task.partition(":")[0]
+        if scene_name not in TASKS or task not in (scene_name, *TASKS[scene_name].task_names()):
+            known = [n for cls in TASKS.values() for n in dict.fromkeys((cls.name, *cls.task_names()))]
+            raise KeyError(f"unknown task {task!r}; known: {known}")
         if control not in CONTROLS:
             raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
         unknown = set(views) - set(VIEWS)
         if unknown:
             raise ValueError(f"unknown views {sorted(unknown)}; known: {VIEWS}")
-        self.task_name, self.task = task, TASKS[task]()
+        self.task_name, self.task = task, TASKS[scene_name]()
+        # the task a reset instructs unless its options say otherwise: a scene's first, or the one named
+        self.default_task = task if task != scene_name else self.task.task_names()[0]
+        self.instruction = self.task.wordings_of(self.default_task).canonical
         self.image_size, self.views, self.control = int(image_size), tuple(views), control
         self.render_images, self.shadows, self.reflections = render, shadows, reflections
         self.max_steps = int(max_steps or self.task.max_steps)
@@ -98,7 +103,11 @@ class TabletopEnv(gym.Env):
 
     # --- gym API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """`options`: `task` (one of the scene's task names) and/or `instruction` (the wording the episode
+        reports in `info["task"]`; a registered wording alone also names its task). The initial state
+        depends on the seed only, so one seed can be run under each instruction."""
         super().reset(seed=seed)
+        task, instruction = self._instructed(options or {})
         m, d = self.model, self.data
         mujoco.mj_resetDataKeyframe(m, d, self._home)
         rng = self.np_random
@@ -107,6 +116,8 @@ class TabletopEnv(gym.Env):
         mujoco.mj_forward(m, d)  # tasks may place objects relative to the gripper
         self.task.initialize(self.scene, rng)
         mujoco.mj_forward(m, d)
+        self.task.select(task)
+        self.instruction = instruction
         self.task.after_reset(self.scene)
         self._steps = 0
         self._last_eval = self.task.evaluate(self.scene)
@@ -130,6 +141,27 @@ class TabletopEnv(gym.Env):
         terminated = bool(ev.success)
         truncated = (not terminated) and self._steps >= self.max_steps
         return self._observation(), float(ev.success), terminated, truncated, self._info(ev)
+
+    def _instructed(self, options: dict) -> tuple[str, str]:
+        """(task name, wording) for a reset's options; other keys (e.g. a vector env's) are ignored."""
+        names = self.task.task_names()
+        task, text = options.get("task"), options.get("instruction")
+        if task is not None and task not in names:
+            raise ValueError(
+                f"reset option task={task!r} is not one of {self.task_name!r}'s tasks {list(names)}"
+            )
+        owners = [n for n in names if text in self.task.wordings_of(n).all]
+        if text is not None and task is None:
+            if not owners:
+                raise ValueError(
+                    f"instruction {text!r} is not a registered wording of {list(names)}: "
+                    "name its task too (reset options task=...)"
+                )
+            task = owners[0]
+        task = task or self.default_task
+        if text is not None and owners and task not in owners:
+            raise ValueError(f"instruction {text!r} is a wording of {owners[0]!r}, not of {task!r}")
+        return task, text if text is not None else self.task.wordings_of(task).canonical
 
     def render(self) -> np.ndarray:
         return self._render_view("front")
@@ -186,12 +218,15 @@ class TabletopEnv(gym.Env):
         return self._renderer.render()
 
     def _info(self, ev: Evaluation) -> dict:
+        """Privileged truth of the instructed task, and `achieved`: every task of the scene whose
+        success condition holds (instructed or not), for the grounding confusion table."""
         return {
             "progress": self.task.progress(ev),
             "stage": int(ev.stage if not ev.success else self.task.num_stages - 1),
             "success": bool(ev.success),
-            "task": self.task.instruction,
-            "task_name": self.task_name,
+            "task": self.instruction,
+            "task_name": self.task.current,
+            "achieved": self.task.achieved(self.scene, ev),
         }
 
     def environment_state(self) -> np.ndarray:
@@ -215,7 +250,10 @@ class TabletopEnv(gym.Env):
         if state.shape != (n + self.task.num_params + 1,):
             raise ValueError(f"sim state must have {n + self.task.num_params + 1} values, got {state.shape}")
         mujoco.mj_setState(self.model, self.data, state[:n], _STATE_SPEC)
+        instructed = self.task.current
         self.task.params[:] = state[n : n + self.task.num_params]
+        if self.task.current != instructed:  # the state instructs another task of the scene
+            self.instruction = self.task.wordings_of(self.task.current).canonical
         self._steps = int(state[-1])
         mujoco.mj_forward(self.model, self.data)
         self._last_eval = self.task.evaluate(self.scene)

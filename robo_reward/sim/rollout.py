@@ -23,6 +23,7 @@ class Trajectory:
     task_name: str
     num_stages: int
     environment_state: np.ndarray | None = None  # (T, E) privileged object state, when the env has one
+    achieved: tuple[str, ...] = ()  # the scene's tasks whose success condition holds at the end
 
     @property
     def outcome(self) -> str:
@@ -44,15 +45,17 @@ def rollout(
     seed: int,
     max_steps: int | None = None,
     label_fn: Callable[[], np.ndarray] | None = None,
+    options: dict | None = None,
 ) -> Trajectory:
     """Reset with `seed`, act until terminated / truncated / `max_steps`; the terminal observation is
     recorded with the env's hold action so the last frame shows the final state.
 
     The recorded action is the executed one, unless `label_fn` is given: then `label_fn()`, called right
     after each `act_fn`, is recorded instead (e.g. the expert's noise-free action while a noisy one runs).
+    `options` go to `env.reset` (e.g. which task of a grounding scene to instruct).
     """
     base = env.unwrapped
-    obs, info = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed, options=options)
     frames, actions, infos = [], [], []
     env_state = getattr(base, "environment_state", None)
     objects = [] if env_state is None else [env_state()]
@@ -84,6 +87,7 @@ def rollout(
         task_name=infos[0]["task_name"],
         num_stages=spec.num_stages,
         environment_state=np.stack(objects) if objects else None,
+        achieved=tuple(infos[-1].get("achieved", ())),
     )
 
 
@@ -94,9 +98,11 @@ def run_episode(
     max_steps: int | None = None,
     fps: float = 10.0,
     label_fn: Callable[[], np.ndarray] | None = None,
+    options: dict | None = None,
 ) -> Episode:
-    """One rollout as an `Episode` (needs an env that renders images); `label_fn` as in `rollout`."""
-    traj = rollout(env, act_fn, seed, max_steps, label_fn=label_fn)
+    """One rollout as an `Episode` (needs an env that renders images); `label_fn`, `options` as in
+    `rollout`."""
+    traj = rollout(env, act_fn, seed, max_steps, label_fn=label_fn, options=options)
     obs0 = traj.observations[0]
     views = [k[len(IMAGE_KEY) :] for k in obs0 if k.startswith(IMAGE_KEY)]
     if not views:

@@ -1,6 +1,6 @@
 """The waypoint machine the scripted experts run: a list of `Phase`s followed in the EE-delta action
 space, with optional action noise (and its noise-free twin as the label), a rotation gain and recovery
-(`Phase.holds` / `Phase.retry`). The per-task plans are in `robo_reward.sim.experts`."""
+(`Phase.holds` / `Phase.retry`). Each task builds its own plan (`Task.plan`)."""
 
 from __future__ import annotations
 

@@ -6,19 +6,14 @@ import itertools
 
 import numpy as np
 import pytest
+from suite_checks import check_phase_names
 
 from robo_reward.sim import make_env
 from robo_reward.sim.collect import collect_episodes
-from robo_reward.sim.experts import (
-    FAILURE_MODES,
-    PHASE_NAMES,
-    PLANS,
-    REGRASP_TASKS,
-    make_expert,
-    staged_drop,
-    staged_miss,
-)
+from robo_reward.sim.experts import make_expert
 from robo_reward.sim.rollout import rollout
+from robo_reward.sim.staged import staged_drop
+from robo_reward.sim.tasks import TASKS
 
 S = 16
 NOISE = 0.2
@@ -140,7 +135,7 @@ def test_noise_rotation_off_keeps_rotation_exact():
 
 def test_naming_every_phase_is_the_default():
     ref_phases, ref_exec, _ = _phase_trace("pick_place", 4, NOISE, None)
-    phases, executed, _ = _phase_trace("pick_place", 4, NOISE, PHASE_NAMES["pick_place"])
+    phases, executed, _ = _phase_trace("pick_place", 4, NOISE, TASKS["pick_place"].phase_names)
     np.testing.assert_array_equal(phases, ref_phases)
     np.testing.assert_array_equal(executed, ref_exec)
 
@@ -164,19 +159,9 @@ def test_unknown_or_empty_noise_phase_raises():
     env.close()
 
 
-@pytest.mark.parametrize("task", sorted(PLANS))
+@pytest.mark.parametrize("task", sorted(TASKS))
 def test_phase_names_cover_every_plan(task):
-    env = make_env(task, render=False)
-    env.reset(seed=0)
-    names = set()
-    for failure in (None, *FAILURE_MODES[task]):
-        names |= {p.name for p in PLANS[task](env.unwrapped.scene, np.random.default_rng(0), failure)}
-    if task in REGRASP_TASKS:
-        plan = PLANS[task](env.unwrapped.scene, np.random.default_rng(0), None)
-        names |= {p.name for p in staged_miss(plan, np.random.default_rng(0))}
-        names |= {p.name for p in staged_drop(plan, np.random.default_rng(0))}
-    env.close()
-    assert names == set(PHASE_NAMES[task])
+    check_phase_names(task)
 
 
 # --- gradual rotation (`rot_gain`) ---------------------------------------------------------------------
@@ -325,10 +310,8 @@ def test_collect_drop_is_drawn_on_its_own_and_combines_with_regrasp():
     with pytest.raises(ValueError, match="does not combine with failure"):
         make_expert(make_env("pick_place", render=False), drop=True, failure="stall")
     with pytest.raises(ValueError, match="drop needs a plan"):
-        staged_drop(
-            PLANS["reach"](make_env("reach", render=False).unwrapped.scene, np.random.default_rng(0), None),
-            np.random.default_rng(0),
-        )
+        reach = make_env("reach", render=False).unwrapped
+        staged_drop(reach.task.plan(reach.scene, np.random.default_rng(0), None), np.random.default_rng(0))
 
 
 # --- turning the gripper above the cube (`align`) -------------------------------------------------------
@@ -363,3 +346,22 @@ def test_align_keeps_the_start_rotation_until_above_the_cube_then_aligns_before_
     assert descend and all(r[1] < 4 for r in descend)  # aligned before it descends
     with pytest.raises(ValueError, match="align needs a task that picks a cube"):
         make_expert(make_env("open_drawer", render=False), align=True)
+
+
+# --- instruction wordings (`wordings`) ------------------------------------------------------------------
+def test_wordings_vary_the_instruction_only_and_keep_held_out_ones_out_of_training():
+    wordings = TASKS["reach"].wordings
+    train = collect_episodes("reach", 8, seed=3, image_size=S)
+    canonical = collect_episodes("reach", 8, seed=3, image_size=S, wordings="canonical")
+    held_out = collect_episodes("reach", 8, seed=3, image_size=S, wordings="held_out")
+    assert {e.task for e in canonical} == {wordings.canonical}
+    assert {e.task for e in train} <= set(wordings.train) and len({e.task for e in train}) > 1
+    assert {e.task for e in held_out} <= set(wordings.held_out)
+    # the wording has its own generator: the episodes are the canonical collection's, value for value
+    for a, b, c in zip(train, canonical, held_out, strict=True):
+        np.testing.assert_array_equal(a.action, b.action)
+        np.testing.assert_array_equal(a.state, c.state)
+    # seeded: the same collection draws the same wordings
+    assert [e.task for e in collect_episodes("reach", 8, seed=3, image_size=S)] == [e.task for e in train]
+    with pytest.raises(ValueError, match="wording split must be one of"):
+        collect_episodes("reach", 1, image_size=S, wordings="test")

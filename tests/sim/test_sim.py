@@ -8,73 +8,25 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
+from suite_checks import check_task
 
-from robo_reward.data.episode import Episode
-from robo_reward.sim import STATE_NAMES, list_tasks, make_env, task_spec
-from robo_reward.sim.experts import FAILURE_MODES, make_expert
+from robo_reward.sim import STATE_NAMES, list_tasks, make_env
+from robo_reward.sim.experts import make_expert
 from robo_reward.sim.rollout import rollout, run_episode
 from robo_reward.sim.tasks import TASKS
+from robo_reward.sim.validate import suite_tasks
 
 S = 32
 
 
-def _assert_obs(env, obs):
-    assert set(obs) == set(env.observation_space.spaces)
-    for key, space in env.observation_space.spaces.items():
-        assert obs[key].shape == space.shape and obs[key].dtype == space.dtype, key
-        assert np.all(np.isfinite(obs[key].astype(np.float64))), key
-    assert obs["observation.state"].shape == (len(STATE_NAMES),)
-
-
-@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("task", suite_tasks())
 def test_task(task):
-    spec = task_spec(task)
-    assert spec.num_stages >= 1 and len(spec.paraphrases) == 3 and spec.instruction
-    env, twin = make_env(task, image_size=S), make_env(task, image_size=S)
-    obs, info = env.reset(seed=3)
-    _assert_obs(env, obs)
-    assert info["task"] == spec.instruction and info["task_name"] == task
-    assert 0.0 <= info["progress"] <= 0.05 and info["stage"] == 0 and not info["success"]
-
-    # seeded determinism: same seed and actions, same observations
-    obs2, _ = twin.reset(seed=3)
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        a = rng.uniform(-1, 1, 7).astype(np.float32)
-        obs, r, term, trunc, info = env.step(a)
-        obs2, *_ = twin.step(a)
-        _assert_obs(env, obs)
-        assert 0.0 <= info["progress"] <= 1.0 and r in (0.0, 1.0)
-        for k in obs:
-            np.testing.assert_array_equal(obs[k], obs2[k])
-    assert not np.array_equal(
-        env.reset(seed=4)[0]["observation.state"], twin.reset(seed=3)[0]["observation.state"]
-    )
-
-    # the scripted expert succeeds; its progress starts low, ends high and rises
-    fast = make_env(task, render=False)
-    for seed in (0, 1):
-        traj = rollout(fast, make_expert(fast, rng=np.random.default_rng(seed)).act, seed=seed)
-        assert traj.outcome == "success", (task, seed)
-        assert traj.progress[0] <= 0.05 and traj.progress[-1] >= 0.95
-        assert np.corrcoef(np.arange(len(traj.progress)), traj.progress)[0, 1] > 0.8
-    # failure injection: no success, every mode
-    for i, mode in enumerate(FAILURE_MODES[task]):
-        traj = rollout(fast, make_expert(fast, failure=mode, rng=np.random.default_rng(i)).act, seed=10 + i)
-        assert not traj.success[-1], (task, mode)
-        assert traj.progress.max() > 0.1, (task, mode)
-
-    # run_episode records every frame plus the terminal one
-    ep = run_episode(env, make_expert(env, rng=np.random.default_rng(0)).act, seed=0)
-    assert isinstance(ep, Episode) and ep.outcome == "success" and ep.task_name == task
-    assert set(ep.views) == {"front", "side", "wrist"} and ep.views["front"].shape[1:] == (S, S, 3)
-    assert ep.action.shape == (len(ep), 7) and bool(ep.success[-1]) and not ep.success[:-1].any()
-    assert np.all(np.diff(ep.stage[ep.stage >= 0]) >= -1)
+    check_task(task, image_size=S)
 
 
 def test_reach_stage_is_the_half_way_mark():
     """reach: stage 1 from the frame the distance has halved; progress stays the closeness itself."""
-    from robo_reward.sim.rewards import closeness
+    from robo_reward.sim.primitives import closeness
     from robo_reward.sim.tasks.reach import TOL
 
     env = make_env("reach", render=False)

@@ -1,17 +1,29 @@
-"""Task registry: one small module per task, registered here by name."""
+"""The task suite: every module in this package is imported, and each `@register`ed `Task` in it joins
+`TASKS` under its name; so a new task is one module here (plus the MJCF of any new object).
+
+The first six keep their places in `TASKS`: `sim collect --task all` seeds the i-th task's episodes
+from seed + 100000·i, so a collection of them stays what it was; newer tasks follow in name order.
+"""
 
 from __future__ import annotations
 
-from robo_reward.sim.tasks.base import Evaluation, Task
-from robo_reward.sim.tasks.drawer_store import DrawerStore
-from robo_reward.sim.tasks.open_drawer import OpenDrawer
-from robo_reward.sim.tasks.pick_place import PickPlace
-from robo_reward.sim.tasks.push import Push
-from robo_reward.sim.tasks.reach import Reach
-from robo_reward.sim.tasks.stack import Stack
+import importlib
+import pkgutil
 
-TASKS: dict[str, type[Task]] = {
-    cls.name: cls for cls in (Reach, Push, PickPlace, Stack, OpenDrawer, DrawerStore)
-}
+from robo_reward.sim.tasks.base import TASKS, Evaluation, Task, Wordings, register
 
-__all__ = ["TASKS", "Evaluation", "Task"]
+_FIRST = ("reach", "push", "pick_place", "stack", "open_drawer", "drawer_store")
+
+
+def _import_all() -> None:
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}")
+    order = sorted(TASKS, key=lambda n: (_FIRST.index(n) if n in _FIRST else len(_FIRST), n))
+    registered = dict(TASKS)
+    TASKS.clear()
+    TASKS.update((n, registered[n]) for n in order)
+
+
+_import_all()
+
+__all__ = ["TASKS", "Evaluation", "Task", "Wordings", "register"]
