@@ -35,7 +35,7 @@ def test_critic_actor_and_temperature_losses_hand_computed():
     # α·logp − mean_e Q = 0.5·[−3, −1] − [2, 1] → mean of [−3.5, −1.5] = −2.5
     assert sac.actor_loss(q, logp, 0.5).item() == pytest.approx(-2.5)
     log_alpha = torch.tensor(math.log(0.5), requires_grad=True)
-    loss = sac.temperature_loss(log_alpha, logp, target_entropy=1.0)  # −log α·mean(logp + 1) = −log α·(−1)
+    loss = sac.temperature_loss(log_alpha, logp, target_cost=-1.0)  # −log α·mean(logp + 1) = −log α·(−1)
     assert loss.item() == pytest.approx(math.log(0.5))
     loss.backward()
     # entropy 2 > target 1: a gradient step must lower α
@@ -165,3 +165,16 @@ def test_noise_sac_finds_the_rewarded_noise_region(tiny_policy):
     assert sum(hits[:3]) / 3 < 0.2
     assert sum(hits[-8:]) / 8 > 0.6
     assert rewarded(mode).mean().item() == 1.0
+
+
+def test_prior_regularizer_cost_is_a_kl_sample_to_the_policy_prior(tiny_policy):
+    from robo_reward.train.rl.configuration_rl import RLConfig
+    from robo_reward.train.rl.steered_sac import NoiseSAC, NoiseSACConfig
+
+    algo = NoiseSAC(tiny_policy, RLConfig(init="x"), NoiseSACConfig(regularizer="prior", target_kl_per_dim=0.5),
+                    2, 10, torch.Generator().manual_seed(0))  # fmt: skip
+    a, logp = torch.tensor([[0.5, -1.0]]), torch.tensor([-2.0])
+    s = tiny_policy.config.noise_scale
+    log_p0 = sum(Normal(0.0, s).log_prob(torch.tensor(x)).item() for x in (0.5, -1.0))
+    assert algo.cost(a, logp).item() == pytest.approx(-2.0 - log_p0, rel=1e-5)
+    assert algo.target_cost == pytest.approx(0.5 * algo.steered.steer_dim)

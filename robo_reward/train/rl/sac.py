@@ -62,6 +62,7 @@ def soft_target(
     alpha: float | torch.Tensor,
 ) -> torch.Tensor:
     """y = r + d·(1 − term)·(min_e Q'_e(s', a') − α·log π(a'|s')), a' ~ π(·|s'). next_q (E, B) → (B,).
+    With a prior regulariser `next_logp` is the cost log π(a'|s') − log p₀(a') instead.
 
     `discount` is γⁿ for a decision that ran n env steps; a terminated decision does not bootstrap
     (a time-limit truncation does, since its state is not terminal)."""
@@ -79,9 +80,12 @@ def actor_loss(q: torch.Tensor, logp: torch.Tensor, alpha: float | torch.Tensor)
     return (alpha * logp - q.mean(dim=0)).mean()
 
 
-def temperature_loss(log_alpha: torch.Tensor, logp: torch.Tensor, target_entropy: float) -> torch.Tensor:
-    """−E[log α·(log π(a|s) + H̄)]: α grows when the entropy −log π falls below the target H̄."""
-    return -(log_alpha * (logp.detach() + target_entropy)).mean()
+def temperature_loss(log_alpha: torch.Tensor, cost: torch.Tensor, target_cost: float) -> torch.Tensor:
+    """−E[log α·(c − c̄)]: α grows while the regulariser's cost c exceeds its target c̄.
+
+    Entropy regularisation: c = log π(a|s), c̄ = −H̄ (α grows when the entropy falls below H̄).
+    Prior regularisation: c = log π(a|s) − log p₀(a), a sample of KL(π ‖ p₀), c̄ = the KL budget."""
+    return -(log_alpha * (cost.detach() - target_cost)).mean()
 
 
 @torch.no_grad()

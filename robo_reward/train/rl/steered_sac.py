@@ -63,8 +63,13 @@ class SteeredSACConfig(AlgorithmConfig):
     # the entropy bonus α·H is paid every decision, and H of a 56-d noise starts near 38 nats: α must
     # start small against shaped rewards of ~0.02 per decision (the temperature then tunes itself)
     init_alpha: float = 1e-4
-    target_entropy: float | None = None  # None: 0 nats per action dimension times `target_entropy_per_dim`
+    # what α weighs: "entropy" (SAC: −log π, target `target_entropy_per_dim` nats per dimension) or
+    # "prior" (KL(π ‖ p₀) to the unsteered policy's own action distribution p₀ — N(0, s²) noise, or
+    # a residual N(0, (bound/2)²) — within `target_kl_per_dim` nats per dimension): the actor stays
+    # where the warm-start data lies, which is where the critics' values can be trusted
+    regularizer: str = "entropy"
     target_entropy_per_dim: float = 0.0
+    target_kl_per_dim: float = 0.25
     warmstart_episodes: int = 20  # episodes of the unsteered policy before learning
     warmstart_updates: int = 1000  # updates on them before the first steered episode
     buffer_size: int = 100_000
@@ -72,6 +77,8 @@ class SteeredSACConfig(AlgorithmConfig):
     def __post_init__(self) -> None:
         if self.bound <= 0 or self.critics < 1 or self.utd < 0 or self.batch_size < 1:
             raise ValueError("need bound > 0, critics ≥ 1, utd ≥ 0 and batch_size ≥ 1")
+        if self.regularizer not in ("entropy", "prior"):
+            raise ValueError(f"regularizer must be 'entropy' or 'prior', got {self.regularizer!r}")
 
 
 @dataclass
@@ -103,9 +110,11 @@ class SteeredSAC(Algorithm):
         self.critic.to(policy.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(math.log(algo.init_alpha), requires_grad=True)
-        self.target_entropy = (
-            algo.target_entropy if algo.target_entropy is not None else algo.target_entropy_per_dim * act_dim
-        )
+        # the regulariser's cost c(a) and the level α holds it at (see `sac.temperature_loss`)
+        if algo.regularizer == "entropy":
+            self.target_cost = -algo.target_entropy_per_dim * act_dim
+        else:
+            self.target_cost = algo.target_kl_per_dim * act_dim
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=algo.lr_actor)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=algo.lr_critic)
         self.opt_alpha = torch.optim.Adam([self.log_alpha], lr=algo.lr_alpha)
@@ -125,6 +134,16 @@ class SteeredSAC(Algorithm):
     def prior_action(self, n: int) -> torch.Tensor:
         """The unsteered policy as an action of this space: its own prior noise, or a zero residual."""
         raise NotImplementedError
+
+    prior_std: float  # the std of p₀, the unsteered policy's action distribution per dimension
+
+    def cost(self, action: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
+        """What α weighs, per sample: log π(a|s) (entropy), or log π(a|s) − log p₀(a) (prior KL)."""
+        if self.algo.regularizer == "entropy":
+            return logp
+        s = self.prior_std
+        log_p0 = (-0.5 * (action / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return logp - log_p0
 
     # ---- collect -----------------------------------------------------------------------------------
     @torch.no_grad()
@@ -206,7 +225,8 @@ class SteeredSAC(Algorithm):
         with torch.no_grad():
             next_action, next_logp = self.actor(next_obs, generator=self.generator)
             next_q = self.critic_target(self.critic_input(next_obs, b["next_time"].to(dev)), next_action)
-            target = soft_target(b["reward"], b["discount"], b["terminated"], next_q, next_logp, alpha)
+            next_cost = self.cost(next_action, next_logp)
+            target = soft_target(b["reward"], b["discount"], b["terminated"], next_q, next_cost, alpha)
         q = self.critic(critic_obs, action)
         loss_q = critic_loss(q, target)
         self.opt_critic.zero_grad()
@@ -215,11 +235,12 @@ class SteeredSAC(Algorithm):
 
         new_action, logp = self.actor(obs, generator=self.generator)
         q_new = self.critic(critic_obs, new_action)
-        loss_pi = actor_loss(q_new, logp, alpha)
+        cost = self.cost(new_action, logp)
+        loss_pi = actor_loss(q_new, cost, alpha)
         self.opt_actor.zero_grad()
         loss_pi.backward()
         self.opt_actor.step()
-        loss_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
+        loss_alpha = temperature_loss(self.log_alpha, cost, self.target_cost)
         self.opt_alpha.zero_grad()
         loss_alpha.backward()
         self.opt_alpha.step()
@@ -232,6 +253,7 @@ class SteeredSAC(Algorithm):
             "losses/alpha": loss_alpha.item(),
             "charts/alpha": float(alpha),
             "charts/entropy": -logp.mean().item(),
+            "charts/regularizer_cost": cost.mean().item(),
             "charts/q_data": q.mean().item(),
             "charts/q_policy": q_new.mean().item(),
             "charts/target": target.mean().item(),
@@ -293,6 +315,10 @@ class NoiseSAC(SteeredSAC):
 
     name, config_class, mode = "noise-sac", NoiseSACConfig, "noise"
 
+    @property
+    def prior_std(self) -> float:
+        return self.policy.config.noise_scale
+
     def prior_action(self, n: int) -> torch.Tensor:
         return self.steered.prior_noise(n, self.generator)
 
@@ -302,6 +328,10 @@ class ResidualSAC(SteeredSAC):
     """SAC of a bounded residual on the executed steps of the frozen policy's chunk."""
 
     name, config_class, mode = "residual-sac", ResidualSACConfig, "residual"
+
+    @property
+    def prior_std(self) -> float:
+        return self.algo.bound / 2
 
     def prior_action(self, n: int) -> torch.Tensor:
         return torch.zeros(n, self.steered.steer_dim, device=self.steered.device)
