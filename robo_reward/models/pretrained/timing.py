@@ -1,0 +1,78 @@
+"""CPU timings of the pretrained encoders (`robo-reward pretrained time`): measurements, never tests."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from robo_reward.models.pretrained.modeling_efficientnet_lite import PretrainedFeatures
+from robo_reward.models.pretrained.modeling_minilm import load_sentence_encoder
+
+# instructions of the sim suite's kind, all distinct, so every call runs the encoder
+_INSTRUCTIONS = [
+    "pick up the red cube and place it on the green target",
+    "push the cube onto the target pad",
+    "open the drawer",
+    "put the cube into the drawer and close it",
+    "stack the red cube on top of the blue cube",
+    "move the gripper to the target",
+]
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up: allocator, kernels
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000.0 * float(np.median(times))
+
+
+def time_image_features(
+    sizes: tuple[int, ...],
+    threads: tuple[int, ...],
+    batches: tuple[int, ...],
+    stages: tuple[int, ...],
+    repeats: int,
+) -> list[dict]:
+    """Per-image milliseconds of `PretrainedFeatures` (96x128 uint8 frames in, resize included)."""
+    rows, before = [], torch.get_num_threads()
+    frames = np.random.default_rng(0).integers(0, 256, (max(batches), 96, 128, 3), dtype=np.uint8)
+    try:
+        for size in sizes:
+            model = PretrainedFeatures(stages=stages, image_size=size)
+            shapes = [tuple(m.shape[1:]) for m in model(frames[:1])]
+            for n_threads in threads:
+                torch.set_num_threads(n_threads)
+                for batch in batches:
+                    ms = _median_ms(lambda b=batch, m=model: m(frames[:b]), repeats) / batch
+                    rows.append(
+                        {
+                            "size": size,
+                            "threads": n_threads,
+                            "batch": batch,
+                            "ms_per_image": ms,
+                            "maps": str(shapes),
+                        }
+                    )
+    finally:
+        torch.set_num_threads(before)
+    return rows
+
+
+def time_sentence_embeddings(threads: tuple[int, ...], repeats: int) -> list[dict]:
+    """Milliseconds per instruction of MiniLM, one at a time and all six in one batch (cache bypassed)."""
+    encoder, rows, before = load_sentence_encoder(), [], torch.get_num_threads()
+    try:
+        for n_threads in threads:
+            torch.set_num_threads(n_threads)
+            one = _median_ms(lambda: [encoder.encode([t]) for t in _INSTRUCTIONS], repeats)
+            batch = _median_ms(lambda: encoder.encode(_INSTRUCTIONS), repeats)
+            n = len(_INSTRUCTIONS)
+            rows.append({"threads": n_threads, "one_at_a_time": one / n, f"batch_of_{n}": batch / n})
+    finally:
+        torch.set_num_threads(before)
+    return rows
