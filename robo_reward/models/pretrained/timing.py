@@ -21,14 +21,16 @@ _INSTRUCTIONS = [
 ]
 
 
-def _median_ms(fn, repeats: int) -> float:
+def _best_ms(fn, repeats: int) -> float:
+    """Milliseconds of the fastest of `repeats` calls after a warm-up: on a shared CPU other jobs only ever
+    add time, so the minimum is the least disturbed reading (as `timeit` advises)."""
     fn()  # warm-up: allocator, kernels
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return 1000.0 * float(np.median(times))
+    return 1000.0 * min(times)
 
 
 def time_image_features(
@@ -48,7 +50,7 @@ def time_image_features(
             for n_threads in threads:
                 torch.set_num_threads(n_threads)
                 for batch in batches:
-                    ms = _median_ms(lambda b=batch, m=model: m(frames[:b]), repeats) / batch
+                    ms = _best_ms(lambda b=batch, m=model: m(frames[:b]), repeats) / batch
                     rows.append(
                         {
                             "size": size,
@@ -69,8 +71,8 @@ def time_sentence_embeddings(threads: tuple[int, ...], repeats: int) -> list[dic
     try:
         for n_threads in threads:
             torch.set_num_threads(n_threads)
-            one = _median_ms(lambda: [encoder.encode([t]) for t in _INSTRUCTIONS], repeats)
-            batch = _median_ms(lambda: encoder.encode(_INSTRUCTIONS), repeats)
+            one = _best_ms(lambda: [encoder.encode([t]) for t in _INSTRUCTIONS], repeats)
+            batch = _best_ms(lambda: encoder.encode(_INSTRUCTIONS), repeats)
             n = len(_INSTRUCTIONS)
             rows.append({"threads": n_threads, "one_at_a_time": one / n, f"batch_of_{n}": batch / n})
     finally:
