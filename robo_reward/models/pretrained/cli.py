@@ -70,9 +70,11 @@ def time_encoders(
     from robo_reward.models.pretrained.timing import time_image_features, time_sentence_embeddings
 
     rows = time_image_features(sizes, threads, batches, stages, repeats)
-    print_table("EfficientNet-Lite0 features, ms per image (best of repeats)", rows)
+    print_table(
+        "EfficientNet-Lite0 features, ms per image (best of repeats; wall and this process's CPU)", rows
+    )
     text = time_sentence_embeddings(threads, repeats)
-    print_table("MiniLM, ms per instruction (uncached, best of repeats)", text)
+    print_table("MiniLM, ms per instruction (uncached, best of repeats; wall and CPU)", text)
     out = {"image_features": rows, "sentence_embeddings": text}
     emit_json(json, out)
     return out

@@ -21,16 +21,18 @@ _INSTRUCTIONS = [
 ]
 
 
-def _best_ms(fn, repeats: int) -> float:
-    """Milliseconds of the fastest of `repeats` calls after a warm-up: on a shared CPU other jobs only ever
-    add time, so the minimum is the least disturbed reading (as `timeit` advises)."""
+def _best_ms(fn, repeats: int) -> tuple[float, float]:
+    """(wall, CPU) milliseconds of the fastest of `repeats` calls after a warm-up. On a shared CPU other jobs
+    only ever add wall time, so the minimum is the least disturbed reading (as `timeit` advises); the CPU
+    time of this process (all its threads) hardly depends on them."""
     fn()  # warm-up: allocator, kernels
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return 1000.0 * min(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return 1000.0 * min(wall), 1000.0 * min(cpu)
 
 
 def time_image_features(
@@ -50,13 +52,14 @@ def time_image_features(
             for n_threads in threads:
                 torch.set_num_threads(n_threads)
                 for batch in batches:
-                    ms = _best_ms(lambda b=batch, m=model: m(frames[:b]), repeats) / batch
+                    wall, cpu = _best_ms(lambda b=batch, m=model: m(frames[:b]), repeats)
                     rows.append(
                         {
                             "size": size,
                             "threads": n_threads,
                             "batch": batch,
-                            "ms_per_image": ms,
+                            "ms_per_image": wall / batch,
+                            "cpu_ms_per_image": cpu / batch,
                             "maps": str(shapes),
                         }
                     )
@@ -68,13 +71,21 @@ def time_image_features(
 def time_sentence_embeddings(threads: tuple[int, ...], repeats: int) -> list[dict]:
     """Milliseconds per instruction of MiniLM, one at a time and all six in one batch (cache bypassed)."""
     encoder, rows, before = load_sentence_encoder(), [], torch.get_num_threads()
+    n = len(_INSTRUCTIONS)
     try:
         for n_threads in threads:
             torch.set_num_threads(n_threads)
             one = _best_ms(lambda: [encoder.encode([t]) for t in _INSTRUCTIONS], repeats)
             batch = _best_ms(lambda: encoder.encode(_INSTRUCTIONS), repeats)
-            n = len(_INSTRUCTIONS)
-            rows.append({"threads": n_threads, "one_at_a_time": one / n, f"batch_of_{n}": batch / n})
+            rows.append(
+                {
+                    "threads": n_threads,
+                    "one_at_a_time": one[0] / n,
+                    "one_at_a_time_cpu": one[1] / n,
+                    f"batch_of_{n}": batch[0] / n,
+                    f"batch_of_{n}_cpu": batch[1] / n,
+                }
+            )
     finally:
         torch.set_num_threads(before)
     return rows
