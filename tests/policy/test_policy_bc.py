@@ -115,6 +115,35 @@ def test_frozen_backbone_trains_from_cached_features(tmp_path):
         assert torch.equal(a, b), name
 
 
+def test_trains_on_the_pretrained_encoders_and_resumes(tmp_path, pretrained_weights, monkeypatch):
+    """Frozen EfficientNet-Lite0 cells + MiniLM instructions: features cached, the backbone stays the
+    converted weights, the EMA copy shares the text encoder, and a resumed run needs no converted files."""
+    from safetensors.torch import load_file
+
+    from robo_reward.models.pretrained import LITE_MEAN, LITE_STD, converted_weights
+
+    overrides = {
+        "backbone": "tf_efficientnet_lite0",
+        "backbone_weights": "efficientnet_lite0",
+        "image_mean": LITE_MEAN,
+        "image_std": LITE_STD,
+        "freeze_backbone": True,
+        "text_encoder": "minilm",
+    }
+    cfg = BCConfig(out=tmp_path / "run", config="flow-tiny", overrides=overrides, steps=20, batch_size=16,
+                   lr=3e-3, warmup_steps=5, log_every=10, ckpt_every=10, ema_decay=0.9)  # fmt: skip
+    train_bc(cfg, episodes=toy_episodes())
+    metrics = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert metrics[-1]["loss"] < metrics[0]["loss"]
+    stored = load_file(str(converted_weights("efficientnet_lite0")))
+    raw = FlowPolicy.from_pretrained(tmp_path / "run" / "checkpoints" / "step_000020")
+    assert all(torch.equal(v, stored[k]) for k, v in raw.views.backbone.state_dict().items())
+    monkeypatch.setenv("ROBO_REWARD_PRETRAINED", str(tmp_path / "nothing-converted-here"))
+    cfg.steps, cfg.resume = 30, True
+    train_bc(cfg, episodes=toy_episodes())
+    assert [m["step"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl")] == [10, 20, 30]
+
+
 DDP_SCRIPT = """
 import sys, torch
 sys.path.insert(0, {tests!r})

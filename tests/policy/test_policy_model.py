@@ -20,9 +20,11 @@ from robo_reward.models.flow_policy.modeling_flow_policy import IMAGE_FEATURES_K
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_every_preset_builds_and_runs(preset, make_batch):
+def test_every_preset_builds_and_runs(preset, make_batch, request):
     torch.manual_seed(0)
     cfg = make_config(preset)
+    if cfg.backbone_weights:
+        request.getfixturevalue("pretrained_weights")
     policy = FlowPolicy(cfg).eval()
     batch = make_batch(cfg, B=2, size=40)
     features = policy.encode(batch)

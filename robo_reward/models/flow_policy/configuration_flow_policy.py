@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from robo_reward.models.pretrained.configuration_pretrained import LITE_MEAN, LITE_STD
 from robo_reward.utils.config import strict_from_dict
 
 DEFAULT_VIEWS = ("front", "side", "wrist")
@@ -29,6 +30,11 @@ class FlowPolicyConfig:
     backbone: str = "resnet10t"
     backbone_stage: int = 3
     max_tokens_side: int = 4
+    # initial backbone weights (None: random): a converted pretrained set by name ("efficientnet_lite0", for
+    # backbone "tf_efficientnet_lite0" with its (x - 127) / 128 normalisation as image_mean/image_std; made
+    # by `robo-reward pretrained convert`) or a local safetensors file. Read when a policy is first built;
+    # its checkpoints hold the weights themselves and save this field as None.
+    backbone_weights: str | None = None
     # a frozen backbone (eval mode, no gradients) lets CPU training cache its per-frame features once;
     # end-to-end training (False) is the GPU path. Same code either way.
     freeze_backbone: bool = False
@@ -44,7 +50,9 @@ class FlowPolicyConfig:
     # (`observation.environment_state`, e.g. the cube's pose) from the image tokens, so the encoder must
     # locate the objects. Training only: acting never runs the head, and needs no such input.
     aux_dim: int = 0
-    # instruction embedding (hashed words, robo_reward.models.text)
+    # instruction embedding (robo_reward.models.text): "hashed" words (`text_vocab_size` buckets, trained) or
+    # "minilm" (frozen pretrained sentence embeddings, cached per instruction, + a trained projection)
+    text_encoder: str = "hashed"
     text_vocab_size: int = 4096
     # trunk: transformer over [readout | text | state | image tokens]; runs once per chunk
     width: int = 192
@@ -91,6 +99,12 @@ class FlowPolicyConfig:
                 )
             if self.freeze_backbone:
                 raise ValueError("the keypoint encoder trains end to end: set freeze_backbone=False")
+        if self.text_encoder not in ("hashed", "minilm"):
+            raise ValueError(f"text_encoder must be 'hashed' or 'minilm', got {self.text_encoder!r}")
+        if self.backbone_weights is not None and self.encoder != "cells":
+            raise ValueError(
+                "backbone_weights initialise the 'cells' encoder's timm backbone: set encoder='cells'"
+            )
         if self.normalization not in ("mean_std", "min_max"):
             raise ValueError(f"normalization must be 'mean_std' or 'min_max', got {self.normalization!r}")
         if self.width % self.heads or self.expert_width % self.heads:
@@ -132,6 +146,16 @@ def _small_keypoints() -> FlowPolicyConfig:
     )  # fmt: skip
 
 
+def _small_pretrained() -> FlowPolicyConfig:
+    """flow-small on frozen pretrained encoders: EfficientNet-Lite0 (ImageNet) cells at stride 16 (4x4x112
+    at 64²) and MiniLM instruction embeddings."""
+    return FlowPolicyConfig(
+        backbone="tf_efficientnet_lite0", backbone_weights="efficientnet_lite0", backbone_stage=3,
+        image_mean=LITE_MEAN, image_std=LITE_STD, freeze_backbone=True, text_encoder="minilm",
+        preset="flow-small-pretrained",
+    )  # fmt: skip
+
+
 def _base() -> FlowPolicyConfig:
     return FlowPolicyConfig(
         image_size=128, backbone="resnet18", backbone_stage=4, max_tokens_side=4, width=512,
@@ -140,11 +164,18 @@ def _base() -> FlowPolicyConfig:
     )  # fmt: skip
 
 
-PRESETS = {"flow-tiny": _tiny, "flow-small": _small, "flow-small-kp": _small_keypoints, "flow-base": _base}
+PRESETS = {
+    "flow-tiny": _tiny,
+    "flow-small": _small,
+    "flow-small-kp": _small_keypoints,
+    "flow-small-pretrained": _small_pretrained,
+    "flow-base": _base,
+}
 
 
 def make_config(name: str, **overrides) -> FlowPolicyConfig:
-    """A preset by name (`flow-tiny`, `flow-small`, `flow-small-kp`, `flow-base`), with field overrides."""
+    """A preset by name (`flow-tiny`, `flow-small`, `flow-small-kp`, `flow-small-pretrained`, `flow-base`),
+    with field overrides."""
     if name not in PRESETS:
         raise KeyError(f"unknown policy preset {name!r}; choose from {sorted(PRESETS)}")
     return dataclasses.replace(PRESETS[name](), **overrides)

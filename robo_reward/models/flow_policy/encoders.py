@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robo_reward.models.flow_policy.configuration_flow_policy import FlowPolicyConfig
+from robo_reward.models.pretrained.weights import load_backbone_weights, resolve_backbone_weights
 
 
 def _freeze_unused(backbone: nn.Module, image_size: int) -> None:
@@ -39,6 +40,9 @@ class ViewEncoder(nn.Module):
         self.backbone = timm.create_model(
             cfg.backbone, pretrained=False, features_only=True, out_indices=(cfg.backbone_stage,)
         )
+        if cfg.backbone_weights:
+            path = resolve_backbone_weights(cfg.backbone_weights, cfg.backbone, cfg.image_mean, cfg.image_std)
+            load_backbone_weights(self.backbone, path)
         _freeze_unused(self.backbone, cfg.image_size)
         channels = self.backbone.feature_info.channels()[-1]
         reduction = self.backbone.feature_info.reduction()[-1]

@@ -1,7 +1,7 @@
 """The flow-matching VLA policy: views + instruction + state → trunk features → action-chunk velocity.
 
     images (B, H, W, 3) per view ─ resize/normalise ─ shared timm backbone ─ cell tokens + view/pos emb ┐
-    task list[str] ─ InstructionEncoder ─ 1 token                                                        ├─ trunk
+    task list[str] ─ instruction encoder ─ 1 token                                                       ├─ trunk
     observation.state (B, D) ─ normalise ─ MLP ─ 1 token                                                 │ (once per
     learned readout tokens (R) ─────────────────────────────────────────────────────────────────────────┘  chunk)
     features = trunk output at the readouts, flattened: (B, R·width)
@@ -13,6 +13,7 @@ state and action are buffers, so they are saved in `model.safetensors` with the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from robo_reward.data.episode import IMAGE_KEY, STATE_KEY
 from robo_reward.models.flow_policy import flow
 from robo_reward.models.flow_policy.configuration_flow_policy import FlowPolicyConfig
 from robo_reward.models.flow_policy.encoders import KeypointEncoder, ViewEncoder
-from robo_reward.models.text import InstructionEncoder
+from robo_reward.models.text import build_instruction_encoder
 from robo_reward.utils.checkpoint import load_folder, save_folder
 
 Batch = dict[str, Any]
@@ -113,7 +114,7 @@ class FlowPolicy(nn.Module):
             self.register_buffer(f"{name}_min", -torch.ones(dim))
             self.register_buffer(f"{name}_max", torch.ones(dim))
         self.views = ViewEncoder(c) if c.encoder == "cells" else KeypointEncoder(c)
-        self.text = InstructionEncoder(c.width, vocab_size=c.text_vocab_size)
+        self.text = build_instruction_encoder(c.text_encoder, c.width, c.text_vocab_size)
         self.state_mlp = nn.Sequential(
             nn.Linear(c.state_dim, c.width), nn.GELU(), nn.Linear(c.width, c.width)
         )
@@ -363,7 +364,9 @@ class FlowPolicy(nn.Module):
                 for s in ("mean", "std")
             }
         extra = {"preprocessing": self.preprocessing(), "normalization": stats, **(extras or {})}
-        return save_folder(path, self.config.to_dict(), self.state_dict(), extras=extra)
+        # the weights hold the backbone now; loading must not need (or re-read) its initial weights
+        config = dataclasses.replace(self.config, backbone_weights=None)
+        return save_folder(path, config.to_dict(), self.state_dict(), extras=extra)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> FlowPolicy:

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robo_reward.models.pretrained.configuration_pretrained import LITE_MEAN, LITE_STD
 from robo_reward.utils.config import resolve_config, strict_from_dict
 
 DEFAULT_VIEWS = ("front", "side", "wrist")
@@ -29,7 +30,10 @@ class GRMConfig:
     # concatenated — the grid keeps where things are, which a global mean would throw away
     backbone: str = "resnet10t"
     backbone_kwargs: dict = field(default_factory=dict)
-    backbone_weights: str | None = None  # local safetensors of the backbone; None = random init
+    # initial backbone weights (None: random): a converted pretrained set by name ("efficientnet_lite0", for
+    # backbone "tf_efficientnet_lite0" with image_mean/image_std = LITE_MEAN/LITE_STD, i.e. (x - 127) / 128;
+    # made by `robo-reward pretrained convert`) or a local safetensors file; saved checkpoints hold the weights
+    backbone_weights: str | None = None
     feature_stages: tuple[int, ...] = (2, 3)
     feature_grid: int = 2
     # a robo_reward.models.encoders checkpoint (e.g. the time-contrastive encoder) replacing the
@@ -42,6 +46,9 @@ class GRMConfig:
     # a random backbone's BatchNorm statistics are set from the training frames before training
     calibrate_batchnorm: bool = True
     calibration_frames: int = 2048
+    # instruction embedding (robo_reward.models.text): "hashed" words (`text_vocab_size` buckets, trained) or
+    # "minilm" (frozen pretrained sentence embeddings, cached per instruction, + a trained projection)
+    text_encoder: str = "hashed"
     text_vocab_size: int = 4096
     # token transformer over [cls | instruction | start | goal | before x V | after x V]
     width: int = 128
@@ -84,6 +91,8 @@ class GRMConfig:
             raise ValueError(f"num_bins must be ≥ 3, got {self.num_bins}")
         if self.fusion not in ("mean", "anchored", "consistency"):
             raise ValueError(f"fusion must be 'mean', 'anchored' or 'consistency', got {self.fusion!r}")
+        if self.text_encoder not in ("hashed", "minilm"):
+            raise ValueError(f"text_encoder must be 'hashed' or 'minilm', got {self.text_encoder!r}")
         if self.feature_grid < 1 or not self.feature_stages:
             raise ValueError("feature_grid must be ≥ 1 and feature_stages non-empty")
 
@@ -176,6 +185,21 @@ PRESETS: dict[str, GRMConfig] = {
         preset="grm-base",
     ),
 }
+
+
+# grm-small on frozen pretrained encoders: EfficientNet-Lite0 (ImageNet) stages at strides 8, 16, 32 and
+# MiniLM instruction embeddings
+PRESETS["grm-small-pretrained"] = dataclasses.replace(
+    PRESETS["grm-small"],
+    image_mean=LITE_MEAN,
+    image_std=LITE_STD,
+    backbone="tf_efficientnet_lite0",
+    backbone_kwargs={},
+    backbone_weights="efficientnet_lite0",
+    feature_stages=(2, 3, 4),
+    text_encoder="minilm",
+    preset="grm-small-pretrained",
+)
 
 
 def get_config(name_or_path: str | Path, **overrides) -> GRMConfig:

@@ -24,7 +24,8 @@ from torch import nn
 
 from robo_reward.cameras.preprocess import Normalize, Pipeline, Resize, ToFloat, ViewOrder
 from robo_reward.models.grm.configuration_grm import GRMConfig
-from robo_reward.models.text import InstructionEncoder
+from robo_reward.models.pretrained.weights import load_backbone_weights, resolve_backbone_weights
+from robo_reward.models.text import build_instruction_encoder
 from robo_reward.utils.checkpoint import load_extra, load_folder, save_folder
 
 ROLES = ("start", "goal", "before", "after")
@@ -60,24 +61,16 @@ class FrameEncoder(nn.Module):
             **config.backbone_kwargs,
         )
         if config.backbone_weights:
-            load_backbone_weights(self.backbone, config.backbone_weights)
+            path = resolve_backbone_weights(
+                config.backbone_weights, config.backbone, config.image_mean, config.image_std
+            )
+            load_backbone_weights(self.backbone, path)
         self.feature_dim = sum(self.backbone.feature_info.channels()) * self.grid**2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "tcn"):
             return self.tcn.pooled_features(self.tcn.feature_maps(x))
         return torch.cat([F.adaptive_avg_pool2d(m, self.grid).flatten(1) for m in self.backbone(x)], dim=1)
-
-
-def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
-    """Backbone weights from a local safetensors file (keys of the full timm model; extras ignored)."""
-    from safetensors.torch import load_file
-
-    state, own = load_file(str(path)), backbone.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if len(matched) < 0.9 * len(own):
-        raise ValueError(f"{path} matches only {len(matched)}/{len(own)} backbone tensors")
-    backbone.load_state_dict(matched, strict=False)
 
 
 class GRM(nn.Module):
@@ -88,7 +81,7 @@ class GRM(nn.Module):
         self.encoder = FrameEncoder(config)
         self.feature_dim = self.encoder.feature_dim
         self.project = nn.Sequential(nn.LayerNorm(self.feature_dim), nn.Linear(self.feature_dim, w))
-        self.text = InstructionEncoder(w, vocab_size=config.text_vocab_size)
+        self.text = build_instruction_encoder(config.text_encoder, w, config.text_vocab_size)
         self.view_embed = nn.Parameter(torch.randn(V, w) * 0.02)
         self.role_embed = nn.Parameter(torch.randn(len(ROLES), w) * 0.02)
         self.cls = nn.Parameter(torch.randn(w) * 0.02)
