@@ -152,3 +152,17 @@ def test_pair_sampler_balances_groups():
     sampler = PairSampler(labels, groups=[0, 1], zero_fraction=0.0)
     batch = sampler.sample(4000, np.random.default_rng(1))
     assert np.mean(batch.episode == 1) == pytest.approx(0.5, abs=0.05)
+
+
+def test_progress_label_source_reads_the_privileged_column(synthetic_episodes):
+    from robo_reward.train.reward.batches import TrainData
+
+    data = TrainData.build(synthetic_episodes, frames_per_segment=4, label_source="progress", label_stride=3)
+    for ep, phi, frames in zip(data.episodes, data.labels, data.frames, strict=True):
+        np.testing.assert_allclose(phi, ep.progress)  # every frame, the simulator's own value
+        assert frames.tolist() == sorted({*range(0, len(ep), 3), len(ep) - 1})
+    failure = next(i for i, ep in enumerate(data.episodes) if ep.outcome == "failure")
+    assert data.labels[failure].max() == pytest.approx(0.2)  # how far it got, where it got there
+    no_progress = type(synthetic_episodes[0])(**{**synthetic_episodes[0].__dict__, "progress": None})
+    with pytest.raises(ValueError, match="needs a progress column"):
+        TrainData.build([no_progress], frames_per_segment=4, label_source="progress")

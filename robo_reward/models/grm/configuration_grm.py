@@ -67,6 +67,12 @@ class GRMConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 100
     frames_per_segment: int = 12  # labelled frames sampled evenly inside each keyframe segment
+    # "stages": progress from keyframe segments (stage column, a segmenter's steps, or uniform time);
+    # "progress": the simulator's privileged progress column of every `label_stride`-th frame, so the
+    # near misses, stalls and falls of policy rollouts are labelled where they happen
+    label_source: str = "stages"
+    label_stride: int = 2
+    anchor_fraction: float = 0.3  # share of queries whose BEFORE is the start or the goal reference
     zero_hop_fraction: float = 0.05
     reference_swap_prob: float = 0.5  # start/goal from another episode of the same task
     view_dropout: float = 0.15  # per view of the before/after sets (at least one view stays)
@@ -93,6 +99,10 @@ class GRMConfig:
             raise ValueError(f"fusion must be 'mean', 'anchored' or 'consistency', got {self.fusion!r}")
         if self.text_encoder not in ("hashed", "minilm"):
             raise ValueError(f"text_encoder must be 'hashed' or 'minilm', got {self.text_encoder!r}")
+        if self.label_source not in ("stages", "progress"):
+            raise ValueError(f"label_source must be 'stages' or 'progress', got {self.label_source!r}")
+        if self.label_stride < 1 or not 0.0 <= self.anchor_fraction <= 1.0:
+            raise ValueError("label_stride must be ≥ 1 and anchor_fraction in [0, 1]")
         if self.feature_grid < 1 or not self.feature_stages:
             raise ValueError("feature_grid must be ≥ 1 and feature_stages non-empty")
 
@@ -115,6 +125,9 @@ TRAINING_FIELDS = (
     "weight_decay",
     "warmup_steps",
     "frames_per_segment",
+    "label_source",
+    "label_stride",
+    "anchor_fraction",
     "zero_hop_fraction",
     "reference_swap_prob",
     "view_dropout",

@@ -57,9 +57,13 @@ def adapt(
     torch.manual_seed(seed)
     if demo.outcome != "success":
         raise ValueError(f"the demonstration must be successful, got a {demo.outcome} episode")
-    new = TrainData.build([demo], config.frames_per_segment)
+    new = TrainData.build([demo], config.frames_per_segment, None, config.label_source, config.label_stride)
     model.references.update(new.references(config.views))
-    old = TrainData.build(replay, config.frames_per_segment) if replay else None
+    old = (
+        TrainData.build(replay, config.frames_per_segment, None, config.label_source, config.label_stride)
+        if replay
+        else None
+    )
     cache = cache if cache is not None else FeatureCache(model)
 
     def features(data: TrainData):

@@ -20,8 +20,6 @@ from robo_reward.data.labels import Segmenter, hop_labels, keyframes, label_fram
 from robo_reward.data.sampling import PairSampler
 from robo_reward.models.grm.inference import store_reference
 
-ANCHOR_PROB = 0.3  # share of queries whose BEFORE is the start (half) or goal (half) reference
-
 
 def task_key(ep: Episode) -> str:
     return ep.task_name or ep.task
@@ -52,8 +50,15 @@ class TrainData:
 
     @classmethod
     def build(
-        cls, episodes: list[Episode], frames_per_segment: int, segmenter: Segmenter | None = None
+        cls,
+        episodes: list[Episode],
+        frames_per_segment: int,
+        segmenter: Segmenter | None = None,
+        label_source: str = "stages",
+        label_stride: int = 2,
     ) -> TrainData:
+        """Labels from keyframe segments (`label_source="stages"`), or the privileged progress column
+        of every `label_stride`-th frame and the last (`"progress"`, simulator episodes)."""
         groups: dict[str, list[Episode]] = defaultdict(list)
         for ep in episodes:
             groups[task_key(ep)].append(ep)
@@ -65,8 +70,16 @@ class TrainData:
             if not any(e.outcome == "success" for e in groups[task_key(ep)]):
                 continue  # no goal image for this task
             kept.append(ep)
-            labels.append(progress_labels(ep, stages[task_key(ep)], segmenter))
-            frames.append(label_frames(len(ep), keyframes(ep, segmenter), frames_per_segment))
+            if label_source == "progress":
+                if ep.progress is None:
+                    raise ValueError(
+                        f"label_source='progress' needs a progress column; episode of {task_key(ep)!r} has none"
+                    )
+                labels.append(np.asarray(ep.progress, dtype=np.float64))
+                frames.append(np.unique(np.r_[np.arange(0, len(ep), label_stride), len(ep) - 1]))
+            else:
+                labels.append(progress_labels(ep, stages[task_key(ep)], segmenter))
+                frames.append(label_frames(len(ep), keyframes(ep, segmenter), frames_per_segment))
         if not kept:
             raise ValueError("no usable episodes: need successful episodes (goal images) of each task")
         data = cls(kept, labels, frames)
@@ -118,8 +131,8 @@ def make_batch(
     goal_all = features(goal_ep, np.array([len(data.episodes[g]) - 1 for g in goal_ep]))
     # anchor queries: BEFORE is the start (Φ = 0) or the goal (Φ = 1) reference frame itself
     phi_after = np.array([data.labels[e][q] for e, q in zip(b.episode, b.after, strict=True)])
-    u = rng.random(B)
-    from_start, from_goal = u < ANCHOR_PROB / 2, (u >= ANCHOR_PROB / 2) & (u < ANCHOR_PROB)
+    u, anchor = rng.random(B), config.anchor_fraction
+    from_start, from_goal = u < anchor / 2, (u >= anchor / 2) & (u < anchor)
     before[from_start], before[from_goal] = start_all[from_start], goal_all[from_goal]
     target[from_start] = hop_labels(0.0, phi_after[from_start])
     target[from_goal] = hop_labels(1.0, phi_after[from_goal])

@@ -141,7 +141,9 @@ def train(
         model = GRM.from_pretrained(run / CHECKPOINT)
     model.config = config = with_training_of(model.config, config)
     model = model.to(device)
-    data = TrainData.build(episodes, config.frames_per_segment, segmenter)
+    data = TrainData.build(
+        episodes, config.frames_per_segment, segmenter, config.label_source, config.label_stride
+    )
     model.references.update(data.references(config.views))
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
