@@ -178,3 +178,14 @@ def test_prior_regularizer_cost_is_a_kl_sample_to_the_policy_prior(tiny_policy):
     log_p0 = sum(Normal(0.0, s).log_prob(torch.tensor(x)).item() for x in (0.5, -1.0))
     assert algo.cost(a, logp).item() == pytest.approx(-2.0 - log_p0, rel=1e-5)
     assert algo.target_cost == pytest.approx(0.5 * algo.steered.steer_dim)
+
+
+def test_steering_only_the_executed_steps_keeps_the_rest_at_zero_noise(tiny_policy):
+    steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", steer_steps=2))
+    A, H = tiny_policy.config.action_dim, tiny_policy.config.chunk_size
+    assert steered.steer_dim == 2 * A
+    features, _, _ = steered.observe(_batch(tiny_policy))
+    w = torch.randn(3, 2 * A)
+    full = torch.cat([w, torch.zeros(3, (H - 2) * A)], dim=1).view(3, H, A)
+    expected = tiny_policy.unnormalize_action(tiny_policy.sample_normalized(features, full))
+    torch.testing.assert_close(steered.decode(features, w), expected)

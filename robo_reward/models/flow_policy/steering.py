@@ -42,6 +42,9 @@ class SteeringConfig:
     depth: int = 2
     use_state: bool = False  # append the normalised state to the trunk features
     n_action_steps: int = 2  # chunk steps executed per decision (the residual covers these)
+    # noise mode: the actor picks the noise of the first `steer_steps` chunk steps, the rest stays 0 (the
+    # flow's own path there); None: every step's (DSRL). Fewer dimensions are fewer for the critics to learn.
+    steer_steps: int | None = None
     num_denoise_steps: int | None = None  # the sampler's Euler steps (None: the policy's)
 
     def __post_init__(self) -> None:
@@ -49,6 +52,8 @@ class SteeringConfig:
             raise ValueError(f"steering mode must be one of {STEERING_MODES}, got {self.mode!r}")
         if not self.bound > 0:
             raise ValueError(f"steering bound must be > 0, got {self.bound}")
+        if self.steer_steps is not None and self.steer_steps < 1:
+            raise ValueError(f"steer_steps must be ≥ 1 (or None: every chunk step), got {self.steer_steps}")
 
     @classmethod
     def from_dict(cls, d: dict) -> SteeringConfig:
@@ -140,9 +145,10 @@ class SteeredPolicy(nn.Module):
     # ---- the learner's face ------------------------------------------------------------------------
     @property
     def steer_dim(self) -> int:
-        """Dimension of the actor's action: the whole chunk's noise, or the executed steps' residual."""
-        steps = self.horizon if self.steering.mode == "noise" else self.steering.n_action_steps
-        return steps * self.action_dim
+        """Dimension of the actor's action: the steered steps' noise, or the executed steps' residual."""
+        if self.steering.mode == "residual":
+            return self.steering.n_action_steps * self.action_dim
+        return min(self.steering.steer_steps or self.horizon, self.horizon) * self.action_dim
 
     @property
     def obs_dim(self) -> int:
@@ -178,8 +184,10 @@ class SteeredPolicy(nn.Module):
     ) -> torch.Tensor:
         """The actor's action (B, steer_dim) → the chunk (B, H, A) in real units."""
         if self.steering.mode == "noise":
+            noise = action.new_zeros(len(action), self.horizon * self.action_dim)
+            noise[:, : action.shape[1]] = action  # unsteered steps keep zero noise
             chunk = self.base.sample_normalized(
-                features, noise_to_chunk_shape(action, self.horizon), self.num_steps
+                features, noise_to_chunk_shape(noise, self.horizon), self.num_steps
             )
         else:
             n = self.steering.n_action_steps

@@ -22,6 +22,7 @@ actually collected from there).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from robo_reward.utils.io import read_json, write_json
 
 @dataclass
 class SteeredSACConfig(AlgorithmConfig):
+    mode: ClassVar[str] = ""  # how the actor steers: "noise" or "residual" (SteeringConfig.mode)
     bound: float = 1.0  # |action| < bound (noise magnitude / residual size in normalised action units)
     critics: int = 4  # ensemble size; the backup takes the minimum over all of them
     hidden: int = 256
@@ -80,28 +82,33 @@ class SteeredSACConfig(AlgorithmConfig):
         if self.regularizer not in ("entropy", "prior"):
             raise ValueError(f"regularizer must be 'entropy' or 'prior', got {self.regularizer!r}")
 
+    def steering(self, n_action_steps: int) -> SteeringConfig:
+        """The shipped policy's half of this config: how its actor steers the frozen policy."""
+        return SteeringConfig(mode=self.mode, bound=self.bound, hidden=self.hidden, depth=self.depth,
+                              use_state=self.use_state, n_action_steps=n_action_steps)  # fmt: skip
+
 
 @dataclass
 class NoiseSACConfig(SteeredSACConfig):
     name: ClassVar[str] = "noise-sac"
+    mode: ClassVar[str] = "noise"
+    steer_steps: int | None = None  # chunk steps whose noise the actor sets (None: all; the rest: 0)
+
+    def steering(self, n_action_steps: int) -> SteeringConfig:
+        return dataclasses.replace(super().steering(n_action_steps), steer_steps=self.steer_steps)
 
 
 @dataclass
 class ResidualSACConfig(SteeredSACConfig):
     name: ClassVar[str] = "residual-sac"
+    mode: ClassVar[str] = "residual"
     bound: float = 0.3  # residual in normalised action units (one demo action std ≈ 1)
 
 
 class SteeredSAC(Algorithm):
-    mode: ClassVar[str]
-
     def __init__(self, policy, cfg, algo: SteeredSACConfig, n_action_steps: int, horizon: int, generator):
         super().__init__(policy, cfg, algo, n_action_steps, horizon, generator)
-        steering = SteeringConfig(
-            mode=self.mode, bound=algo.bound, hidden=algo.hidden, depth=algo.depth, use_state=algo.use_state,
-            n_action_steps=n_action_steps,
-        )  # fmt: skip
-        self.steered = SteeredPolicy(policy, steering).to(policy.device)
+        self.steered = SteeredPolicy(policy, algo.steering(n_action_steps)).to(policy.device)
         self.actor = self.steered.actor
         obs_dim, act_dim = self.steered.obs_dim, self.steered.steer_dim
         # the critic also sees the share of the episode's time left: with the time limit as the end of
@@ -313,21 +320,21 @@ class SteeredSAC(Algorithm):
 class NoiseSAC(SteeredSAC):
     """SAC in the flow policy's initial-noise space (DSRL)."""
 
-    name, config_class, mode = "noise-sac", NoiseSACConfig, "noise"
+    name, config_class = "noise-sac", NoiseSACConfig
 
     @property
     def prior_std(self) -> float:
         return self.policy.config.noise_scale
 
     def prior_action(self, n: int) -> torch.Tensor:
-        return self.steered.prior_noise(n, self.generator)
+        return self.steered.prior_noise(n, self.generator)[:, : self.steered.steer_dim]
 
 
 @register
 class ResidualSAC(SteeredSAC):
     """SAC of a bounded residual on the executed steps of the frozen policy's chunk."""
 
-    name, config_class, mode = "residual-sac", ResidualSACConfig, "residual"
+    name, config_class = "residual-sac", ResidualSACConfig
 
     @property
     def prior_std(self) -> float:
