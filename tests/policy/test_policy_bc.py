@@ -177,7 +177,7 @@ def test_torchrun_ddp_two_processes(tmp_path):
 def test_cli_trains_from_a_lerobot_dataset(tmp_path):
     from robo_reward.cli import main
     from robo_reward.data.lerobot_io import write_dataset
-    from robo_reward.models.flow_policy.cli import _parse_overrides
+    from robo_reward.utils.cli_helpers import parse_overrides as _parse_overrides
 
     assert _parse_overrides(["width=32", "backbone=test_resnet", "freeze_backbone=true"]) == {
         "width": 32, "backbone": "test_resnet", "freeze_backbone": True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robo_reward.utils.cli_helpers import console, emit_json, print_table
+from robo_reward.utils.cli_helpers import console, emit_json, parse_overrides, print_table
 
 
 def train(
@@ -40,7 +40,7 @@ def train(
     """
     from robo_reward.train.bc import BCConfig, train_bc
 
-    overrides = _parse_overrides(override or [])
+    overrides = parse_overrides(override or [])
     if image_size is not None:
         overrides["image_size"] = image_size
     if chunk_size is not None:
@@ -56,21 +56,6 @@ def train(
     final = train_bc(cfg)
     console.print(f"policy saved to {final}")
     return final
-
-
-def _parse_overrides(items: list[str]) -> dict:
-    import json as _json
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--override expects key=value, got {item!r}")
-        try:
-            out[key] = _json.loads(value)
-        except ValueError:
-            out[key] = value  # a bare string
-    return out
 
 
 def eval(

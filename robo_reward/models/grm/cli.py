@@ -36,8 +36,11 @@ def train(
     segmenter_steps: int = 3,
     seed: int = 0,
     threads: int | None = None,
+    override: list[str] | None = None,
 ) -> Path:
     """Train a GRM on LeRobot datasets (any number of folders), holding out `exclude_tasks`.
+
+    `--override label_source=progress image_size=96` changes any GRMConfig field (JSON values).
 
     Runs under `torchrun --nproc-per-node 2 -m robo_reward.cli reward train ...` too (DDP).
     Episodes without a stage column are labelled from a perceptual segmenter
@@ -46,10 +49,11 @@ def train(
     from robo_reward.models.grm.configuration_grm import get_config
     from robo_reward.train.reward.trainer import config_with, load_episodes, split_episodes
     from robo_reward.train.reward.trainer import train as run_training
+    from robo_reward.utils.cli_helpers import parse_overrides
 
     set_threads(threads)
     cfg = config_with(
-        get_config(config),
+        get_config(config, **parse_overrides(override or [])),
         steps=steps,
         batch_size=batch_size,
         lr=lr,
