@@ -21,6 +21,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "rl": ("robo_reward.train.rl.cli", "online RL of the flow policy: train, compare"),
     "dpo": ("robo_reward.train.dpo.cli", "DPO fine-tuning: pairs, train"),
     "bench": ("robo_reward.bench.cli", "benchmarks: sim, policy, ros, all"),
+    "ros": ("robo_reward.real.cli", "ROS 2 graph without a ROS 2 CLI: launch, lifecycle, estop, status"),
     "quickstart": ("robo_reward.quickstart", "the whole mission end to end on a CPU in minutes"),
 }
 

@@ -1,6 +1,7 @@
 """Policy backends for the policy node: anything that turns an observation (the contract) into an
 action chunk (H, A) in real units. `make_backend(kind, ...)` picks one by name (the `policy`
-parameter): a local FlowPolicy, a remote policy server, or the scripted `hold` / `constant`."""
+parameter): a local flow policy (plain or RL-steered), a remote policy server, or the scripted
+`hold` / `constant`."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ class ConstantBackend:
 
 
 class FlowBackend:
-    """A local FlowPolicy: `checkpoint` is a folder, or `random:<preset>` for an untrained policy of
+    """A local flow policy: `checkpoint` is a policy folder (a FlowPolicy, or an RL fine-tune that
+    steers one: `load_policy` tells them apart), or `random:<preset>` for an untrained policy of
     that preset sized to this arm (a seeded random init: tests and bring-up only)."""
 
     def __init__(
@@ -68,6 +70,7 @@ class FlowBackend:
         import torch
 
         from robo_reward.models.flow_policy import FlowPolicy, make_config
+        from robo_reward.models.flow_policy.steering import load_policy
 
         torch.manual_seed(seed)
         if checkpoint.startswith("random:"):
@@ -76,7 +79,7 @@ class FlowBackend:
             )
             self.policy = FlowPolicy(cfg).to(device).eval()
         else:
-            self.policy = FlowPolicy.from_pretrained(checkpoint, device=device)
+            self.policy = load_policy(checkpoint, device=device)
         c = self.policy.config
         if c.action_dim != action_dim or c.state_dim != state_dim:
             raise ValueError(

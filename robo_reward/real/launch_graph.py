@@ -9,7 +9,8 @@ checks understand fails loudly.
 
 `NodeGraph(specs)` starts each node like `ros2 launch` would (same executable, name, parameter files
 in the same order), as `python -m <module>` when the console script is not installed, and stops
-them with SIGTERM. The launch-file test, the graph tests and `robo-reward bench ros` all use it.
+them with SIGTERM. The launch-file test, the graph tests, `robo-reward bench ros` and
+`robo-reward ros launch` all use it.
 """
 
 from __future__ import annotations
@@ -313,36 +314,15 @@ class NodeGraph:
             self.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m robo_reward.real.launch_graph launch/sim.launch.py [rig:=sim] [record:=true]`:
-    run a launch file's nodes where the `launch` package is missing (PyPI rclpy wheels); Ctrl-C
-    stops them. Uses this shell's ROS_DOMAIN_ID; discovery stays on localhost."""
-    import argparse
+def main(argv: list[str] | None = None) -> None:
+    """`python -m robo_reward.real.launch_graph launch/sim.launch.py [rig:=sim]`: the same as
+    `robo-reward ros launch` (robo_reward.real.cli)."""
+    import tyro
 
-    from robo_reward.real.env import node_environment
+    from robo_reward.real.cli import launch
 
-    ap = argparse.ArgumentParser(prog="python -m robo_reward.real.launch_graph", description=main.__doc__)
-    ap.add_argument("launch_file", type=Path)
-    ap.add_argument("args", nargs="*", help="launch arguments as name:=value")
-    ap.add_argument("--log-dir", type=Path, default=Path("runs/launch_logs"), help="one log file per node")
-    ns = ap.parse_args(argv)
-    overrides = dict(a.split(":=", 1) for a in ns.args)
-    specs, _ = parse_launch_file(ns.launch_file, **overrides)
-    graph = NodeGraph(specs, node_environment(), ns.log_dir).start()
-    print(f"started {', '.join(graph.procs)}; logs in {ns.log_dir}/ — Ctrl-C stops them", flush=True)
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    try:
-        while not stop["now"] and all(graph.alive().values()):
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    dead = [n for n, ok in graph.alive().items() if not ok]
-    codes = graph.stop()
-    for n in dead:
-        print(f"{n} exited with {codes[n]}; last lines of its log:\n{graph.log(n)[-1500:]}", flush=True)
-    return 0 if all(c == 0 for c in codes.values()) else 1
+    tyro.cli(launch, args=argv, prog="python -m robo_reward.real.launch_graph")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -1,7 +1,8 @@
 """policy node (lifecycle): synced observations → action chunks → safe commands at the control rate.
 
 Lifecycle (`ros2 lifecycle set /policy configure|activate|deactivate|cleanup`, or `autostart`):
-- configure: read the rig, load the policy (local FlowPolicy checkpoint, `random:<preset>`, a
+- configure: read the rig, load the policy (a local policy folder — FlowPolicy or an RL fine-tune
+  steering one —, `random:<preset>`, a
   remote policy server `ws://host:port`, or the scripted `hold` / `constant` policies), create the
   command publishers and the synced-observation subscription;
 - activate: an inference timer (also woken at once by each new observation) refills the
@@ -51,7 +52,7 @@ from robo_reward.real.safety import SafetyFilter, SafetyLimits
 
 PARAMS = (
     Param("rig", "sim", "rig folder under real/ (or a path): robot.yaml, cameras.yaml, safety.yaml"),
-    Param("policy", "flow", "backend: flow (local FlowPolicy) | remote (policy server) | hold | constant"),
+    Param("policy", "flow", "backend: flow (local policy folder) | remote (policy server) | hold | constant"),
     Param("checkpoint", "", "flow: checkpoint folder or random:<preset>; remote: ws://host:port"),
     Param("task", "", "instruction text, or a registered sim task name (its instruction is used)"),
     Param(

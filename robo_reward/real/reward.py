@@ -1,10 +1,12 @@
 """reward node: synced observations → progress, shaped reward, success.
 
-Subscribes to camera_sync's `/robo_reward/synced/*` and (source `privileged`) the sim's debug topics.
+Subscribes to camera_sync's `/robo_reward/synced/*` and (source `oracle`) the sim's debug topics.
+`source` is any registered progress source (robo_reward.rewards.sources): `grm` or `perceptual`
+with a `checkpoint`, `oracle` for the sim's privileged progress, `sparse` for none.
 Publishes per synced observation `/robo_reward/progress` (Float32, Φ in [0, 1]),
 `/robo_reward/reward` (Float32, r = r_success + γ·Φ' − Φ; 0 for an episode's first observation)
-and `/robo_reward/success` (Bool). `~/reset` (Trigger) restarts the GRM's online fusion at episode
-start: the next observation becomes s_init. A message that cannot be used (a bad synced part, a
+and `/robo_reward/success` (Bool). `~/reset` (Trigger) restarts the source (the GRM's online
+fusion) at episode start: the next observation becomes s_init. A message that cannot be used (a bad synced part, a
 NaN progress) is dropped, counted in `~/status` `rejected` and logged (throttled per topic).
 """
 
@@ -16,7 +18,7 @@ from std_srvs.srv import Trigger
 
 from robo_reward.real.inputs import InputGuard
 from robo_reward.real.params import Param, declare
-from robo_reward.real.reward_core import GRMProgress, PrivilegedProgress, RewardCore
+from robo_reward.real.reward_core import DebugTruth, RewardCore
 from robo_reward.real.rig import load_rig, resolve_path, resolve_task
 from robo_reward.real.ros_io import (
     RELIABLE_QOS,
@@ -27,11 +29,12 @@ from robo_reward.real.ros_io import (
     subscribe,
 )
 from robo_reward.rewards.shaping import ShapingConfig
+from robo_reward.rewards.sources import SOURCES, make_source
 
 PARAMS = (
     Param("rig", "sim", "rig folder under real/ (or a path): the views to expect"),
-    Param("progress_source", "grm", "grm (the reward model) | privileged (the sim's debug progress)"),
-    Param("checkpoint", "", "GRM checkpoint folder (source grm)"),
+    Param("source", "grm", f"progress source: {' | '.join(SOURCES)} (oracle: the sim's debug progress)"),
+    Param("checkpoint", "", "checkpoint folder of a learned source (grm, perceptual)"),
     Param("task", "", "instruction text, or a registered sim task name"),
     Param(
         "goal_dataset",
@@ -43,7 +46,7 @@ PARAMS = (
     Param("gamma", 0.99, "discount of the potential-based shaping"),
     Param("shaping", "pbrs", "pbrs (policy invariant) | difference | potential (baselines)"),
     Param("success_delta", 0.05, "success when progress ≥ 1 − success_delta"),
-    Param("device", "cpu", "torch device of the GRM"),
+    Param("device", "cpu", "torch device of a learned source"),
     Param("input_prefix", SYNCED_PREFIX, "prefix of camera_sync's synced observation topics"),
     Param("output_prefix", "/robo_reward", "progress, reward and success are published under this prefix"),
     Param("debug_prefix", "/robo_reward/debug", "prefix of the sim's privileged progress/success topics"),
@@ -57,37 +60,27 @@ class RewardNode(Node):
         rig = load_rig(p.rig)
         self.task = resolve_task(p.task)
         self.guard = guard = InputGuard(max_stamp_lead=rig.max_stamp_lead)
-        self.privileged = None
-        if p.progress_source == "privileged":
-            self.privileged = source = PrivilegedProgress()
-            subscribe(
-                self,
-                guard,
-                Float32,
-                f"{p.debug_prefix}/progress",
-                lambda m: source.feed(progress=m.data),
-                RELIABLE_QOS,
-            )
+        self.truth = None
+        if p.source == "oracle":
+            self.truth = truth = DebugTruth()
+            subscribe(self, guard, Float32, f"{p.debug_prefix}/progress",
+                      lambda m: truth.feed(progress=m.data), RELIABLE_QOS)  # fmt: skip
             subscribe(self, guard, Bool, f"{p.debug_prefix}/success",
-                      lambda m: source.feed(success=m.data), RELIABLE_QOS)  # fmt: skip
-        elif p.progress_source == "grm":
-            if not p.checkpoint:
-                raise ValueError(
-                    "progress_source grm needs a `checkpoint` (or use progress_source privileged in sim)"
-                )
-            goal = None
-            if p.goal_dataset:
-                from robo_reward.data.lerobot_io import load_episodes
+                      lambda m: truth.feed(success=m.data), RELIABLE_QOS)  # fmt: skip
+        options = {}
+        if p.source == "grm" and p.goal_dataset:
+            from robo_reward.data.lerobot_io import load_episodes
 
-                goal = load_episodes(resolve_path(p.goal_dataset), [p.goal_episode])[0]
-            source = GRMProgress(resolve_path(p.checkpoint), self.task or p.task, goal=goal, device=p.device)
-        else:
-            raise ValueError(f"progress_source must be grm or privileged, got {p.progress_source!r}")
+            options["goals"] = load_episodes(resolve_path(p.goal_dataset), [p.goal_episode])[0:1]
+        source = make_source(
+            p.source, 1, self.task or p.task, resolve_path(p.checkpoint) if p.checkpoint else None,
+            device=p.device, **options,
+        )  # fmt: skip
         shaping = ShapingConfig(
             kind=p.shaping, gamma=p.gamma, success_delta=p.success_delta,
-            success_source="env" if self.privileged else "progress",
+            success_source="env" if self.truth else "progress",
         )  # fmt: skip
-        self.core = RewardCore(source, shaping)
+        self.core = RewardCore(source, shaping, requires=("progress",) if self.truth else ())
         out = p.output_prefix
         self.progress_pub = self.create_publisher(Float32, f"{out}/progress", RELIABLE_QOS)
         self.reward_pub = self.create_publisher(Float32, f"{out}/reward", RELIABLE_QOS)
@@ -96,13 +89,12 @@ class RewardNode(Node):
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.last = None
         StatusTimer(self, self.status)
-        self.get_logger().info(
-            f"reward from {p.progress_source} ({p.shaping}, γ={p.gamma}) for {self.task!r}"
-        )
+        self.get_logger().info(f"reward from {p.source} ({p.shaping}, γ={p.gamma}) for {self.task!r}")
 
     def on_observation(self, obs) -> None:
-        env_success = self.privileged.success if self.privileged is not None else None
-        step = self.core.update(obs.contract(self.task), env_success)
+        truth = self.truth
+        info, env_success = ({}, None) if truth is None else (truth.info, truth.success)
+        step = self.core.update(obs.contract(self.task), info, env_success)
         if step is None:
             return
         self.last = step

@@ -1,39 +1,38 @@
 """The reward node's logic without ROS: a progress source per synced observation → progress,
 potential-based shaped reward and success (robo_reward.rewards.shaping).
 
-Sources:
-- `grm`: the GRM's stateful online fusion (`robo_reward.models.grm.inference.OnlineProgress`); the
-  first observation after a reset becomes s_init, the goal is a reference demo's last frame (or the
-  checkpoint's stored reference for the task);
-- `privileged`: the simulator's own progress from sim_robot's debug topic (sim only: no learned
-  model reads it, it stands in for the reward model when none is trained yet).
+The source is any registered one (`robo_reward.rewards.sources.make_source`) with a single slot:
+the robot. `grm` is the GRM's online fusion (the first observation after a reset becomes s_init; the
+goal is a reference demo's last frame or the checkpoint's stored reference for the task),
+`perceptual` the perceptual reward of each frame, `oracle` the simulator's own progress, which the
+node reads from sim_robot's debug topic into `info["progress"]` (sim only: no learned model reads
+it; it stands in for the reward model when none is trained yet).
 The first observation of an episode has no transition yet, so its reward is 0; after that
 r_t = r_success + γ·Φ(s_{t+1}) − Φ(s_t), success when Φ ≥ 1 − δ (a real robot has no env to say
-so; under `privileged` the simulator's success flag is used), and the episode is over at success.
+so; with `success_source="env"` the simulator's success flag is used), and the episode is over at
+success.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-from robo_reward.data.episode import IMAGE_KEY
 from robo_reward.real.inputs import BadInput
 from robo_reward.rewards.shaping import ShapingConfig, shaped_step_reward, success_from_progress
+from robo_reward.rewards.sources import ProgressSource
+
+THE_ROBOT = np.ones(1, dtype=bool)  # the mask of a source with one slot
 
 
-class ProgressSource(Protocol):
-    def start(self, obs: dict) -> float:
-        """First observation of an episode → its progress."""
-
-    def step(self, obs: dict) -> float | None:
-        """Next observation → progress (None: not available yet)."""
+def batch_of_one(obs: dict) -> dict:
+    """One observation → the batched form a progress source takes: arrays (1, ...), strings [s]."""
+    return {k: [v] if isinstance(v, str) else np.asarray(v)[None] for k, v in obs.items()}
 
 
-class PrivilegedProgress:
-    """Progress (and success) fed from outside, e.g. the sim's debug topic."""
+class DebugTruth:
+    """The newest privileged progress and success of the sim's debug topics, as a source's `info`."""
 
     def __init__(self) -> None:
         self.progress: float | None = None
@@ -48,34 +47,10 @@ class PrivilegedProgress:
         if success is not None:
             self.success = bool(success)
 
-    def start(self, obs: dict) -> float:
-        return self.progress if self.progress is not None else 0.0
-
-    def step(self, obs: dict) -> float | None:
-        return self.progress
-
-
-class GRMProgress:
-    """One robot's online GRM progress (a batch of one for OnlineProgress)."""
-
-    def __init__(self, checkpoint: str, task: str, goal=None, device: str = "cpu") -> None:
-        from robo_reward.models.grm.inference import OnlineProgress
-        from robo_reward.models.grm.modeling_grm import GRM
-
-        self.model = GRM.from_pretrained(checkpoint, device=device)
-        self.views = tuple(self.model.config.views)
-        self.online = OnlineProgress(self.model, num_envs=1, tasks=task)
-        self.goal = goal
-
-    def _batch(self, obs: dict) -> dict:
-        return {f"{IMAGE_KEY}{v}": np.asarray(obs[f"{IMAGE_KEY}{v}"])[None] for v in self.views}
-
-    def start(self, obs: dict) -> float:
-        self.online.reset(self._batch(obs), goals=None if self.goal is None else [self.goal])
-        return 0.0
-
-    def step(self, obs: dict) -> float | None:
-        return float(self.online.step(self._batch(obs))[0])
+    @property
+    def info(self) -> dict:
+        """{"progress": (1,)} once a progress arrived, else {}."""
+        return {} if self.progress is None else {"progress": np.array([self.progress])}
 
 
 def _progress(value: float) -> float:
@@ -92,9 +67,22 @@ class RewardStep:
 
 
 class RewardCore:
-    def __init__(self, source: ProgressSource, shaping: ShapingConfig | None = None) -> None:
+    """One robot's episode over a one-slot progress source.
+
+    `requires`: `info` keys the source reads; a step whose `info` lacks one has no progress yet
+    (the oracle before sim_robot's first debug message after the episode started).
+    """
+
+    def __init__(
+        self, source: ProgressSource, shaping: ShapingConfig | None = None, requires: tuple[str, ...] = ()
+    ) -> None:
+        if source.num_envs != 1:
+            raise ValueError(
+                f"the reward node scores one robot: build its source with num_envs=1, not {source.num_envs}"
+            )
         self.source = source
         self.shaping = shaping or ShapingConfig(success_source="progress")
+        self.requires = requires
         self.phi: float | None = None
         self.done = False
         self.steps = 0
@@ -104,16 +92,20 @@ class RewardCore:
         """Start of an episode: the next observation is s_init."""
         self.phi, self.done, self.steps, self.episode_return = None, False, 0, 0.0
 
-    def update(self, obs: dict, env_success: bool | None = None) -> RewardStep | None:
-        """The step for one observation; None while the source has no progress yet. A NaN/inf
-        progress raises BadInput and leaves the episode as it was (no NaN reward is published)."""
+    def update(
+        self, obs: dict, info: dict | None = None, env_success: bool | None = None
+    ) -> RewardStep | None:
+        """The step for one observation (the contract, unbatched); None while the source has no
+        progress yet. A NaN/inf progress raises BadInput and leaves the episode as it was (no NaN
+        reward is published)."""
+        info = info or {}
+        batch = batch_of_one(obs)
         if self.phi is None:
-            self.phi = _progress(self.source.start(obs))
+            self.phi = _progress(self.source.reset(THE_ROBOT, batch, info)[0])
             return RewardStep(self.phi, 0.0, False)
-        phi = self.source.step(obs)
-        if phi is None:
+        if any(key not in info for key in self.requires):
             return None
-        phi = _progress(phi)
+        phi = _progress(self.source.update(THE_ROBOT, batch, info)[0])
         if env_success is not None and self.shaping.success_source == "env":
             success = bool(env_success)
         else:

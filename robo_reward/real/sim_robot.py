@@ -3,7 +3,7 @@
 Publishes, stamped with the node clock at each step: one image per view of the rig's cameras.yaml
 (sensor_msgs/Image in the camera's `encoding`, or CompressedImage when `compressed: true`;
 sensor-data QoS), the JointState (7 joints + `gripper_opening`), the end-effector PoseStamped, and
-— privileged, for debugging and the `privileged` reward source only — `/robo_reward/debug/progress`
+— privileged, for debugging and the `oracle` reward source only — `/robo_reward/debug/progress`
 (Float32) and `/robo_reward/debug/success` (Bool).
 Accepts the command interfaces of robot.yaml `command`: JointTrajectory (first point's positions),
 Float64MultiArray (joint positions), TwistStamped (Cartesian servo velocity) and the gripper

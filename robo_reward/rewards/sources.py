@@ -50,12 +50,18 @@ def register_source(name: str) -> Callable[[SourceFactory], SourceFactory]:
 
 
 def make_source(
-    name: str, num_envs: int, instruction: str, checkpoint: str | None = None, device: str = "cpu"
+    name: str,
+    num_envs: int,
+    instruction: str,
+    checkpoint: str | None = None,
+    device: str = "cpu",
+    **options,
 ) -> ProgressSource:
-    """A registered progress source by name (learned ones loaded from `checkpoint`)."""
+    """A registered progress source by name (learned ones loaded from `checkpoint`); `options` are
+    that source's own keywords (e.g. `grm`'s per-slot `goals`)."""
     if name not in SOURCES:
         raise ValueError(f"unknown progress source {name!r}; choose from {sorted(SOURCES)}")
-    return SOURCES[name](num_envs, instruction, checkpoint=checkpoint, device=device)
+    return SOURCES[name](num_envs, instruction, checkpoint=checkpoint, device=device, **options)
 
 
 def info_array(info: dict, key: str, n: int, default: float = 0.0) -> np.ndarray:

@@ -56,7 +56,8 @@ class BadRequest(BadInput):
 
 
 class PolicyRunner:
-    """Validates one observation (or a batch) against a FlowPolicy's contract and samples a chunk."""
+    """Validates one observation (or a batch) against a policy's contract and samples a chunk
+    (any policy with a FlowPolicy's `config` and `sample`: a FlowPolicy or a SteeredPolicy)."""
 
     def __init__(self, policy, num_steps: int | None = None):
         import torch
@@ -66,7 +67,7 @@ class PolicyRunner:
         self._torch = torch
         c = policy.config
         self.metadata = {
-            "policy": "FlowPolicy",
+            "policy": type(policy).__name__,  # FlowPolicy, or SteeredPolicy for an RL fine-tune
             "preset": c.preset,
             "views": list(c.views),
             "state_dim": c.state_dim,
@@ -222,6 +223,13 @@ class PolicyServer:
             self._loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))
 
 
+def checkpoint_runner(checkpoint: str, device: str = "cpu", num_steps: int | None = None) -> PolicyRunner:
+    """The runner of a policy folder: a plain FlowPolicy, or a SteeredPolicy (`load_policy`)."""
+    from robo_reward.models.flow_policy.steering import load_policy
+
+    return PolicyRunner(load_policy(checkpoint, device=device), num_steps=num_steps)
+
+
 def serve_checkpoint(
     checkpoint: str,
     host: str = DEFAULT_HOST,
@@ -230,13 +238,12 @@ def serve_checkpoint(
     num_steps: int | None = None,
     token: str | None = None,
 ) -> None:
-    """Serve a FlowPolicy checkpoint; `token` (default: $ROBO_REWARD_POLICY_TOKEN) guards it."""
+    """Serve a policy folder (a FlowPolicy or an RL fine-tune steering one); `token` (default:
+    $ROBO_REWARD_POLICY_TOKEN) guards it."""
     import os
-
-    from robo_reward.models.flow_policy import FlowPolicy
 
     token = token or os.environ.get(TOKEN_ENV) or None
     if token is None and host not in ("127.0.0.1", "localhost", "::1"):
         log.warning(f"listening on {host} without a token: anyone who reaches this port drives the policy")
-    runner = PolicyRunner(FlowPolicy.from_pretrained(checkpoint, device=device), num_steps=num_steps)
+    runner = checkpoint_runner(checkpoint, device=device, num_steps=num_steps)
     PolicyServer(runner.infer, runner.metadata, host=host, port=port, token=token).serve_forever()

@@ -107,3 +107,22 @@ def test_client_imports_neither_torch_nor_models():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_server_serves_a_steered_policy_folder(steered_policy_folder):
+    """`robo-reward policy serve` on an RL fine-tune: its chunks are the SteeredPolicy's own."""
+    from robo_reward.serving.server import checkpoint_runner
+
+    policy, folder = steered_policy_folder
+    runner = checkpoint_runner(str(folder))
+    srv = PolicyServer(runner.infer, runner.metadata, host="127.0.0.1", port=0)
+    srv.start_in_thread()
+    try:
+        with PolicyClient("127.0.0.1", srv.port) as client:
+            assert client.get_server_metadata()["policy"] == "SteeredPolicy"
+            obs = _obs(policy.config)
+            reply = client.infer(obs)
+    finally:
+        srv.stop()
+    batch = {k: [v] if k == "task" else v[None] for k, v in obs.items()}
+    np.testing.assert_allclose(reply["actions"], policy.sample(batch)[0].numpy(), atol=1e-5)

@@ -73,7 +73,7 @@ def test_fuzzed_inputs_crash_no_node_and_the_hold_still_arrives(ros_env, tmp_pat
     extra = {
         "sim_robot": {"rig": str(sim_rig.root), "rate": 5.0, "publish_images": False},
         "camera_sync": {"rig": str(rig.root)},
-        "reward": {"rig": str(rig.root), "progress_source": "privileged"},
+        "reward": {"rig": str(rig.root), "source": "oracle"},
         "policy": {"rig": str(rig.root), "policy": "constant", "constant_action": [*target.tolist(), 0.0],
                    "command_interface": "position_array", "control_rate": RATE, "autostart": True},
         "recorder": {"rig": str(rig.root), "command_interface": "position_array",
