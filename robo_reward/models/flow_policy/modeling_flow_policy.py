@@ -351,7 +351,10 @@ class FlowPolicy(nn.Module):
             ],
         }
 
-    def save_pretrained(self, path: str | Path, extras: dict[str, Any] | None = None) -> Path:
+    def save_pretrained(
+        self, path: str | Path, extras: dict[str, Any] | None = None, atomic: bool = True
+    ) -> Path:
+        """The policy folder; `atomic=False` inside a training checkpoint's temporary folder."""
         stats = {
             f"{q}_{s}": getattr(self, f"{q}_{s}").tolist()
             for q in ("state", "action")
@@ -363,7 +366,7 @@ class FlowPolicy(nn.Module):
                 for s in ("mean", "std")
             }
         extra = {"preprocessing": self.preprocessing(), "normalization": stats, **(extras or {})}
-        return save_folder(path, self.config.to_dict(), self.state_dict(), extras=extra)
+        return save_folder(path, self.config.to_dict(), self.state_dict(), extras=extra, atomic=atomic)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> FlowPolicy:
