@@ -12,6 +12,7 @@ import gymnasium as gym
 
 from robo_reward.sim.scene import VIEWS
 from robo_reward.sim.tasks import TASKS
+from robo_reward.utils.errors import UnknownNameError
 
 ROBOSUITE_PREFIX = "robosuite/"
 
@@ -69,7 +70,7 @@ def task_spec(name: str) -> TaskSpec:
         return TaskSpec(name, t.instruction, tuple(t.paraphrases), t.num_stages, t.max_steps, t.visible_steps)
     if name in ROBOSUITE_SPECS:
         return ROBOSUITE_SPECS[name]
-    raise KeyError(f"unknown task {name!r}; known: {list_tasks()}")
+    raise UnknownNameError(f"unknown task {name!r}: pick one of {', '.join(list_tasks())}")
 
 
 def make_env(
@@ -108,4 +109,4 @@ def make_env(
             render=render,
             max_steps=max_steps,
         )
-    raise KeyError(f"unknown task {task!r}; known: {list_tasks()}")
+    raise UnknownNameError(f"unknown task {task!r}: pick one of {', '.join(list_tasks())}")

@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from robo_reward.utils.config import strict_from_dict
+from robo_reward.utils.errors import UnknownNameError
 
 DEFAULT_VIEWS = ("front", "side", "wrist")
 
@@ -146,7 +147,7 @@ PRESETS = {"flow-tiny": _tiny, "flow-small": _small, "flow-small-kp": _small_key
 def make_config(name: str, **overrides) -> FlowPolicyConfig:
     """A preset by name (`flow-tiny`, `flow-small`, `flow-small-kp`, `flow-base`), with field overrides."""
     if name not in PRESETS:
-        raise KeyError(f"unknown policy preset {name!r}; choose from {sorted(PRESETS)}")
+        raise UnknownNameError(f"unknown policy preset {name!r}: choose one of {', '.join(sorted(PRESETS))}")
     return dataclasses.replace(PRESETS[name](), **overrides)
 
 
