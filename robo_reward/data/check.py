@@ -40,7 +40,8 @@ def check_dataset(root: str | Path, decode_videos: bool = True) -> dict[str, Any
     except DatasetError as e:
         problems.append(str(e))
         return report
-    for path in [root / TASKS, *sorted((root / EPISODES_DIR).rglob("*.parquet"))]:
+    metadata_files = [root / TASKS, *sorted((root / EPISODES_DIR).rglob("*.parquet"))]
+    for path in metadata_files:
         _collect(problems, require_parquet, path)
     if problems:
         return report
@@ -53,7 +54,7 @@ def check_dataset(root: str | Path, decode_videos: bool = True) -> dict[str, Any
     report |= {
         "episodes": len(episodes),
         "frames": sum(r["length"] for r in episodes),
-        "files": len(files) + 3,
+        "files": 1 + len(metadata_files) + len(files),  # info.json, tasks, episode tables, frames, videos
     }
     report["views"] = [k.split(".")[-1] for k in video_keys(info)]
     unreadable = set()
