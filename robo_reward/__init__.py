@@ -22,3 +22,5 @@ def _rendering_defaults() -> None:
 
 
 _rendering_defaults()
+# Nothing is downloaded at run time: the Hugging Face libraries (lerobot's datasets) stay on disk.
+_os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -2,12 +2,31 @@
 
 Each group lives next to its code as a module exposing `COMMANDS: dict[str, callable]`; this file
 only maps group names to those modules, imported lazily so `--help` stays fast.
+
+A user's mistake (a `UserError`, or a built-in error raised by validation: a missing file, a bad
+value) prints one line, `robo-reward <group> <command>: error: ...`, and exits with status 2.
+`--debug` anywhere on the command line, or `ROBO_REWARD_DEBUG=1`, shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+
+from robo_reward.utils.errors import UserError, one_line
+
+DEBUG_FLAG = "--debug"
+DEBUG_ENV = "ROBO_REWARD_DEBUG"
+# built-in errors that validation raises for bad input; anything else is a bug and keeps its traceback
+INPUT_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+    ValueError,
+)
 
 GROUPS: dict[str, tuple[str, str]] = {
     "sim": ("robo_reward.sim.cli", "MuJoCo task suite: list, demo, collect datasets, render contact sheets"),
@@ -42,9 +61,33 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = [a for a in argv if a != DEBUG_FLAG]
+    prog = "robo-reward" + "".join(f" {a}" for a in argv[:2] if not a.startswith("-"))
+    try:
+        _run(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except (UserError, *INPUT_ERRORS) as e:
+        if debug:
+            raise
+        hint = "" if isinstance(e, UserError) else f" ({DEBUG_FLAG} shows where)"
+        print(f"{prog}: error: {one_line(e)}{hint}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except SystemExit as e:
+        if debug or not isinstance(e.code, str):  # a status (tyro's parse errors, --help): keep it
+            raise
+        print(f"{prog}: error: {' '.join(e.code.split())}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _run(argv: list[str]) -> None:
     import tyro
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return

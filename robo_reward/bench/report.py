@@ -123,8 +123,13 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
 
         if (out / "bc_od5" / "model" / "config.json").exists():
             return out / "bc_od5" / "model"
-        return train(
-            [Path("data/rl/open_drawer10")], out / "bc_od5", steps=600, batch_size=32, max_episodes=5
+        return train(  # a run left half-done by an interrupted bench is started again
+            [Path("data/rl/open_drawer10")],
+            out / "bc_od5",
+            steps=600,
+            batch_size=32,
+            max_episodes=5,
+            overwrite=True,
         )
 
     def rl() -> dict:

@@ -1,4 +1,4 @@
-"""`robo-reward data ...`: dataset info, contact sheets, rosbag2 import and export."""
+"""`robo-reward data ...`: dataset info and checks, contact sheets, rosbag2 import and export."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from tyro.conf import Positional
 
 from robo_reward.utils.cli_helpers import console, emit_json, print_table
 
@@ -23,6 +24,29 @@ def info(dataset: Path, json: Path | None = None) -> dict:
     print_table(f"dataset {dataset}", rows)
     emit_json(json, d)
     return d
+
+
+def check(dataset: Positional[Path], videos: bool = True, json: Path | None = None) -> dict:
+    """Validate a dataset: every file present and readable, column shapes and episode lengths as its
+    metadata declares, every view's video decodable at its size and covering each episode, no NaN or
+    infinity in float columns. Prints each problem on its own line and exits with status 2 if there
+    is any. `--no-videos` skips decoding (fast)."""
+    from robo_reward.data.check import check_dataset
+    from robo_reward.utils.errors import DatasetError
+
+    report = check_dataset(dataset, decode_videos=videos)
+    emit_json(json, report)
+    problems = report["problems"]
+    for line in problems:
+        print(f"problem: {line}")
+    if problems:
+        more = f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""
+        raise DatasetError(f"{dataset}: {problems[0]}{more}")
+    print(
+        f"{dataset}: OK — {report['episodes']} episodes, {report['frames']} frames, {report['files']} files, "
+        f"views {', '.join(v.split('.')[-1] for v in report['views'])}"
+    )
+    return report
 
 
 def _curves(ep) -> dict[str, np.ndarray]:
@@ -161,4 +185,4 @@ def export_bag(
     return counts
 
 
-COMMANDS = {"info": info, "show": show, "import-bag": import_bag, "export-bag": export_bag}
+COMMANDS = {"info": info, "check": check, "show": show, "import-bag": import_bag, "export-bag": export_bag}

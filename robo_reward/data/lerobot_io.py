@@ -6,7 +6,8 @@ columns travel as frame features (`progress`, `stage`, `success`, `outcome`); pe
 are not frame features (registry task name, outcome label) are also kept in `meta/robo_reward.json`.
 
 Reading for training decodes each video file once, sequentially, with PyAV (random-access decoding
-per frame is far slower), and slices it per episode by the timestamps lerobot stores.
+per frame is far slower), and slices it per episode by the timestamps lerobot stores. Reading never
+reaches the network: a missing or damaged file is a `DatasetError` naming it (see `local_dataset`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from robo_reward.data.episode import IMAGE_KEY, OUTCOMES, STATE_KEY, Episode
+from robo_reward.data.local_dataset import open_dataset, open_metadata, require_info
+from robo_reward.utils.errors import DatasetError, UserError, one_line
 from robo_reward.utils.io import read_json, write_json
 
 META_NAME = "robo_reward.json"
@@ -136,28 +139,29 @@ def _chain(first: Episode, rest):
     yield from rest
 
 
-def _decode_video(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def decode_video(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """All frames of a video file as (N, H, W, 3) uint8 RGB, with their timestamps (N,) in seconds."""
     import av
 
     frames, stamps = [], []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            stamps.append(float(frame.pts * stream.time_base) if frame.pts is not None else len(stamps))
+    try:
+        with av.logging.Capture(), av.open(str(path)) as container:  # its complaints become our error
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                stamps.append(float(frame.pts * stream.time_base) if frame.pts is not None else len(stamps))
+    except (av.error.FFmpegError, IndexError) as e:
+        raise DatasetError(f"video {path} cannot be decoded ({one_line(e)}): it is damaged") from e
+    if not frames:
+        raise DatasetError(f"video {path} holds no frames: it is damaged")
     return np.stack(frames), np.asarray(stamps)
 
 
 def dataset_info(root: str | Path) -> dict:
     """Cheap summary without decoding video: episodes, frames, fps, views, columns, outcomes, tasks."""
-    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
-
     root = Path(root)
-    if not (root / "meta" / "info.json").exists():
-        raise FileNotFoundError(f"{root} is not a LeRobotDataset (no meta/info.json)")
-    meta = LeRobotDatasetMetadata(f"robo_reward/{root.name}", root=root)
+    meta = open_metadata(root)
     extra = read_json(root / "meta" / META_NAME) if (root / "meta" / META_NAME).exists() else {}
     outcomes: dict[str, int] = {}
     for e in extra.get("episodes", []):
@@ -181,14 +185,12 @@ def load_episodes(
     views: Iterable[str] | None = None,
     with_images: bool = True,
 ) -> list[Episode]:
-    """Load a LeRobotDataset v3 folder into `Episode`s (all, or the given episode indices)."""
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
+    """Load a LeRobotDataset v3 folder into `Episode`s (all, or the given episode indices), from disk
+    only: a missing or damaged file is a `DatasetError` naming it."""
     root = Path(root)
-    if not (root / "meta" / "info.json").exists():
-        raise FileNotFoundError(f"{root} is not a LeRobotDataset (no meta/info.json)")
+    require_info(root)
     logging.getLogger("lerobot").setLevel(logging.WARNING)
-    ds = LeRobotDataset(f"robo_reward/{root.name}", root=root, video_backend="pyav")
+    ds = open_dataset(root, video_backend="pyav")
     meta = ds.meta
     extra = read_json(root / "meta" / META_NAME) if (root / "meta" / META_NAME).exists() else {}
     extra_eps = extra.get("episodes", [])
@@ -201,7 +203,9 @@ def load_episodes(
     out = []
     for e in wanted:
         if not 0 <= e < meta.total_episodes:
-            raise IndexError(f"episode {e} out of range: {root} has {meta.total_episodes} episodes")
+            raise UserError(
+                f"episode {e} out of range: {root} has {meta.total_episodes} episodes (0-{meta.total_episodes - 1})"
+            )
         rows = np.nonzero(ep_index == e)[0]
         order = rows[np.argsort(table["frame_index"][rows])]
         T = len(order)
@@ -214,13 +218,13 @@ def load_episodes(
                 continue
             path = root / meta.get_video_file_path(e, key)
             if path not in decoded:
-                decoded[path] = _decode_video(path)
+                decoded[path] = decode_video(path)
             all_frames, stamps = decoded[path]
             start = float(ep_meta[f"videos/{key}/from_timestamp"])
             i0 = int(np.argmin(np.abs(stamps - start)))
             clip = all_frames[i0 : i0 + T]
             if len(clip) != T:
-                raise ValueError(f"{path}: episode {e} needs {T} frames from {start:.3f}s, got {len(clip)}")
+                raise DatasetError(f"{path}: episode {e} needs {T} frames from {start:.3f}s, got {len(clip)}")
             frames[view] = clip
         tasks = ep_meta["tasks"]
         info = extra_eps[e] if e < len(extra_eps) else {}

@@ -113,6 +113,15 @@ def collect(
     was not trained on), or is the canonical one (`canonical`). A grounding scene (e.g.
     `pick_place_color`) instructs its tasks in turn; name one (`pick_place_color:blue`) for only that.
     """
+    from robo_reward.utils.errors import UserError
+    from robo_reward.utils.preflight import require_fraction, require_positive
+
+    if Path(out).exists() and not overwrite:
+        raise UserError(f"--out {out} exists: pass --overwrite to replace it, or choose another folder")
+    require_positive(episodes=episodes, image_size=image_size)
+    for name, value in (("failures", failures), ("regrasp", regrasp), ("drop", drop)):
+        require_fraction(name, value, upper_open=False)
+
     from robo_reward.data.episode import ENV_STATE_KEY
     from robo_reward.data.lerobot_io import write_dataset
     from robo_reward.sim import STATE_NAMES, list_tasks

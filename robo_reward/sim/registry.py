@@ -12,6 +12,7 @@ import gymnasium as gym
 
 from robo_reward.sim.scene import VIEWS
 from robo_reward.sim.tasks import TASKS, Wordings
+from robo_reward.utils.errors import UnknownNameError
 
 ROBOSUITE_PREFIX = "robosuite/"
 
@@ -87,7 +88,7 @@ def task_spec(name: str) -> TaskSpec:
         cls = TASKS[scene_name]
         names = cls.task_names()
         if name not in (scene_name, *names):
-            raise KeyError(f"unknown task {name!r}; {scene_name!r} offers {list(names)}")
+            raise UnknownNameError(f"unknown task {name!r}: {scene_name!r} offers {', '.join(names)}")
         task = names[0] if name == scene_name else name
         return TaskSpec(
             name,
@@ -99,7 +100,7 @@ def task_spec(name: str) -> TaskSpec:
         )
     if name in ROBOSUITE_SPECS:
         return ROBOSUITE_SPECS[name]
-    raise KeyError(f"unknown task {name!r}; known: {list_tasks()}")
+    raise UnknownNameError(f"unknown task {name!r}: pick one of {', '.join(list_tasks())}")
 
 
 def make_env(
@@ -138,4 +139,4 @@ def make_env(
             render=render,
             max_steps=max_steps,
         )
-    raise KeyError(f"unknown task {task!r}; known: {list_tasks()}")
+    raise UnknownNameError(f"unknown task {task!r}: pick one of {', '.join(list_tasks())}")

@@ -63,7 +63,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"--override expects key=value, got {item!r}")
+            from robo_reward.utils.errors import UserError
+
+            raise UserError(f"--override expects key=value, got {item!r}")
         try:
             out[key] = json.loads(value)
         except ValueError:

@@ -16,7 +16,7 @@ from test_data_bag import write_bag
 from robo_reward.cli import main
 
 
-def test_data_cli_round_trip(tmp_path):
+def test_data_cli_round_trip(tmp_path, capsys):
     bag = write_bag(tmp_path / "in")
     ds = tmp_path / "ds"
     main(
@@ -66,7 +66,11 @@ def test_data_cli_round_trip(tmp_path):
     counts = json.loads((tmp_path / "e.json").read_text())
     assert counts["/camera/side/image_raw"] == metrics["frames"]
 
-    with pytest.raises(FileExistsError, match="overwrite"):
-        main(["data", "import-bag", "--bag", str(bag), "--out", str(ds)])
-    with pytest.raises(SystemExit, match="NAME=TOPIC"):
-        main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "x"), "--view", "front"])
+    for argv, message in (
+        (["--out", str(ds)], "exists; pass overwrite=True (CLI: --overwrite)"),
+        (["--out", str(tmp_path / "x"), "--view", "front"], "--view takes NAME=TOPIC"),
+    ):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:  # a mistake: one line, exit status 2
+            main(["data", "import-bag", "--bag", str(bag), *argv])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -3,6 +3,7 @@ import pytest
 
 from robo_reward.data.episode import Episode
 from robo_reward.data.lerobot_io import dataset_info, load_episodes, write_dataset
+from robo_reward.utils.errors import UserError
 
 
 def _episode(rng, T, outcome="success"):
@@ -62,9 +63,9 @@ def test_write_refuses_to_clobber_and_rejects_empty(tmp_path):
         write_dataset([_episode(rng, 5)], root)
     with pytest.raises(ValueError, match="no episodes"):
         write_dataset([], tmp_path / "other")
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(UserError, match="out of range"):
         load_episodes(root, episodes=[3])
-    with pytest.raises(FileNotFoundError, match="not a LeRobotDataset"):
+    with pytest.raises(UserError, match="not a LeRobotDataset"):
         load_episodes(tmp_path)
 
 

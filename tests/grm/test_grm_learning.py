@@ -45,13 +45,14 @@ def test_loss_falls_and_voc_beats_shuffled(trained):
 
 
 def test_resume_continues_from_the_checkpoint(trained, synthetic_episodes, tmp_path):
-    run, _ = trained
+    run, val_eps = trained
     import shutil
 
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     config = get_config("grm-tiny", steps=170, checkpoint_every=50)
-    train(config, synthetic_episodes, copy, resume=True)
+    train_eps, _ = split_episodes(synthetic_episodes, 0.25, seed=0)  # the run's own data
+    train(config, train_eps, copy, val_episodes=val_eps, resume=True)
     steps = [m["step"] for m in read_metrics(copy / "metrics.jsonl") if "losses/loss" in m]
     assert steps[-1] == 170 and steps.count(160) == 1  # resumed at 150, no restart from 0
 

@@ -15,8 +15,8 @@ from robo_reward.data.episode import ENV_STATE_KEY, Episode
 from robo_reward.models.flow_policy import FlowPolicy, make_config
 from robo_reward.train.bc import BCConfig, train_bc
 from robo_reward.train.bc.data import ChunkDataset, chunk_indices, random_shift
-from robo_reward.train.bc.state import load_optimizer, save_optimizer
 from robo_reward.utils.logging import read_metrics
+from robo_reward.utils.training_state import load_optimizer, save_optimizer
 
 
 def toy_episodes(n: int = 4, T: int = 12, size: int = 40, seed: int = 0, outcome="success") -> list[Episode]:

@@ -1,10 +1,24 @@
 """Image encoders: a timm backbone trained as a multi-view time-contrastive network (TCN).
 
 Public API: `load_encoder(path) -> ImageEncoder`, `build_encoder(preset_or_config)`,
-`ImageEncoder.embed(images)` and `ImageEncoder.layer_features(images)`.
+`ImageEncoder.embed(images)` and `ImageEncoder.layer_features(images)`. Exports load on first use
+(see `robo_reward.utils.lazy`).
 """
 
-from robo_reward.models.encoders.configuration_encoders import PRESETS, EncoderConfig, get_config
-from robo_reward.models.encoders.modeling_encoders import ImageEncoder, build_encoder, load_encoder
+from robo_reward.utils.lazy import lazy_exports
+
+_CONFIG = "robo_reward.models.encoders.configuration_encoders"
+_MODELING = "robo_reward.models.encoders.modeling_encoders"
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "PRESETS": _CONFIG,
+        "EncoderConfig": _CONFIG,
+        "get_config": _CONFIG,
+        "ImageEncoder": _MODELING,
+        "build_encoder": _MODELING,
+        "load_encoder": _MODELING,
+    },
+)
 
 __all__ = ["PRESETS", "EncoderConfig", "ImageEncoder", "build_encoder", "get_config", "load_encoder"]

@@ -21,7 +21,9 @@ def load_training_episodes(
             eps = [e for e in eps if task in (e.task_name, e.task)]
         out += eps[:episodes] if episodes else eps
     if not out:
-        raise SystemExit(
+        from robo_reward.utils.errors import UserError
+
+        raise UserError(
             f"no episodes found in {[str(d) for d in data]}" + (f" for task {task!r}" if task else "")
         )
     return out
@@ -32,10 +34,13 @@ def train(
     out: Path,
     config: str = "tcn-small",
     steps: int | None = None,
+    checkpoint_every: int | None = None,
+    log_every: int | None = None,
     episodes: int | None = None,
     views: list[str] | None = None,
     task: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     seed: int | None = None,
     device: str = "cpu",
     json: Path | None = None,
@@ -44,21 +49,31 @@ def train(
 
     Same-time frames from two cameras are positives, other moments of the same episode negatives.
     CONFIG is a preset (tcn-tiny, tcn-small, tcn-base) or a config.json; writes OUT/checkpoint
-    (config.json + model.safetensors), OUT/metrics.jsonl; --resume continues OUT's last checkpoint.
+    (config.json + model.safetensors), OUT/metrics.jsonl. OUT must be empty (or `--overwrite` it);
+    `--resume` continues its run, with the same options, from its verified checkpoint.
     """
-    import numpy as np
+    from robo_reward.utils.preflight import check_out_folder, require_datasets, require_positive
+
+    require_datasets(data)
+    check_out_folder(out, resume=resume, overwrite=overwrite)
+    require_positive(steps=steps, checkpoint_every=checkpoint_every, log_every=log_every, episodes=episodes)
 
     from robo_reward.models.encoders.configuration_encoders import get_config
+
+    overrides = {"seed": seed, "checkpoint_every": checkpoint_every, "log_every": log_every}
+    cfg = get_config(config, **{k: v for k, v in overrides.items() if v is not None})  # before heavy imports
+
+    import numpy as np
+
     from robo_reward.models.encoders.training_encoders import CHECKPOINT_DIR, train_tcn
 
-    cfg = get_config(config) if seed is None else get_config(config, seed=seed)
     t0 = time.perf_counter()
     eps = load_training_episodes(data, episodes, views, task)
     console.print(
         f"[encoder] {len(eps)} episodes, {sum(len(e) for e in eps)} frames, views {eps[0].view_names}"
     )
     t1 = time.perf_counter()
-    train_tcn(eps, cfg, out, views=views, steps=steps, resume=resume, device=device)
+    train_tcn(eps, cfg, out, views=views, steps=steps, resume=resume, device=device, overwrite=overwrite)
     from robo_reward.utils.logging import read_metrics
 
     last = read_metrics(out / "metrics.jsonl")[-10:]

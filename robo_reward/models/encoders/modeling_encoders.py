@@ -147,12 +147,13 @@ class ImageEncoder(nn.Module):
             )
         self.backbone.load_state_dict(matched, strict=False)
 
-    def save(self, folder: str | Path, extras: dict | None = None) -> Path:
-        """config.json + model.safetensors + preprocessing.json (+ `<name>.json` extras)."""
+    def save(self, folder: str | Path, extras: dict | None = None, atomic: bool = True) -> Path:
+        """config.json + model.safetensors + preprocessing.json (+ `<name>.json` extras); `atomic=False`
+        inside a training checkpoint's temporary folder."""
         extras = {PREPROCESSING_NAME: preprocessing_dict(self.config), **(extras or {})}
         # the saved weights already hold the pretrained backbone; don't reload it from a path
         config = dataclasses.replace(self.config, weights_path=None)
-        return save_folder(folder, config, self.state_dict(), extras=extras)
+        return save_folder(folder, config, self.state_dict(), extras=extras, atomic=atomic)
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -8,14 +8,16 @@ the same episode (seen by the positive's camera). Two losses:
 - `triplet`: mean hinge max(0, ‖a − p‖² − ‖a − n‖² + margin) over every negative.
 Moments are drawn one per equal-width time bin, so negatives are never near-duplicates of the anchor.
 
-Run layout under `out/`: `checkpoint/` (config.json + model.safetensors + preprocessing.json +
-train_state.json, rewritten every `checkpoint_every` steps and at the end), `optimizer.safetensors`
-(AdamW moments, for `--resume`), `metrics.jsonl`.
+Run layout under `out/`: `run.json` (run id, options hash), `metrics.jsonl` and `checkpoint/`, one
+verified unit rewritten every `checkpoint_every` steps and at the end: config.json + model.safetensors +
+preprocessing.json + train_state.json, the AdamW moments, the random generators and `manifest.json`.
+`--resume` verifies it against the run's options and cuts `metrics.jsonl` back to it, and continues
+exactly as the uninterrupted run would have (on a CPU).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,17 +25,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from robo_reward.data.episode import Episode
 from robo_reward.models.encoders.configuration_encoders import EncoderConfig
 from robo_reward.models.encoders.modeling_encoders import ImageEncoder, load_encoder, resize
-from robo_reward.utils.checkpoint import load_extra
-from robo_reward.utils.io import atomic_path
+from robo_reward.utils.errors import ResumeError
+from robo_reward.utils.killpoints import kill_point
 from robo_reward.utils.logging import MetricsLogger, progress_bar
+from robo_reward.utils.run_folder import TrainingRun
+from robo_reward.utils.training_state import load_optimizer, load_rng_state, save_optimizer, save_rng_state
 
 CHECKPOINT_DIR = "checkpoint"
 OPTIMIZER_NAME = "optimizer.safetensors"
+# config fields a resumed run may change: they do not alter what it computed up to its checkpoint
+RESUMABLE_FIELDS = ("steps", "checkpoint_every", "log_every")
 
 
 # ---- maths ------------------------------------------------------------------------------------
@@ -134,34 +139,6 @@ def sample_batch(
     return torch.stack(anchors), torch.stack(positives)
 
 
-# ---- optimiser state as safetensors (never pickle) --------------------------------------------
-def save_optimizer(path: Path, optimizer: torch.optim.Optimizer, step: int) -> None:
-    sd = optimizer.state_dict()
-    tensors = {
-        f"{i}.{k}": torch.as_tensor(v).detach().cpu().contiguous()
-        for i, st in sd["state"].items()
-        for k, v in st.items()
-    }
-    meta = {"step": str(step), "param_groups": json.dumps(sd["param_groups"])}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-
-
-def load_optimizer(path: Path, optimizer: torch.optim.Optimizer) -> int:
-    """Restore AdamW moments; returns the step they were saved at."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-    tensors = load_file(str(path))
-    state: dict[int, dict] = {}
-    for key, v in tensors.items():
-        i, name = key.split(".", 1)
-        state.setdefault(int(i), {})[name] = v
-    optimizer.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
-    return int(meta["step"])
-
-
 # ---- the loop ---------------------------------------------------------------------------------
 def train_tcn(
     episodes: Sequence[Episode],
@@ -171,34 +148,49 @@ def train_tcn(
     steps: int | None = None,
     resume: bool = False,
     device: str = "cpu",
+    overwrite: bool = False,
 ) -> ImageEncoder:
-    """Train an encoder as a multi-view TCN on `episodes`; the result is saved in `out/checkpoint`."""
+    """Train an encoder as a multi-view TCN on `episodes`; the result is saved in `out/checkpoint`.
+
+    A new run needs an empty `out` (or `overwrite`); `resume` continues the run in `out` from its
+    verified checkpoint, with the same config (but `steps`, `checkpoint_every`, `log_every`) and data."""
     out = Path(out)
     total = steps if steps is not None else config.steps
     frames, views = prepare_frames(episodes, views, config.image_size)
-    start = 0
+    hashed = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE_FIELDS}
+    hashed |= {"views": views, "episodes": [len(frames), sum(f.shape[1] for f in frames)], "device": device}
+    run = TrainingRun.open(out, "encoder", hashed, resume=resume, overwrite=overwrite)
     ckpt = out / CHECKPOINT_DIR
-    if resume and ckpt.exists():
-        encoder = load_encoder(ckpt, device=device)
+    manifest = run.load_checkpoint(ckpt) if resume else None
+    run.cut_logs({"metrics.jsonl": "step"}, manifest)
+    start = manifest.counters["step"] if manifest is not None else 0
+    if start > total:
+        raise ResumeError(
+            f"--resume: the checkpoint is at step {start}, past --steps {total}: pass --steps ≥ {start}"
+        )
+    if manifest is not None:
+        encoder = load_encoder(manifest.folder, device=device)
         config = encoder.config
-        start = int(load_extra(ckpt, "train_state")["step"])
     else:
-        if resume:
-            print(f"[encoder] nothing to resume in {out}; starting fresh")
         torch.manual_seed(config.seed)
         encoder = ImageEncoder(config).to(device)
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if start and (out / OPTIMIZER_NAME).exists() and load_optimizer(out / OPTIMIZER_NAME, optimizer) != start:
-        optimizer = torch.optim.AdamW(encoder.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    rng = np.random.default_rng([config.seed, start])  # a resumed run draws fresh batches
+    rng = np.random.default_rng([config.seed, start])
     gen = torch.Generator().manual_seed(config.seed * 100003 + start)
+    if manifest is not None:
+        load_optimizer(optimizer, manifest.folder / OPTIMIZER_NAME)
+        load_rng_state(manifest.folder, {"batches": rng}, {"augment": gen})
     E, K = config.episodes_per_batch, config.times_per_episode
     encoder.train()
 
     def save(step: int) -> None:
-        state = {"step": step, "views": views, "episodes": len(frames)}
-        encoder.save(ckpt, extras={"train_state": state})
-        save_optimizer(out / OPTIMIZER_NAME, optimizer, step)
+        def write(tmp: Path) -> None:
+            state = {"step": step, "views": views, "episodes": len(frames)}
+            encoder.save(tmp, extras={"train_state": state}, atomic=False)
+            save_optimizer(optimizer, tmp / OPTIMIZER_NAME)
+            save_rng_state(tmp, {"batches": rng}, {"augment": gen})
+
+        run.save_checkpoint(ckpt, write, {"step": step})
 
     with MetricsLogger(out) as log, progress_bar() as bar:
         task = bar.add_task("tcn", total=total, completed=start, info="")
@@ -224,6 +216,7 @@ def train_tcn(
                     },
                 )
                 bar.update(task, info=f"loss {loss.item():.3f} acc {acc.item():.2f}")
+            kill_point("step")
             if step % config.checkpoint_every == 0 and step != total:
                 save(step)
             bar.update(task, completed=step)

@@ -28,6 +28,7 @@ def train(
     seed: int = 0,
     threads: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Behaviour cloning from one or more datasets (multi-task); success episodes only by default.
 
@@ -37,25 +38,58 @@ def train(
     records (`observation.environment_state`) from the image tokens; acting never uses it.
     `--aux-data DIR` adds datasets whose frames train only that head (their actions are not used).
     Run under `torchrun --nproc-per-node N` for DDP (gloo on CPU with GLOO_SOCKET_IFNAME=lo).
+    OUT must be empty (or `--overwrite` it); `--resume` continues its run with the same options
+    (`--steps` may grow) from its newest verified checkpoint.
     """
-    from robo_reward.train.bc import BCConfig, train_bc
+    from robo_reward.utils.preflight import (
+        check_out_folder,
+        require_datasets,
+        require_fraction,
+        require_positive,
+    )
 
+    require_datasets(data)
+    if aux_data:
+        require_datasets(aux_data, "--aux-data")
+    check_out_folder(out, resume=resume, overwrite=overwrite)
+    require_positive(steps=steps, batch_size=batch_size, lr=lr, log_every=log_every, ckpt_every=ckpt_every)
+    require_fraction("ema_decay", ema_decay)
     overrides = parse_overrides(override or [])
     if image_size is not None:
         overrides["image_size"] = image_size
     if chunk_size is not None:
         overrides["chunk_size"] = chunk_size
+    _check_policy_config(config, overrides)
+
+    from robo_reward.train.bc import BCConfig, train_bc
+
     cfg = BCConfig(
         out=out, data=list(data), config=config, overrides=overrides, steps=steps, batch_size=batch_size,
         lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, aux_weight=aux_weight,
         aux_data=list(aux_data or []),
         outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
-        resume=resume,
+        resume=resume, overwrite=overwrite,
     )  # fmt: skip
     final = train_bc(cfg)
     console.print(f"policy saved to {final}")
     return final
+
+
+def _check_policy_config(preset: str, overrides: dict) -> None:
+    """A known preset, and overrides that name its fields (cheap: no torch)."""
+    import dataclasses
+
+    from robo_reward.models.flow_policy.configuration_flow_policy import PRESETS, FlowPolicyConfig
+    from robo_reward.utils.errors import UserError
+
+    if preset not in PRESETS:
+        raise UserError(f"unknown policy preset {preset!r}: choose one of {', '.join(sorted(PRESETS))}")
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(FlowPolicyConfig)})
+    if unknown:
+        raise UserError(
+            f"--override: {', '.join(unknown)} not a field of the policy config (see FlowPolicyConfig)"
+        )
 
 
 def eval(
@@ -78,11 +112,19 @@ def eval(
     Seeds start at 1000 by default, away from the seeds demos are usually collected with (0, 1, ...).
     `--noise-scale` overrides the checkpoint's acting temperature (config `noise_scale`).
     """
+    from robo_reward.sim import list_tasks
+    from robo_reward.utils.errors import UserError
+    from robo_reward.utils.preflight import require_checkpoint, require_positive
+
+    require_checkpoint(checkpoint)
+    require_positive(episodes=episodes, num_envs=num_envs)
+    if task != "all" and task not in list_tasks():
+        raise UserError(f"unknown task {task!r}: pick one of {', '.join(list_tasks())} (or all)")
+
     import torch
 
     from robo_reward.models.flow_policy.evaluation import evaluate
     from robo_reward.models.flow_policy.steering import load_policy
-    from robo_reward.sim import list_tasks
 
     if threads:
         torch.set_num_threads(threads)
@@ -127,6 +169,10 @@ def serve(
     `--token SECRET` (or $ROBO_REWARD_POLICY_TOKEN, which stays out of the process list) makes
     clients send that secret.
     """
+    from robo_reward.utils.preflight import require_checkpoint
+
+    require_checkpoint(checkpoint)
+
     from robo_reward.serving.server import serve_checkpoint
 
     console.print(f"serving {checkpoint} on ws://{host}:{port}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from robo_reward.models.pretrained.configuration_pretrained import LITE_MEAN, LITE_STD
 from robo_reward.utils.config import strict_from_dict
+from robo_reward.utils.errors import UnknownNameError
 
 DEFAULT_VIEWS = ("front", "side", "wrist")
 
@@ -177,7 +178,7 @@ def make_config(name: str, **overrides) -> FlowPolicyConfig:
     """A preset by name (`flow-tiny`, `flow-small`, `flow-small-kp`, `flow-small-pretrained`, `flow-base`),
     with field overrides."""
     if name not in PRESETS:
-        raise KeyError(f"unknown policy preset {name!r}; choose from {sorted(PRESETS)}")
+        raise UnknownNameError(f"unknown policy preset {name!r}: choose one of {', '.join(sorted(PRESETS))}")
     return dataclasses.replace(PRESETS[name](), **overrides)
 
 

@@ -352,7 +352,10 @@ class FlowPolicy(nn.Module):
             ],
         }
 
-    def save_pretrained(self, path: str | Path, extras: dict[str, Any] | None = None) -> Path:
+    def save_pretrained(
+        self, path: str | Path, extras: dict[str, Any] | None = None, atomic: bool = True
+    ) -> Path:
+        """The policy folder; `atomic=False` inside a training checkpoint's temporary folder."""
         stats = {
             f"{q}_{s}": getattr(self, f"{q}_{s}").tolist()
             for q in ("state", "action")
@@ -366,7 +369,7 @@ class FlowPolicy(nn.Module):
         extra = {"preprocessing": self.preprocessing(), "normalization": stats, **(extras or {})}
         # the weights hold the backbone now; loading must not need (or re-read) its initial weights
         config = dataclasses.replace(self.config, backbone_weights=None)
-        return save_folder(path, config.to_dict(), self.state_dict(), extras=extra)
+        return save_folder(path, config.to_dict(), self.state_dict(), extras=extra, atomic=atomic)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> FlowPolicy:

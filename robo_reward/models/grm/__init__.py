@@ -2,15 +2,32 @@
 
 Public API: `GRM.from_pretrained(path)`, `build_grm(config)`, `get_config(preset)`,
 `ProgressEstimator(model)(episode) -> (T,)` (a progress source) and `OnlineProgress` (vector envs).
+Exports load on first use (see `robo_reward.utils.lazy`).
 """
 
-from robo_reward.models.grm.configuration_grm import PRESETS, GRMConfig, get_config
-from robo_reward.models.grm.inference import OnlineProgress, ProgressEstimator
-from robo_reward.models.grm.modeling_grm import GRM, build_grm
+from robo_reward.utils.lazy import lazy_exports
+
+_CONFIG = "robo_reward.models.grm.configuration_grm"
+_INFERENCE = "robo_reward.models.grm.inference"
+_MODELING = "robo_reward.models.grm.modeling_grm"
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "PRESETS": _CONFIG,
+        "GRMConfig": _CONFIG,
+        "get_config": _CONFIG,
+        "OnlineProgress": _INFERENCE,
+        "ProgressEstimator": _INFERENCE,
+        "GRM": _MODELING,
+        "build_grm": _MODELING,
+    },
+)
 
 
-def load_grm(path, device: str = "cpu") -> GRM:
+def load_grm(path, device: str = "cpu"):
     """A saved GRM (checkpoint folder, or a training run folder holding `checkpoint/`), in eval mode."""
+    from robo_reward.models.grm.modeling_grm import GRM
+
     return GRM.from_pretrained(path, device=device)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -26,9 +27,12 @@ def train(
     steps: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
+    checkpoint_every: int | None = None,
+    log_every: int | None = None,
     exclude_tasks: tuple[str, ...] = (),
     val_fraction: float = 0.15,
     resume: bool = False,
+    overwrite: bool = False,
     cache_dir: Path | None = None,
     encoder_checkpoint: str | None = None,
     frozen_encoder: bool | None = None,
@@ -45,18 +49,40 @@ def train(
     Runs under `torchrun --nproc-per-node 2 -m robo_reward.cli reward train ...` too (DDP).
     Episodes without a stage column are labelled from a perceptual segmenter
     (`--segmenter-encoder` a TCN checkpoint or preset) or, failing that, uniform time.
+    OUT must be empty (or `--overwrite` it); `--resume` continues its run with the same options
+    (`--steps` may grow) from its verified checkpoint.
     """
+    from robo_reward.utils.preflight import (
+        check_out_folder,
+        require_datasets,
+        require_fraction,
+        require_positive,
+    )
+
+    require_datasets(data)
+    check_out_folder(out, resume=resume, overwrite=overwrite)
+    require_positive(
+        steps=steps, batch_size=batch_size, lr=lr, checkpoint_every=checkpoint_every, log_every=log_every,
+        segmenter_steps=segmenter_steps,
+    )  # fmt: skip
+    require_fraction("val_fraction", val_fraction)
+
     from robo_reward.models.grm.configuration_grm import get_config
+
+    preset = get_config(config)  # a bad name answers before the heavy imports below
+
     from robo_reward.train.reward.trainer import config_with, load_episodes, split_episodes
     from robo_reward.train.reward.trainer import train as run_training
     from robo_reward.utils.cli_helpers import parse_overrides
 
     set_threads(threads)
     cfg = config_with(
-        get_config(config, **parse_overrides(override or [])),
+        dataclasses.replace(preset, **parse_overrides(override or [])) if override else preset,
         steps=steps,
         batch_size=batch_size,
         lr=lr,
+        checkpoint_every=checkpoint_every,
+        log_every=log_every,
         seed=seed,
         encoder_checkpoint=encoder_checkpoint,
         frozen_encoder=frozen_encoder,
@@ -64,10 +90,11 @@ def train(
     episodes = load_episodes(data, exclude_tasks=exclude_tasks)
     train_eps, val_eps = split_episodes(episodes, val_fraction, seed)
     args = {
-        "data": [str(d) for d in data],
+        "data": [str(Path(d).resolve()) for d in data],
         "exclude_tasks": list(exclude_tasks),
         "val_fraction": val_fraction,
         "val_episodes": len(val_eps),
+        "segmenter": [segmenter_encoder, segmenter_steps] if segmenter_encoder else None,
     }
     return run_training(
         cfg,
@@ -75,6 +102,7 @@ def train(
         out,
         val_episodes=val_eps,
         resume=resume,
+        overwrite=overwrite,
         segmenter=_segmenter(segmenter_encoder, segmenter_steps),
         cache_dir=cache_dir,
         extra_args=args,
@@ -91,6 +119,11 @@ def label(
 ) -> Path:
     """Write the GRM's fused progress as a per-frame `grm_progress` column (a new dataset at `out`,
     or `data` itself rewritten when `out` is omitted)."""
+    from robo_reward.utils.preflight import require_checkpoint, require_dataset
+
+    require_dataset(data, "DATA")
+    require_checkpoint(checkpoint)
+
     from robo_reward.data.lerobot_io import load_episodes, write_dataset
     from robo_reward.models.grm.inference import ProgressEstimator
 
@@ -157,6 +190,14 @@ def adapt(
     Reports VOC before/after on `--eval-data` (new task) and `--old-eval-data` (old tasks); each takes
     one or more datasets, pooled.
     """
+    from robo_reward.utils.preflight import require_checkpoint, require_dataset, require_datasets
+
+    require_checkpoint(checkpoint)
+    require_dataset(demo, "--demo")
+    for flag, sets in (("--replay", replay), ("--eval-data", eval_data), ("--old-eval-data", old_eval_data)):
+        if sets:
+            require_datasets(sets, flag)
+
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.grm.features import FeatureCache
     from robo_reward.train.reward.adapt import adapt as run_adapt
@@ -238,6 +279,13 @@ def eval(
     Goal images: the checkpoint's stored reference per task; else `--reference` dataset's successful
     episodes; else the first successful episode of the task in the data (then left out of the metrics).
     """
+    from robo_reward.utils.preflight import require_checkpoint, require_dataset, require_datasets
+
+    require_checkpoint(checkpoint)
+    require_datasets(data)
+    if reference is not None:
+        require_dataset(reference, "--reference")
+
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.grm.features import FeatureCache
     from robo_reward.models.grm.inference import ProgressEstimator

@@ -202,15 +202,16 @@ class GRM(nn.Module):
         return torch.softmax(logits.float(), dim=-1) @ self.bins
 
     # ---- persistence ----------------------------------------------------------------------------
-    def save_pretrained(self, folder: str | Path) -> Path:
-        """config.json + model.safetensors (weights + reference frames) + preprocessing.json + references.json."""
+    def save_pretrained(self, folder: str | Path, atomic: bool = True) -> Path:
+        """config.json + model.safetensors (weights + reference frames) + preprocessing.json + references.json;
+        `atomic=False` inside a training checkpoint's temporary folder."""
         tensors = dict(self.state_dict())
         names = sorted(self.references)
         for i, name in enumerate(names):
             tensors[f"{REFERENCE_PREFIX}{i}"] = torch.from_numpy(np.array(self.references[name], copy=True))
         extras = {"preprocessing": self.preprocessing.to_dict(), "references": {"tasks": names}}
         config = dataclasses.replace(self.config, backbone_weights=None, encoder_checkpoint=None)
-        return save_folder(folder, config, tensors, extras=extras)
+        return save_folder(folder, config, tensors, extras=extras, atomic=atomic)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> GRM:

@@ -68,6 +68,11 @@ def fit(
     feature, as the paper). Writes OUT (config.json + model.safetensors + fit.json) and reports how the
     found steps agree with any stage column.
     """
+    from robo_reward.utils.preflight import require_dataset, require_positive
+
+    require_dataset(demos, "--demos")
+    require_positive(episodes=episodes, steps=steps, top_m=top_m)
+
     import torch
 
     from robo_reward.data.lerobot_io import load_episodes
@@ -128,6 +133,15 @@ def score(
     against DATA's successes (`auroc_success_vs_negatives`), for tasks where DATA holds few failures.
     GRM: a general reward model checkpoint scored on the same episodes, in the same table (its goal
     reference for a task it has none of: the first fitted demo)."""
+    from robo_reward.utils.preflight import require_checkpoint, require_dataset
+
+    require_checkpoint(checkpoint)
+    require_dataset(data)
+    if negatives is not None:
+        require_dataset(negatives, "--negatives")
+    if grm is not None:
+        require_checkpoint(grm, "--grm")
+
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
     from robo_reward.models.perceptual.segmentation import boundary_shifts, stage_starts, step_ious

@@ -1,13 +1,17 @@
 """Behaviour cloning of the flow policy: flow-matching loss on (observation, action chunk) samples.
 
     out/metrics.jsonl                    one line per `log_every` steps (loss, lr, grad norm, samples/s)
-    out/checkpoints/step_XXXXXX/         policy folder + optimizer.safetensors(+.json) + trainer_state.json
-                                         (+ ema/, the averaged policy, when ema_decay > 0)
+    out/run.json                         the run's id and the hash of the options that decide its results
+    out/checkpoints/step_XXXXXX/         policy folder + optimizer.safetensors(+.json) + rng state +
+                                         trainer_state.json + manifest.json (+ ema/, the averaged policy,
+                                         when ema_decay > 0); one unit each, the newest `keep_checkpoints`
     out/model/                           the final policy (config.json, model.safetensors, ...); the
                                          exponential moving average of the weights when ema_decay > 0
 
 Runs as one process or under `torchrun --nproc-per-node N` (DDP: gloo on CPU, nccl on GPU); each rank
-draws its own batch of `batch_size // N` samples.
+draws its own batch of `batch_size // N` samples. `--resume` verifies the newest checkpoint against its
+manifest and this run's options, and cuts `metrics.jsonl` back to it; a single-process resume also
+restores the random generators, so it continues exactly as the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,10 +29,15 @@ import torch
 
 from robo_reward.data.episode import ENV_STATE_KEY, IMAGE_KEY, Episode
 from robo_reward.models.flow_policy import FlowPolicy, compute_normalization, make_config
+from robo_reward.train.bc.checkpoints import latest_checkpoint, save_checkpoint
 from robo_reward.train.bc.data import ChunkDataset, random_shift
-from robo_reward.train.bc.state import cleanup_distributed, init_distributed, load_optimizer, save_optimizer
-from robo_reward.utils.io import read_json, write_json
+from robo_reward.utils.distributed import cleanup_distributed, init_distributed
+from robo_reward.utils.errors import ResumeError, UserError
+from robo_reward.utils.io import write_json
+from robo_reward.utils.killpoints import kill_point
 from robo_reward.utils.logging import MetricsLogger, progress_bar
+from robo_reward.utils.run_folder import TrainingRun
+from robo_reward.utils.training_state import load_optimizer, load_rng_state
 
 
 @dataclass
@@ -62,6 +70,28 @@ class BCConfig:
     seed: int = 0
     threads: int | None = None
     resume: bool = False
+    overwrite: bool = False  # replace a previous run in `out`
+
+
+# options a resumed run may change: they do not alter what the finished run computes up to its checkpoint
+RESUMABLE_FIELDS = (
+    "out",
+    "steps",
+    "log_every",
+    "ckpt_every",
+    "keep_checkpoints",
+    "threads",
+    "resume",
+    "overwrite",
+)
+
+
+def hashed_config(cfg: BCConfig, episodes: Sequence[Episode], aux_episodes: Sequence[Episode] | None) -> dict:
+    """The options and data that decide a run's results: what `--resume` must find unchanged."""
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RESUMABLE_FIELDS}
+    d["episodes"] = [len(episodes), sum(len(e) for e in episodes)]
+    d["aux_episodes"] = [len(aux_episodes or ()), sum(len(e) for e in aux_episodes or ())]
+    return d
 
 
 def lr_at(step: int, cfg: BCConfig) -> float:
@@ -73,11 +103,12 @@ def lr_at(step: int, cfg: BCConfig) -> float:
 
 
 def load_training_episodes(dirs: Sequence[Path], max_episodes: int | None = None) -> list[Episode]:
-    from robo_reward.data.lerobot_io import dataset_info, load_episodes
+    from robo_reward.data.lerobot_io import load_episodes
+    from robo_reward.data.local_dataset import require_info
 
     episodes: list[Episode] = []
     for d in dirs:
-        n = dataset_info(d)["episodes"]
+        n = require_info(d)["total_episodes"]
         wanted = range(n if max_episodes is None else min(n, max_episodes))
         episodes += load_episodes(d, episodes=wanted)
     return episodes
@@ -96,23 +127,6 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 def ema_decay_at(step: int, decay: float) -> float:
     """The decay used after optimizer step `step` (0-based): ramps from 0.1 toward `decay`."""
     return min(decay, (1 + step) / (10 + step))
-
-
-def _latest_checkpoint(out: Path) -> Path | None:
-    done = sorted(p for p in (out / "checkpoints").glob("step_*") if (p / "trainer_state.json").exists())
-    return done[-1] if done else None
-
-
-def _save_checkpoint(policy: FlowPolicy, opt, step: int, cfg: BCConfig, ema: FlowPolicy | None) -> Path:
-    folder = cfg.out / "checkpoints" / f"step_{step:06d}"
-    policy.save_pretrained(folder)
-    if ema is not None:
-        ema.save_pretrained(folder / "ema")
-    save_optimizer(opt, folder / "optimizer.safetensors")
-    write_json(folder / "trainer_state.json", {"step": step, "bc_config": dataclasses.asdict(cfg)})
-    for old in sorted((cfg.out / "checkpoints").glob("step_*"))[: -cfg.keep_checkpoints]:
-        shutil.rmtree(old, ignore_errors=True)
-    return folder
 
 
 def build_policy(cfg: BCConfig, data: ChunkDataset, source_image_size: int) -> FlowPolicy:
@@ -161,24 +175,43 @@ def train_bc(
         cleanup_distributed()
 
 
+def check_config(cfg: BCConfig) -> None:
+    """Options that cannot work, before any data is loaded."""
+    for name in ("steps", "batch_size", "log_every", "ckpt_every"):
+        if getattr(cfg, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(cfg, name)}")
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise UserError(f"--lr must be a positive number, got {cfg.lr}")
+    if not 0 <= cfg.ema_decay < 1:
+        raise UserError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
+
+
 def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device: torch.device) -> Path:
-    resume_from = _latest_checkpoint(cfg.out) if cfg.resume else None
+    check_config(cfg)
     if episodes is None:
         if not cfg.data:
-            raise ValueError("no training data: pass --data DIR [DIR ...]")
+            raise UserError("no training data: pass --data DIR [DIR ...]")
         episodes = load_training_episodes(cfg.data, cfg.max_episodes)
+    if cfg.aux_data and aux_episodes is None:
+        aux_episodes = load_training_episodes(cfg.aux_data)
+    run = TrainingRun.open(
+        cfg.out, "bc", hashed_config(cfg, episodes, aux_episodes), resume=cfg.resume, overwrite=cfg.overwrite,
+        rank=rank,
+    )  # fmt: skip
+    resume_from = latest_checkpoint(run) if run.resumed else None
+    run.cut_logs({"metrics.jsonl": "step"}, resume_from)
     source_size = int(next(iter(episodes[0].views.values())).shape[1])
     start = 0
     if resume_from is not None:
-        policy = FlowPolicy.from_pretrained(resume_from)
-        start = int(read_json(resume_from / "trainer_state.json")["step"])
+        policy = FlowPolicy.from_pretrained(resume_from.folder)
+        start = resume_from.counters["step"]
+        if start > cfg.steps:
+            raise ResumeError(
+                f"--resume: the checkpoint is at step {start}, past --steps {cfg.steps}: pass --steps ≥ {start}"
+            )
         pcfg = policy.config
     else:
         pcfg = make_config(cfg.config, **cfg.overrides)
-    if resume_from is not None and (policy.config.aux_dim > 0) != (cfg.aux_weight > 0):
-        raise ValueError(
-            f"--aux-weight {cfg.aux_weight} does not match the checkpoint (aux_dim {policy.config.aux_dim})"
-        )
     data = ChunkDataset.from_episodes(
         episodes, pcfg.views, pcfg.image_size, pcfg.chunk_size, cfg.outcomes,
         environment_state=cfg.aux_weight > 0,
@@ -196,28 +229,22 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
             )
     ema = None
     if cfg.ema_decay > 0:
-        saved = resume_from / "ema" if resume_from is not None else None
-        ema = (
-            FlowPolicy.from_pretrained(saved)
-            if saved is not None and saved.exists()
-            else copy.deepcopy(policy)
-        )
+        ema = FlowPolicy.from_pretrained(resume_from.folder / "ema") if resume_from else copy.deepcopy(policy)
         ema.to(device).eval().requires_grad_(False)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng([cfg.seed, rank, start])
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + start)
     if resume_from is not None:
-        load_optimizer(opt, resume_from / "optimizer.safetensors")
+        load_optimizer(opt, resume_from.folder / "optimizer.safetensors")
+        if world == 1:  # the generators of rank 0 only are saved: DDP ranks draw fresh ones
+            load_rng_state(resume_from.folder, {"batches": rng}, {"augment": gen})
     model = policy
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(policy)
 
-    rng = np.random.default_rng([cfg.seed, rank, start])
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + start)
     weights = data.sampling_weights()
     local_batch = max(1, cfg.batch_size // world)
-    logger = MetricsLogger(cfg.out) if rank == 0 else None
     aux_frames = None
-    if cfg.aux_data and aux_episodes is None:
-        aux_episodes = load_training_episodes(cfg.aux_data)
     if aux_episodes:
         if cfg.aux_weight <= 0 or world > 1:
             raise ValueError("--aux-data needs --aux-weight > 0 and a single process")
@@ -225,6 +252,7 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
             aux_episodes, policy.config.views, policy.config.image_size, 1,
             outcomes=("success", "partial", "failure"), environment_state=True,
         )  # fmt: skip
+    logger = MetricsLogger(cfg.out) if rank == 0 else None
     if rank == 0:
         write_json(cfg.out / "bc_config.json", dataclasses.asdict(cfg))
         print(
@@ -278,11 +306,12 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
                 bar.update(job, info=f"loss {np.mean(window):.4f}{aux_info}")
                 window, aux_window, extra_window, t_last, n_last = [], [], [], now, 0
             bar.update(job, completed=done)
+            kill_point("step")
             if rank == 0 and (done % cfg.ckpt_every == 0 and done < cfg.steps):
-                _save_checkpoint(policy, opt, done, cfg, ema)
+                save_checkpoint(run, done, policy, opt, ema, cfg, rng, gen, cfg.keep_checkpoints)
     final = cfg.out / "model"
     if rank == 0:
-        _save_checkpoint(policy, opt, cfg.steps, cfg, ema)
+        save_checkpoint(run, cfg.steps, policy, opt, ema, cfg, rng, gen, cfg.keep_checkpoints)
         training = {
             "steps": cfg.steps, "data": [str(d) for d in cfg.data], "episodes": data.num_episodes,
             "ema_decay": cfg.ema_decay, "aux_weight": cfg.aux_weight,

@@ -124,7 +124,7 @@ def train_dpo(
     params = list(policy.parameters()) if cfg.train_trunk else freeze_trunk(policy)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if resume and ckpt.exists():
-        from robo_reward.train.bc.state import load_optimizer
+        from robo_reward.utils.training_state import load_optimizer
 
         load_optimizer(optimizer, ckpt / "optimizer.safetensors")
     policy.eval()  # dropout off: the flow-matching errors must be deterministic given noise and t
@@ -207,7 +207,7 @@ def train_dpo(
 
 
 def _save(ckpt: Path, policy, reference, optimizer, state: dict) -> None:
-    from robo_reward.train.bc.state import save_optimizer
+    from robo_reward.utils.training_state import save_optimizer
 
     def write(tmp: Path) -> None:
         policy.save_pretrained(tmp / "policy")

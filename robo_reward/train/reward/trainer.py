@@ -1,9 +1,11 @@
 """GRM training: `robo-reward reward train --config grm-small --data DIR [DIR ...] --out runs/grm`.
 
 Runs as one process or under `torchrun --nproc-per-node N` (DDP: gloo on CPU, nccl on GPU). The run
-folder holds `train_args.json`, `metrics.jsonl`, `checkpoint/` (the model: config.json +
-model.safetensors + preprocessing.json), `trainer_state.json` +
-`optimizer.safetensors(.json)`, `feature_cache/` (frozen-encoder features) and `summary.json`.
+folder holds `run.json` (run id, options hash), `train_args.json`, `metrics.jsonl`, `checkpoint/` (one
+verified unit: the model — config.json + model.safetensors + preprocessing.json — with the optimizer,
+the random generators, `trainer_state.json` and `manifest.json`), `feature_cache/` (frozen-encoder
+features) and `summary.json`. `--resume` verifies the checkpoint against its manifest and the run's
+options and cuts `metrics.jsonl` back to it; single-process, it continues exactly.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from robo_reward.data.episode import Episode
 from robo_reward.models.grm.configuration_grm import GRMConfig, with_training_of
@@ -23,7 +24,6 @@ from robo_reward.models.grm.features import FeatureCache
 from robo_reward.models.grm.inference import ProgressEstimator
 from robo_reward.models.grm.modeling_grm import GRM, build_grm, count_parameters
 from robo_reward.rewards.metrics import voc
-from robo_reward.train.bc.state import init_distributed, load_optimizer, save_optimizer
 from robo_reward.train.reward.batches import (
     TrainData,
     cached_features,
@@ -32,16 +32,18 @@ from robo_reward.train.reward.batches import (
     make_batch,
     task_key,
 )
-from robo_reward.utils.io import read_json, write_json
+from robo_reward.utils.distributed import barrier, init_distributed
+from robo_reward.utils.errors import ResumeError
+from robo_reward.utils.io import write_json
+from robo_reward.utils.killpoints import kill_point
 from robo_reward.utils.logging import MetricsLogger, progress_bar
+from robo_reward.utils.run_folder import TrainingRun
+from robo_reward.utils.training_state import load_optimizer, load_rng_state, save_optimizer, save_rng_state
 
 CHECKPOINT = "checkpoint"
 OPTIMIZER = "optimizer.safetensors"
-
-
-def barrier() -> None:
-    if dist.is_initialized():
-        dist.barrier()
+# config fields a resumed run may change: they do not alter what it computed up to its checkpoint
+RESUMABLE_FIELDS = ("steps", "checkpoint_every", "log_every")
 
 
 # ---------------------------------------------------------------- data
@@ -120,6 +122,28 @@ def validation_voc(model: GRM, episodes: list[Episode], cache: FeatureCache | No
 # ---------------------------------------------------------------- the loop
 
 
+def hashed_config(
+    config: GRMConfig, episodes: list[Episode], val_episodes: list[Episode] | None, extra: dict
+) -> dict:
+    """The options and data that decide a run's results: what `--resume` must find unchanged."""
+    d = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_FIELDS}
+    d["episodes"] = [len(episodes), sum(len(e) for e in episodes)]
+    d["val_episodes"] = [len(val_episodes or ()), sum(len(e) for e in val_episodes or ())]
+    return d | extra
+
+
+def _save_checkpoint(
+    training_run: TrainingRun, model: GRM, optimizer, step: int, rng: np.random.Generator
+) -> None:
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, atomic=False)
+        save_optimizer(optimizer, tmp / OPTIMIZER)
+        save_rng_state(tmp, {"batches": rng})
+        write_json(tmp / "trainer_state.json", {"step": step})
+
+    training_run.save_checkpoint(training_run.out / CHECKPOINT, write, {"step": step})
+
+
 def train(
     config: GRMConfig,
     episodes: list[Episode],
@@ -130,15 +154,26 @@ def train(
     segmenter=None,
     cache_dir: str | Path | None = None,
     extra_args: dict | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Train a GRM on `episodes`; returns the run folder. `init` starts from an existing model."""
+    """Train a GRM on `episodes`; returns the run folder. `init` starts from an existing model.
+
+    A new run needs an empty `out` (or `overwrite`); `resume` continues the run in `out` from its
+    verified checkpoint, with the same config (but `steps`, `checkpoint_every`, `log_every`) and data."""
     rank, world, device = init_distributed()
     run = Path(out)
+    identity = {"init": init is not None, "segmenter": segmenter is not None, **(extra_args or {})}
+    training_run = TrainingRun.open(
+        run, "reward", hashed_config(config, episodes, val_episodes, identity), resume=resume,
+        overwrite=overwrite, rank=rank,
+    )  # fmt: skip
+    manifest = training_run.load_checkpoint(run / CHECKPOINT) if resume else None
+    training_run.cut_logs({"metrics.jsonl": "step"}, manifest)
+    resuming = manifest is not None
     torch.manual_seed(config.seed)
     model = init if init is not None else build_grm(config)
-    resuming = resume and (run / CHECKPOINT / "config.json").exists()
     if resuming:
-        model = GRM.from_pretrained(run / CHECKPOINT)
+        model = GRM.from_pretrained(manifest.folder)
     model.config = config = with_training_of(model.config, config)
     model = model.to(device)
     data = TrainData.build(
@@ -174,16 +209,21 @@ def train(
     sampler = data.sampler(config.zero_hop_fraction)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    step = 0
-    if resume and (run / OPTIMIZER).exists():
-        load_optimizer(optimizer, run / OPTIMIZER)
-        step = int(read_json(run / "trainer_state.json")["step"])
+    step = manifest.counters["step"] if resuming else 0
+    if step > config.steps:
+        raise ResumeError(
+            f"--resume: the checkpoint is at step {step}, past --steps {config.steps}: pass --steps ≥ {step}"
+        )
+    rng = np.random.default_rng([config.seed, rank, step])
+    if resuming:
+        load_optimizer(optimizer, manifest.folder / OPTIMIZER)
+        if world == 1:  # rank 0's generators only are saved: DDP ranks draw fresh ones
+            load_rng_state(manifest.folder, {"batches": rng})
     core = model
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
             core, device_ids=[device] if device.type == "cuda" else None
         )
-    rng = np.random.default_rng([config.seed, rank, step])
     logger = MetricsLogger(run) if rank == 0 else None
     batch_size = max(1, config.batch_size // world)
     core.train()
@@ -207,17 +247,16 @@ def train(
                     **{"charts/lr": lr_at(step - 1, config)},
                 )
                 bar.update(task, completed=step, info=f"loss {stats['loss']:.3f} mae {stats['hop_mae']:.3f}")
+            kill_point("step")
             if step % config.checkpoint_every == 0 or step == config.steps:
                 if rank == 0:
-                    core.save_pretrained(run / CHECKPOINT)
-                    save_optimizer(optimizer, run / OPTIMIZER)
-                    write_json(run / "trainer_state.json", {"step": step})
-                    if val_episodes and logger:
+                    if val_episodes and logger:  # logged before the checkpoint that counts it
                         core.eval()
                         logger.log(
                             step, **{"charts/val_voc_dense": validation_voc(core, val_episodes, cache)}
                         )
                         core.train()
+                    _save_checkpoint(training_run, core, optimizer, step, rng)
                 barrier()
     summary = {
         "steps": step,
