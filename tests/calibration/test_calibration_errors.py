@@ -136,7 +136,7 @@ def _write(folder, images):
     return str(folder)
 
 
-def test_cli_errors_are_one_line_and_distinct(renders, tmp_path):
+def test_cli_errors_are_one_line_and_distinct(renders, tmp_path, capsys):
     images, away, truth = renders
     shots, empty = _write(tmp_path / "shots", images), _write(tmp_path / "empty", [away] * 3)
     BoardSpec(dictionary="DICT_4X4_50").save(tmp_path / "wrong.json")
@@ -148,10 +148,12 @@ def test_cli_errors_are_one_line_and_distinct(renders, tmp_path):
     }.items():
         if name == "moved":
             truth.save(tmp_path / "cam.json")
+        capsys.readouterr()
         with pytest.raises(SystemExit) as err:
             main(["calibrate", *args, "--out", str(tmp_path / f"out_{name}.json")])
-        messages[name] = str(err.value.code)
-        assert "\n" not in messages[name] and not (tmp_path / f"out_{name}.json").exists()
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert err.value.code == 2 and len(lines) == 1 and not (tmp_path / f"out_{name}.json").exists()
+        messages[name] = lines[0].partition(": error: ")[2]
     assert messages["none"].startswith("no board found in any of 3 images")
     assert messages["wrong"].startswith("markers found but they do not match the board spec")
     assert "check --board" in messages["wrong"] and "--allow-motion" in messages["moved"]

@@ -16,6 +16,7 @@ from robo_reward.train.rl.configuration_rl import LogConfig, RLConfig, RolloutCo
 from robo_reward.train.rl.flow_ppo import FlowPPOConfig
 from robo_reward.train.rl.steered_sac import NoiseSACConfig, ResidualSACConfig
 from robo_reward.train.rl.trainer import train
+from robo_reward.utils.errors import ResumeError
 from robo_reward.utils.logging import read_metrics
 
 SMALL_ALGOS = {
@@ -91,7 +92,7 @@ def test_train_writes_metrics_checkpoint_and_resumes(tiny_init, tmp_path, algo):
 
 def test_resume_refuses_other_settings(tiny_init, tmp_path):
     train(small_cfg(tiny_init, reward="sparse", rollouts=1), tmp_path / "r", show_progress=False)
-    with pytest.raises(ValueError, match="other settings.*reward"):
+    with pytest.raises(ResumeError, match="other options.*reward"):
         train(
             small_cfg(tiny_init, reward="oracle", rollouts=2),
             tmp_path / "r",

@@ -44,10 +44,22 @@ def _plain(cfg: RLConfig) -> RLConfig:
     return RLConfig.from_dict(cfg.to_dict())
 
 
+def _preflight(cfg: RLConfig, out: Path, resume: bool, overwrite: bool) -> None:
+    """The cheap checks, before any model or simulator loads."""
+    from robo_reward.utils.preflight import check_out_folder, require_checkpoint
+
+    require_checkpoint(cfg.init, "--init")
+    for flag, path in (("--grm", cfg.grm), ("--perceptual", cfg.perceptual)):
+        if path and cfg.reward in ("grm", "perceptual", "naive"):
+            require_checkpoint(path, flag)
+    check_out_folder(out, resume=resume, overwrite=overwrite)
+
+
 def train(
     cfg: Annotated[CLIConfig, tyro.conf.OmitArgPrefixes],
     out: Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     json: Path | None = None,
     threads: int | None = 1,  # torch threads; more oversubscribe a busy 2-core CPU
 ) -> dict:
@@ -62,10 +74,11 @@ def train(
     from robo_reward.paths import runs_dir
     from robo_reward.train.rl.trainer import train as run
 
-    set_threads(threads)
     cfg = _plain(cfg)
     out = out or runs_dir() / "rl" / f"{cfg.task}-{cfg.reward}-{cfg.algorithm}-s{cfg.seed}"
-    summary = run(cfg, out, resume=resume)
+    _preflight(cfg, out, resume=resume, overwrite=overwrite)
+    set_threads(threads)
+    summary = run(cfg, out, resume=resume, overwrite=overwrite)
     console.print(f"run folder {out}")
     row = {k: summary[k] for k in ("episodes", "env_steps", "final_success", "wall_s")}
     if "eval" in summary:
@@ -80,6 +93,7 @@ def compare(
     rewards: str = "sparse,naive,grm,perceptual,oracle",
     seeds: int = 3,
     out: Path | None = None,
+    overwrite: bool = False,
     json: Path | None = None,
     threads: int | None = 1,
 ) -> dict:
@@ -89,11 +103,12 @@ def compare(
     from robo_reward.paths import runs_dir
     from robo_reward.train.rl.compare import compare as run
 
-    set_threads(threads)
     cfg = _plain(cfg)
     names = [r.strip() for r in rewards.split(",") if r.strip()]
     out = out or runs_dir() / "rl" / f"compare-{cfg.task}-{cfg.algorithm}"
-    result = run(cfg, names, seeds, out)
+    _preflight(cfg, out, resume=False, overwrite=overwrite)
+    set_threads(threads)
+    result = run(cfg, names, seeds, out, overwrite=overwrite)
     print_table(f"rl compare {cfg.task} ({seeds} seeds, {cfg.rollouts} rollouts)", result["table"])
     console.print(f"plot {result['plot']}")
     emit_json(json, result)

@@ -41,7 +41,12 @@ def rollouts_to_fraction(x: np.ndarray, y: np.ndarray, final: float, fraction: f
 
 
 def compare(
-    base: RLConfig, rewards: list[str], seeds: int, out: str | Path, show_progress: bool | None = None
+    base: RLConfig,
+    rewards: list[str],
+    seeds: int,
+    out: str | Path,
+    show_progress: bool | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     from robo_reward.utils.cli_helpers import markdown_table
     from robo_reward.utils.plots import line_plot
@@ -52,7 +57,9 @@ def compare(
     runs: dict[str, list[dict]] = {}
     for cfg in configs:
         run_dir = out / cfg.reward / f"seed{cfg.seed - base.seed}"
-        runs.setdefault(cfg.reward, []).append(train(cfg, run_dir, show_progress=show_progress))
+        runs.setdefault(cfg.reward, []).append(
+            train(cfg, run_dir, overwrite=overwrite, show_progress=show_progress)
+        )
     rows, series, bands, progress_series = [], {}, {}, {}
     for reward, summaries in runs.items():
         x, mean, lo, hi = mean_curve([s["curve"] for s in summaries], base.rollouts)

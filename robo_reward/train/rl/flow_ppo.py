@@ -197,17 +197,17 @@ class FlowPPO(Algorithm):
 
     # ---- state -------------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        from robo_reward.train.bc.state import save_optimizer
         from robo_reward.utils.io import write_json
+        from robo_reward.utils.training_state import save_optimizer
 
         self.actor.save(folder / "learner")
         save_optimizer(self.optimizer, folder / "learner" / "optimizer.safetensors")
         write_json(folder / "learner" / "counters.json", {"updates": self.updates, "algorithm": self.name})
 
     def load(self, folder: Path) -> None:
-        from robo_reward.train.bc.state import load_optimizer
         from robo_reward.utils.checkpoint import load_folder
         from robo_reward.utils.io import read_json
+        from robo_reward.utils.training_state import load_optimizer
 
         counters = read_json(folder / "learner" / "counters.json")
         if counters.get("algorithm") != self.name:

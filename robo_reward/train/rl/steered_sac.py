@@ -268,7 +268,7 @@ class SteeredSAC(Algorithm):
 
     # ---- state -------------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        from robo_reward.train.bc.state import save_optimizer
+        from robo_reward.utils.training_state import save_optimizer
 
         tensors = {f"actor.{k}": v for k, v in self.actor.state_dict().items()}
         tensors |= {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
@@ -286,7 +286,7 @@ class SteeredSAC(Algorithm):
         write_json(folder / "learner" / "counters.json", counters)
 
     def load(self, folder: Path) -> None:
-        from robo_reward.train.bc.state import load_optimizer
+        from robo_reward.utils.training_state import load_optimizer
 
         cfg, tensors = load_folder(folder / "learner")
         if cfg.get("algorithm") != self.name:

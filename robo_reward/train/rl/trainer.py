@@ -31,9 +31,10 @@ from robo_reward.train.rl.algorithm import get_algorithm
 from robo_reward.train.rl.configuration_rl import RLConfig
 from robo_reward.train.rl.rollout import DecisionCollector, EpisodeRecord
 from robo_reward.train.rl.run_summary import evaluate_policy, summarize_run
-from robo_reward.utils.checkpoint import write_checkpoint
 from robo_reward.utils.io import read_json, write_json
+from robo_reward.utils.killpoints import kill_point
 from robo_reward.utils.logging import MetricsLogger, progress_bar
+from robo_reward.utils.run_folder import TrainingRun
 
 TRAIN_SEED_BASE = 50_000
 
@@ -63,43 +64,37 @@ def make_reward_env(envs, cfg: RLConfig, instruction: str, n_action_steps: int) 
     return ProgressRewardWrapper(envs, source, shaping, potential_every=every)
 
 
-def _cut_log(path: Path, keep: int) -> None:
-    """Keep the first `keep` lines of a JSONL log (what the checkpoint being resumed had seen)."""
-    if path.exists():
-        lines = path.read_text().splitlines(keepends=True)[:keep]
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(lines))
-        tmp.replace(path)
+def results_config(cfg: RLConfig) -> dict[str, Any]:
+    """The options that decide a run's results: what `--resume` must match (the episode budget may
+    grow; the device, logging and evaluation do not change what is learnt)."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in ("rollouts", "device", "log")}
 
 
-def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: bool | None = None) -> dict:
-    """Run `cfg.algo` from `cfg.init` on `cfg.reward` for `cfg.rollouts` episodes; returns the summary."""
+def train(
+    cfg: RLConfig,
+    out: str | Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    show_progress: bool | None = None,
+) -> dict:
+    """Run `cfg.algo` from `cfg.init` on `cfg.reward` for `cfg.rollouts` episodes; returns the summary.
+
+    A new run refuses a non-empty `out` unless `overwrite`; `resume` continues from the newest verified
+    checkpoint (same results config) with the logs cut back to it. Episodes in flight when the
+    checkpoint was written are not resumed: the envs restart at fresh seeds."""
     from robo_reward.models.flow_policy import FlowPolicy
     from robo_reward.sim import task_spec
 
     out = Path(out)
     ckpt = out / "checkpoint"
-    state: dict[str, Any] = {"episodes": 0, "env_steps": 0, "updates": 0, "wall": 0.0, "next_seed": None}
+    run = TrainingRun.open(out, "rl", results_config(cfg), resume=resume, overwrite=overwrite)
+    manifest = run.load_checkpoint(ckpt) if run.resumed else None
+    run.cut_logs({"metrics.jsonl": "step", "episodes.jsonl": None}, manifest)
+    state: dict[str, Any] = {"episodes": 0, "env_steps": 0, "wall": 0.0, "next_seed": None}
     state["timings"] = {"sim": 0.0, "reward": 0.0, "policy": 0.0, "update": 0.0}
-    if resume:
-        if not (ckpt / "trainer_state.json").exists():
-            raise FileNotFoundError(f"--resume: {ckpt} holds no checkpoint; start without --resume")
-        saved = read_json(out / "rl_config.json")
-        mine = cfg.to_dict() | {"rollouts": saved["rollouts"]}
-        if mine != saved:
-            changed = sorted(k for k in saved if saved[k] != mine.get(k))
-            raise ValueError(
-                f"--resume: {out} was run with other settings ({', '.join(changed)}); use a new --out"
-            )
-        state = read_json(ckpt / "trainer_state.json")
-        for log in ("metrics.jsonl", "episodes.jsonl"):
-            _cut_log(out / log, state["episodes"])
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in ("metrics.jsonl", "episodes.jsonl", "summary.json"):
-            (out / stale).unlink(missing_ok=True)
+    if manifest is not None:
+        state = read_json(manifest.folder / "trainer_state.json")
     write_json(out / "rl_config.json", cfg.to_dict())
-
     torch.manual_seed(cfg.seed)
     policy = FlowPolicy.from_pretrained(cfg.init, device=cfg.device)
     pc = policy.config
@@ -108,8 +103,8 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
     horizon = cfg.rollout.max_steps or spec.max_steps
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
     algo = get_algorithm(cfg.algorithm)(policy, cfg, cfg.algo, n_exec, horizon, generator)
-    if resume:
-        algo.load(ckpt)
+    if manifest is not None:
+        algo.load(manifest.folder)
 
     image_size = cfg.rollout.image_size or getattr(pc, "source_image_size", None) or pc.image_size
     envs = make_vector_env(cfg.task, cfg.rollout.num_envs, image_size, cfg.rollout.max_steps)
@@ -141,7 +136,8 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
             algo.save(tmp)
             write_json(tmp / "trainer_state.json", state)
 
-        write_checkpoint(ckpt, write)
+        counters = {"episodes": state["episodes"], "step": state["episodes"], "env_steps": state["env_steps"]}
+        run.save_checkpoint(ckpt, write, counters)
 
     with (
         MetricsLogger(out) as metrics,
@@ -168,6 +164,7 @@ def train(cfg: RLConfig, out: str | Path, resume: bool = False, show_progress: b
                 **{f"time/{k}": v for k, v in timings().items()},
             )
             bar.update(task_id, completed=min(rec.index, cfg.rollouts), info=f"success {np.mean(recent):.2f}")
+            kill_point("episode")  # logs ahead of the last checkpoint: a resume must cut them back
             if rec.index % cfg.log.checkpoint_every == 0:
                 checkpoint_due.append(rec.index)
             return rec.index >= cfg.rollouts
