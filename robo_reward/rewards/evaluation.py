@@ -152,8 +152,11 @@ def evaluate_source(
             else np.zeros(len(episodes[i]))
             for i in with_truth
         ]
-        taus = [M.kendall_tau(dense[i], privileged_progress(episodes[i])) for i in with_truth]
-        out["kendall_tau"] = float(np.mean(taus))
+        truth = [privileged_progress(episodes[i]) for i in with_truth]
+        out["kendall_tau"] = float(
+            np.mean([M.kendall_tau(dense[i], t) for i, t in zip(with_truth, truth, strict=True)])
+        )
+        out["potential"] = M.potential_diagnostics([dense[i] for i in with_truth], truth)
         out["epic"] = M.progress_epic_distance(
             [dense[i] for i in with_truth],
             [privileged_progress(episodes[i]) for i in with_truth],

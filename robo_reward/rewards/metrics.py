@@ -58,6 +58,44 @@ def success_failure_gap(final: np.ndarray, outcomes: Sequence[str]) -> float:
     return float(s.mean() - f.mean()) if len(s) and len(f) else float("nan")
 
 
+def potential_diagnostics(
+    predicted: Sequence[np.ndarray],
+    truth: Sequence[np.ndarray],
+    windows: Sequence[int] = (2, 4, 8, 16),
+    over: float = 0.2,
+) -> dict[str, float]:
+    """How a learned potential Φ̂ errs against privileged progress Φ, in the terms shaping cares about.
+
+    - `diff_snr@k`: over every k-frame window of every episode, std(ΔΦ) / std(ΔΦ̂ − ΔΦ): how much of a
+      k-step potential difference (the shaped reward of a k-step decision) is signal rather than noise;
+    - `diff_corr@k`: the correlation of ΔΦ̂ with ΔΦ over those windows;
+    - `bias_spread`: the std over episodes of each episode's mean error Φ̂ − Φ (a start-dependent
+      offset), beside `error_std` (the std of the error within episodes, around their own mean);
+    - `over_rate`: the share of frames Φ̂ puts more than `over` above Φ (states the model over-rates).
+    """
+    out: dict[str, float] = {}
+    errors = [
+        np.asarray(p, np.float64) - np.asarray(t, np.float64) for p, t in zip(predicted, truth, strict=True)
+    ]
+    for k in windows:
+        d_hat, d_true = [], []
+        for p, t in zip(predicted, truth, strict=True):
+            p, t = np.asarray(p, np.float64), np.asarray(t, np.float64)
+            if len(p) > k:
+                d_hat.append(p[k:] - p[:-k])
+                d_true.append(t[k:] - t[:-k])
+        if not d_hat:
+            continue
+        dh, dt = np.concatenate(d_hat), np.concatenate(d_true)
+        noise = np.std(dh - dt)
+        out[f"diff_snr@{k}"] = float(np.std(dt) / noise) if noise > 1e-12 else float("inf")
+        out[f"diff_corr@{k}"] = float(np.corrcoef(dh, dt)[0, 1]) if np.std(dh) > 0 and np.std(dt) > 0 else 0.0
+    out["bias_spread"] = float(np.std([e.mean() for e in errors]))
+    out["error_std"] = float(np.sqrt(np.mean([np.var(e) for e in errors])))
+    out["over_rate"] = float(np.mean(np.concatenate(errors) > over))
+    return out
+
+
 def voc(progress: np.ndarray) -> float:
     """Value-order correlation: Spearman(predicted progress (T,), frame index 0..T-1)."""
     progress = np.asarray(progress)

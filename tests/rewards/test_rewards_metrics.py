@@ -156,3 +156,24 @@ def test_success_failure_gap_hand_value():
     outcomes = ["success", "success", "partial", "failure", "failure"]
     assert M.success_failure_gap(final, outcomes) == pytest.approx(0.95 - 0.3)
     assert np.isnan(M.success_failure_gap(final[:2], outcomes[:2]))
+
+
+def test_potential_diagnostics_separate_noise_offset_and_over_rating():
+    rng = np.random.default_rng(0)
+    truth = [np.linspace(0, 1, 41) ** 2 for _ in range(20)]
+    biases = rng.normal(0, 0.1, 20)
+    offset = [t + b for t, b in zip(truth, biases, strict=True)]  # a constant per episode
+    noisy = [t + rng.normal(0, 0.05, 41) for t in truth]
+    d = M.potential_diagnostics(offset, truth, windows=(2, 8))
+    # a per-episode offset cancels in every difference: perfect differences, all error between episodes
+    assert d["diff_snr@2"] == float("inf") and d["diff_corr@2"] == pytest.approx(1.0)
+    assert d["bias_spread"] == pytest.approx(np.std(biases))
+    assert d["error_std"] == pytest.approx(0.0, abs=1e-12)
+    n = M.potential_diagnostics(noisy, truth, windows=(2, 8))
+    # white noise σ = 0.05: a k-frame difference carries noise of std √2·σ whatever k, while the signal
+    # grows with k, so longer windows are cleaner
+    dt2 = np.concatenate([t[2:] - t[:-2] for t in truth])
+    assert n["diff_snr@2"] == pytest.approx(np.std(dt2) / (np.sqrt(2) * 0.05), rel=0.15)
+    assert n["diff_snr@8"] > 3 * n["diff_snr@2"] and n["error_std"] == pytest.approx(0.05, rel=0.1)
+    over = M.potential_diagnostics([t + 0.3 * (t > 0.5) for t in truth], truth)
+    assert over["over_rate"] == pytest.approx(np.mean(truth[0] > 0.5))
