@@ -67,7 +67,7 @@ class _Stages:
     def __init__(self, names: list[str]):
         from robo_reward.utils.logging import progress_bar
 
-        self.bar = progress_bar(disable=False)
+        self.bar = progress_bar()
         self.job = self.bar.add_task("quickstart", total=len(names), info="")
         self.times: dict[str, float] = {}
 
