@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -23,16 +24,27 @@ from rich.progress import (
 
 
 class MetricsLogger:
-    """Appends `{"step": ..., "time": ..., **metrics}` lines to `<run>/metrics.jsonl`.
+    """Appends `{"step": ..., "time": ..., **metrics}` lines to `<run>/metrics.jsonl`, writes the same
+    scalars as TensorBoard events under `<run>/tensorboard/` and, on close, draws every curve in
+    `<run>/metrics.png` (the whole file, earlier sessions of a resumed run included).
 
     Raises on NaN/inf so a diverging run stops loudly instead of writing garbage.
     """
 
-    def __init__(self, run_dir: str | Path, filename: str = "metrics.jsonl"):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        filename: str = "metrics.jsonl",
+        tensorboard: bool = True,
+        plot: bool = True,
+    ):
         self.path = Path(run_dir) / filename
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tensorboard_dir = self.path.parent / "tensorboard" if tensorboard else None
+        self.plot_path = self.path.with_suffix(".png") if plot else None
         self._f = self.path.open("a")
         self._t0 = time.time()
+        self._events = None
 
     def log(self, step: int, **metrics: float) -> None:
         clean: dict[str, Any] = {}
@@ -43,15 +55,41 @@ class MetricsLogger:
             clean[k] = v
         self._f.write(json.dumps({"step": int(step), "time": time.time() - self._t0, **clean}) + "\n")
         self._f.flush()
+        if self.tensorboard_dir is not None:
+            events = self._events or self._open_events(int(step))
+            for k, v in clean.items():
+                events.add_scalar(k, v, int(step))
+            events.flush()
+
+    def _open_events(self, first_step: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        # a resumed run logs again from its checkpoint: TensorBoard is told to drop what an earlier
+        # session logged from this step on, as metrics.jsonl was cut back
+        self._events = SummaryWriter(str(self.tensorboard_dir), purge_step=first_step)
+        return self._events
 
     def close(self) -> None:
+        """Close the log and the event file; draw the curves."""
+        if self._f.closed:
+            return
         self._f.close()
+        if self._events is not None:
+            self._events.close()
+        if self.plot_path is not None:
+            from robo_reward.utils.plots import metrics_plot
+
+            metrics_plot(read_metrics(self.path), self.plot_path, title=self.path.parent.name)
 
     def __enter__(self) -> MetricsLogger:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        with contextlib.suppress(Exception):  # the curves up to a failure help, but must not hide it
+            self.close()
 
 
 def read_metrics(path: str | Path) -> list[dict]:
