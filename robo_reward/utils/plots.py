@@ -116,6 +116,8 @@ def metrics_plot(records: list[dict], out: str | Path, title: str = "", max_pane
     names = sorted(series, key=lambda k: (_panel_rank(k), k))
     shown = names[:max_panels]
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     cols = min(4, len(shown))
     rows = -(-len(shown) // cols)
     # fixed margins: tight_layout would measure every tick label, the bulk of the drawing time
@@ -131,11 +133,12 @@ def metrics_plot(records: list[dict], out: str | Path, title: str = "", max_pane
         else:
             ax.plot(x, y, marker="o", ms=3)
         if np.ptp(y) <= 1e-9 * max(1.0, np.abs(y).max()):  # flat: the smoothing's rounding is no signal
-            pad = max(0.1 * abs(y[0]), 1e-3)
+            pad = 0.1 * abs(y[0]) or 0.5
             ax.set_ylim(y[0] - pad, y[0] + pad)
         ax.set_title(name, fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.locator_params(nbins=4)
+        ax.locator_params(axis="y", nbins=4)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4), useOffset=False)
         ax.yaxis.get_offset_text().set_fontsize(7)
         ax.grid(alpha=0.3)
