@@ -28,10 +28,11 @@ def trained(tmp_path_factory, synthetic_episodes):
     return run, val_eps
 
 
-def test_loss_falls_and_voc_beats_shuffled(trained):
+def test_loss_falls_and_voc_beats_shuffled(trained, check_curves):
     run, val_eps = trained
     losses = [m["losses/loss"] for m in read_metrics(run / "metrics.jsonl") if "losses/loss" in m]
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:2])
+    check_curves(run)
     model = GRM.from_pretrained(run)
     estimator = ProgressEstimator(model)
     rng = np.random.default_rng(0)

@@ -5,24 +5,17 @@ import math
 import matplotlib.image
 import numpy as np
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from robo_reward.utils.logging import MetricsLogger, read_metrics
 from robo_reward.utils.plots import _moving_average, metrics_plot
 
 
-def scalars(folder) -> dict[str, list[tuple[int, float]]]:
-    events = EventAccumulator(str(folder))
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
-
-
-def test_every_logged_scalar_reaches_tensorboard_and_a_png(tmp_path):
+def test_every_logged_scalar_reaches_tensorboard_and_a_png(tmp_path, tensorboard_scalars):
     losses = [1.0 / s for s in range(1, 31)]
     with MetricsLogger(tmp_path) as log:
         for step, loss in enumerate(losses, start=1):
             log.log(step, **{"losses/flow": loss, "charts/lr": 0.5, "time/update": 0.25})
-    tb = scalars(tmp_path / "tensorboard")
+    tb = tensorboard_scalars(tmp_path / "tensorboard")
     assert set(tb) == {"losses/flow", "charts/lr", "time/update"}
     assert [s for s, _ in tb["losses/flow"]] == list(range(1, 31))
     np.testing.assert_allclose([v for _, v in tb["losses/flow"]], losses, rtol=1e-6)  # float32 events
@@ -32,7 +25,7 @@ def test_every_logged_scalar_reaches_tensorboard_and_a_png(tmp_path):
     assert image[..., :3].std() > 0.05  # something is drawn
 
 
-def test_a_resumed_run_replaces_the_events_after_its_checkpoint(tmp_path):
+def test_a_resumed_run_replaces_the_events_after_its_checkpoint(tmp_path, tensorboard_scalars):
     with MetricsLogger(tmp_path) as log:
         for step in range(1, 6):
             log.log(step, loss=float(step))
@@ -43,15 +36,22 @@ def test_a_resumed_run_replaces_the_events_after_its_checkpoint(tmp_path):
     with MetricsLogger(tmp_path) as log:
         for step in range(4, 7):
             log.log(step, loss=10.0 * step)
-    assert scalars(tmp_path / "tensorboard")["loss"] == [(1, 1), (2, 2), (3, 3), (4, 40), (5, 50), (6, 60)]
+    assert tensorboard_scalars(tmp_path / "tensorboard")["loss"] == [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 40),
+        (5, 50),
+        (6, 60),
+    ]
 
 
-def test_nan_still_raises_and_reaches_neither_file(tmp_path):
+def test_nan_still_raises_and_reaches_neither_file(tmp_path, tensorboard_scalars):
     with pytest.raises(FloatingPointError, match="'loss' is nan at step 2"), MetricsLogger(tmp_path) as log:
         log.log(1, loss=0.5, acc=0.25)
         log.log(2, acc=0.75, loss=math.nan)
     assert [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "metrics.jsonl")] == [(1, 0.5)]
-    assert scalars(tmp_path / "tensorboard") == {"loss": [(1, 0.5)], "acc": [(1, 0.25)]}
+    assert tensorboard_scalars(tmp_path / "tensorboard") == {"loss": [(1, 0.5)], "acc": [(1, 0.25)]}
     assert (tmp_path / "metrics.png").exists()  # the curves up to the failure
 
 
