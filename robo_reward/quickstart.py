@@ -67,7 +67,7 @@ class _Stages:
     def __init__(self, names: list[str]):
         from robo_reward.utils.logging import progress_bar
 
-        self.bar = progress_bar(disable=False)
+        self.bar = progress_bar()
         self.job = self.bar.add_task("quickstart", total=len(names), info="")
         self.times: dict[str, float] = {}
 
@@ -133,6 +133,7 @@ def quickstart(cfg: Quickstart) -> dict:
         res["rl"] = st.run("RL with GRM-shaped reward", lambda: _rl(cfg, policy, grm, out))
         res["dpo"] = st.run("DPO", lambda: _dpo(cfg, policy, out))
         res["stage_seconds"] = st.times
+        res["curves"] = _curves(cfg, out)
         st.run("report", lambda: _report(res, out))
     res["stage_seconds"] = st.times
     write_json(out / "summary.json", res)
@@ -245,6 +246,17 @@ def _dpo(cfg: Quickstart, policy: Path, out: Path) -> dict:
     return {"rounds": summary["rounds"], "after": after}
 
 
+def _curves(cfg: Quickstart, out: Path) -> dict[str, str]:
+    """The training curves each trainer drew (`metrics.png`), relative to `out`; BC and the reward model
+    only when trained here."""
+    runs = {
+        "BC policy": "bc" if cfg.policy is None else None,
+        "reward model": "grm" if cfg.from_scratch else None,
+    }
+    runs |= {"RL with GRM-shaped reward": "rl", "DPO": "dpo"}
+    return {name: f"{d}/metrics.png" for name, d in runs.items() if d and (out / d / "metrics.png").exists()}
+
+
 def _scalars(d: dict) -> dict:
     return {k: v for k, v in d.items() if isinstance(v, int | float | str)}
 
@@ -282,6 +294,11 @@ def _report(res: dict, out: Path) -> Path:
         "on the same seeds. Rollouts: `plots/before/`, `plots/after-rl/`, `plots/after-dpo/`.",
         "",
     ]
+    if res.get("curves"):
+        lines += ["## Training curves", ""]
+        for name, png in res["curves"].items():
+            lines += [f"### {name}", "", f"![{name} training curves]({png})", ""]
+        lines += ["The same scalars as TensorBoard events: `tensorboard --logdir` this folder.", ""]
     times = [{"stage": k, "seconds": v} for k, v in res["stage_seconds"].items()]
     lines += ["## Time per stage", "", markdown_table(times), ""]
     lines += ["Raw numbers: `summary.json`.", ""]

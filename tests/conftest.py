@@ -48,3 +48,43 @@ def steered_policy_folder(tmp_path):
         for p in policy.actor.parameters():
             p.add_(0.5 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
     return policy.eval(), policy.save_pretrained(tmp_path / "steered")
+
+
+def _tensorboard_scalars(folder) -> dict[str, list[tuple[int, float]]]:
+    """{tag: [(step, value), ...]} as TensorBoard itself reads an event folder."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+@pytest.fixture
+def tensorboard_scalars():
+    return _tensorboard_scalars
+
+
+@pytest.fixture
+def check_curves():
+    """A check of a trainer's run folder: `metrics.png` drawn, and TensorBoard events holding every
+    scalar of `metrics.jsonl` at the same steps with the same values (float32)."""
+    import numpy as np
+
+    from robo_reward.utils.logging import read_metrics
+
+    def check(run) -> None:
+        expected: dict[str, list[tuple[int, float]]] = {}
+        for record in read_metrics(run / "metrics.jsonl"):
+            for k, v in record.items():
+                if k not in ("step", "time"):
+                    expected.setdefault(k, []).append((record["step"], v))
+        got = _tensorboard_scalars(run / "tensorboard")
+        assert expected and set(got) == set(expected)
+        for tag, pairs in expected.items():
+            assert [s for s, _ in got[tag]] == [s for s, _ in pairs], tag
+            np.testing.assert_allclose(
+                [v for _, v in got[tag]], [v for _, v in pairs], rtol=1e-6, err_msg=tag
+            )
+        assert (run / "metrics.png").stat().st_size > 1000
+
+    return check

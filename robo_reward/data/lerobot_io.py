@@ -12,9 +12,11 @@ reaches the network: a missing or damaged file is a `DatasetError` naming it (se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,31 @@ def _features(ep: Episode, state_names: list[str] | None, action_names: list[str
     return feats
 
 
+@contextlib.contextmanager
+def _quiet_writer() -> Iterator[None]:
+    """Silence lerobot's writer at the sources; errors still come through.
+
+    It speaks in three voices, none of them ours: FFmpeg's libx264 statistics (lerobot hands logging
+    back to FFmpeg's own logger after each encode, and that one prints INFO), a `datasets` progress bar
+    per episode, and numpy's cast warning about bool columns.
+    """
+    import av
+    import datasets
+
+    av.logging.set_level(av.logging.ERROR)
+    av.logging.set_libav_level(av.logging.ERROR)  # what FFmpeg's own logger prints
+    bars_were_on = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Converting input from bool", RuntimeWarning)
+            yield
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
+
+
+@_quiet_writer()
 def write_dataset(
     episodes: Iterable[Episode],
     root: str | Path,
@@ -68,7 +95,6 @@ def write_dataset(
     """
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    _quiet_video_logs()
     root = Path(root)
     if root.exists() and not overwrite:
         raise FileExistsError(f"{root} exists; pass overwrite=True (CLI: --overwrite) to replace it")
@@ -126,12 +152,6 @@ def write_dataset(
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(root)
     return root
-
-
-def _quiet_video_logs() -> None:
-    import av
-
-    av.logging.set_level(av.logging.ERROR)
 
 
 def _chain(first: Episode, rest):

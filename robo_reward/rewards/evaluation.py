@@ -170,8 +170,26 @@ def evaluate_source(
 def evaluate_sources(
     sources: dict[str, ProgressSource], episodes: Sequence[Episode], **kwargs
 ) -> dict[str, dict]:
-    """`evaluate_source` for each named source over the same episodes."""
-    return {name: evaluate_source(src, episodes, **kwargs) for name, src in sources.items()}
+    """`evaluate_source` for each named source over the same episodes, showing progress per source call."""
+    from robo_reward.utils.logging import progress_bar
+
+    densities = M.DENSITIES if kwargs.get("densities") is None else kwargs["densities"]
+    successes = sum(ep.outcome == "success" for ep in episodes)
+    calls = len(episodes) + successes * sum(n > 0 for n in densities.values())  # see evaluate_source
+
+    def counted(name: str, source: ProgressSource) -> ProgressSource:
+        def call(ep: Episode) -> np.ndarray:
+            out = source(ep)
+            bar.update(job, advance=1, info=name)
+            return out
+
+        return call
+
+    with progress_bar() as bar:
+        job = bar.add_task("score episodes", total=len(sources) * calls, info="")
+        return {
+            name: evaluate_source(counted(name, src), episodes, **kwargs) for name, src in sources.items()
+        }
 
 
 TABLE_COLUMNS = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ from rich.table import Table
 
 from robo_reward.utils.io import write_json
 
-console = Console(stderr=True)
+# In a log, rich would wrap every message at the 80 columns it assumes there (a path split over lines)
+console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 def emit_json(path: str | Path | None, metrics: dict[str, Any]) -> None:
@@ -21,23 +23,29 @@ def emit_json(path: str | Path | None, metrics: dict[str, Any]) -> None:
 
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
+    """A table on stdout: drawn by rich on a terminal (cells fold, never cut), markdown anywhere else,
+    so a log keeps every cell whole however wide the table is."""
     if not rows:
+        return
+    out = Console()
+    if not out.is_terminal:
+        print(f"{title}\n{markdown_table(rows)}", flush=True)
         return
     table = Table(title=title)
     cols = list(rows[0])
     for c in cols:
-        table.add_column(str(c))
+        table.add_column(str(c), overflow="fold")
     for r in rows:
         table.add_row(*[_fmt(r.get(c)) for c in cols])
-    Console().print(table)
+    out.print(table)
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    lines = ["| " + " | ".join(_cell(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -45,6 +53,11 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3f}"
     return "" if v is None else str(v)
+
+
+def _cell(v: Any) -> str:
+    """A value as one markdown cell: a `|` or a line break would split it."""
+    return _fmt(v).replace("|", "\\|").replace("\n", " ")
 
 
 def set_threads(threads: int | None) -> None:

@@ -98,3 +98,19 @@ def test_episode_validation():
             action=np.zeros((2, 1)),
             task="x",
         )
+
+
+def test_writing_a_dataset_prints_nothing(tmp_path, capfd):
+    # Logs of a collect were mostly FFmpeg's libx264 statistics (several lines per video), a `datasets`
+    # progress bar per episode and numpy's bool-cast warning; none of it tells the user anything.
+    import warnings
+
+    rng = np.random.default_rng(3)
+    eps = [_episode(rng, 8), _episode(rng, 6, outcome="failure")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_dataset(eps, tmp_path / "ds")
+        write_dataset(eps, tmp_path / "ds", overwrite=True)  # FFmpeg's logger is lerobot's after a write
+    out, err = capfd.readouterr()
+    assert out + err == "", (out + err)[:2000]
+    assert not [w for w in caught if "bool" in str(w.message)]

@@ -122,7 +122,7 @@ def test_pairs_from_data_rank_by_demo_distance(tiny_policy):
         assert np.abs(pairs.winner[i] - demo).mean() <= np.abs(pairs.loser[i] - demo).mean()
 
 
-def test_train_dpo_rounds_and_resume(tiny_policy, tmp_path):
+def test_train_dpo_rounds_and_resume(tiny_policy, tmp_path, check_curves):
     policy = FlowPolicy.from_pretrained(tiny_policy)
     pcfg = PairsConfig(scorer="oracle", k=3, episodes=1, max_steps=12, image_size=32, min_margin=0.0)
     save_pairs(pairs_from_task(policy, "reach", pcfg), tmp_path / "pairs")
@@ -132,6 +132,7 @@ def test_train_dpo_rounds_and_resume(tiny_policy, tmp_path):
         tiny_policy, out, cfg, pairs=tmp_path / "pairs", task="reach", pairs_cfg=pcfg, show_progress=False
     )
     assert [r["round"] for r in summary["rounds"]] == [0, 1]
+    check_curves(out)
     # round 1 regenerates pairs with the trained policy (or is skipped when none passes the margin)
     assert (out / "pairs_round1" / "pairs.safetensors").exists() or summary["rounds"][1]["pairs"] == 0
     trained = FlowPolicy.from_pretrained(out / "policy")

@@ -94,7 +94,7 @@ def test_stratified_times_one_per_bin():
         np.testing.assert_array_equal(np.floor(t / (50 / 8)).astype(int), np.arange(8))
 
 
-def test_tiny_tcn_learns_and_resumes(tmp_path):
+def test_tiny_tcn_learns_and_resumes(tmp_path, check_curves):
     torch.manual_seed(0)
     episodes = [two_view_episode(s) for s in range(6)]
     # no augmentation: 60 steps of a 0.4 M-parameter net learn the clean task reliably
@@ -105,6 +105,7 @@ def test_tiny_tcn_learns_and_resumes(tmp_path):
     enc = train_tcn(episodes, config, tmp_path / "run", steps=70, resume=True)
     steps = [m["step"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl")]
     assert steps[-1] == 70 and steps.count(65) == 1  # continued from 60, not restarted
+    check_curves(tmp_path / "run")
     assert load_encoder(tmp_path / "run").config == enc.config
 
 

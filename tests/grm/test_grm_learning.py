@@ -28,10 +28,11 @@ def trained(tmp_path_factory, synthetic_episodes):
     return run, val_eps
 
 
-def test_loss_falls_and_voc_beats_shuffled(trained):
+def test_loss_falls_and_voc_beats_shuffled(trained, check_curves):
     run, val_eps = trained
     losses = [m["losses/loss"] for m in read_metrics(run / "metrics.jsonl") if "losses/loss" in m]
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:2])
+    check_curves(run)
     model = GRM.from_pretrained(run)
     estimator = ProgressEstimator(model)
     rng = np.random.default_rng(0)
@@ -81,15 +82,18 @@ def test_trains_on_the_pretrained_encoders(tmp_path, synthetic_episodes, pretrai
     assert np.all(np.isfinite(phi)) and phi.shape == (len(synthetic_episodes[0]),)
 
 
-def test_one_shot_adaptation_is_bounded_and_keeps_old_tasks(trained, synthetic_episodes):
+def test_one_shot_adaptation_is_bounded_and_keeps_old_tasks(trained, synthetic_episodes, capsys):
     from grm_synthetic import synthetic_episode
 
     run, _ = trained
     model = GRM.from_pretrained(run)
     demo = synthetic_episode("slide", seed=999)
     demo.task_name, demo.task = "slide_new", "push the red square to the right side"
+    capsys.readouterr()
     stats = adapt(model, demo, synthetic_episodes[:6], steps=30, max_seconds=20)
     assert stats["steps"] > 0 and stats["seconds"] < 30
+    # a log shows where it got to (the step count, against the step budget)
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"adapt: {stats['steps']}/30 (")
     assert "slide_new" in model.references
     assert not any(p.requires_grad for p in model.encoder.parameters())
 

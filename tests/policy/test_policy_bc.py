@@ -79,7 +79,7 @@ def test_optimizer_state_round_trip(tmp_path):
     assert torch.equal(s1["state"][0]["exp_avg"], s2["state"][0]["exp_avg"])
 
 
-def test_train_resume_and_load(tmp_path):
+def test_train_resume_and_load(tmp_path, check_curves):
     eps = toy_episodes()
     cfg = BCConfig(out=tmp_path / "run", config="flow-tiny", steps=30, batch_size=16, lr=3e-3, warmup_steps=5,
                    log_every=10, ckpt_every=20, shift_pad=2)  # fmt: skip
@@ -87,6 +87,7 @@ def test_train_resume_and_load(tmp_path):
     metrics = read_metrics(tmp_path / "run" / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [10, 20, 30]
     assert metrics[-1]["loss"] < metrics[0]["loss"]
+    check_curves(tmp_path / "run")
     policy = FlowPolicy.from_pretrained(final)
     assert policy.config.state_dim == 10 and policy.config.source_image_size == 40
     assert torch.allclose(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -37,7 +39,7 @@ def test_temporal_ensemble_weights_older_chunks_more():
     assert s.pop()[0] == pytest.approx((w[0] * 0.0 + w[1] * 1.0) / w.sum())
 
 
-def test_evaluate_runs_batched_rollouts_in_the_sim(tmp_path):
+def test_evaluate_runs_batched_rollouts_in_the_sim(tmp_path, capsys):
     pytest.importorskip("mujoco")
     from robo_reward.sim import STATE_NAMES
 
@@ -51,6 +53,9 @@ def test_evaluate_runs_batched_rollouts_in_the_sim(tmp_path):
     lo, hi = out["success_ci95"]
     assert lo <= out["success_rate"] <= hi
     assert len(out["sheets"]) == 1 and (tmp_path / "reach_ep00.png").exists()
+    successes = sum(r["success"] for r in out["per_episode"])
+    line = rf"eval reach: 3/3 \(100%\), \d+:\d\d elapsed, {successes} successes"  # progress, in a log
+    assert re.search(line, capsys.readouterr().err)
     again = evaluate(policy, "reach", episodes=3, num_envs=2, seed=5, max_steps=6)
     assert again["per_episode"] == out["per_episode"]  # seeded envs and seeded chunk noise
     ens = evaluate(policy, "reach", episodes=1, num_envs=1, seed=5, max_steps=3, temporal_ensemble=0.1)

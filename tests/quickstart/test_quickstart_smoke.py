@@ -11,7 +11,7 @@ from robo_reward.quickstart import Quickstart, quickstart
 @pytest.mark.skipif(
     not (shipped_models() / "grm-small-sim" / "config.json").exists(), reason="no shipped reward model"
 )
-def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path):
+def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path, capfd):
     cfg = Quickstart(
         out=tmp_path / "qs",
         episodes_per_task=2,
@@ -25,11 +25,20 @@ def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path):
         adapt_seconds=10,
         image_size=64,
     )
+    capfd.readouterr()
     res = quickstart(cfg)
+    out, err = capfd.readouterr()
+    # what a log of it holds (pytest's output is no terminal): no encoder chatter, no bar redraws
+    log = (out + err).splitlines()
+    assert len(log) <= 200 and not [line for line in log if "libx264" in line or "\r" in line], log
     report = (tmp_path / "qs" / "report.md").read_text()
     for heading in ("Reward model on seen tasks", "One-shot adaptation", "Policy fine-tuning"):
         assert heading in report
     assert (tmp_path / "qs" / "plots" / "progress.png").stat().st_size > 1000
+    for name, run in (("BC policy", "bc"), ("RL with GRM-shaped reward", "rl"), ("DPO", "dpo")):
+        assert f"![{name} training curves]({run}/metrics.png)" in report
+        assert (tmp_path / "qs" / run / "metrics.png").stat().st_size > 1000
+    assert "reward model training curves" not in report  # the shipped one, not trained here
     adapt = res["adapt"]
     assert adapt["task"] == "drawer_store"
     # One demo of the held-out task must lift its VOC above zero-shot.

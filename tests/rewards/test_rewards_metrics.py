@@ -112,7 +112,7 @@ def _episode(progress: np.ndarray, outcome: str):
     )
 
 
-def test_evaluation_harness_oracle_and_plot(tmp_path):
+def test_evaluation_harness_oracle_and_plot(tmp_path, capsys):
     from robo_reward.rewards import evaluation as E
 
     eps = [
@@ -121,8 +121,16 @@ def test_evaluation_harness_oracle_and_plot(tmp_path):
         _episode(np.r_[np.linspace(0, 0.5, 10), np.full(10, 0.5)], "partial"),
         _episode(np.linspace(0, 0.2, 20), "failure"),
     ]
+    calls = []
     results = E.evaluate_sources(
-        {"oracle": E.privileged_progress, "reversed": lambda ep: 1.0 - E.privileged_progress(ep)}, eps
+        {"oracle": lambda ep: calls.append(ep) or E.privileged_progress(ep),
+         "reversed": lambda ep: 1.0 - E.privileged_progress(ep)}, eps,
+    )  # fmt: skip
+    # progress counts every call of a source (both sources are called alike), ending where it should
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith(f"score episodes: {2 * len(calls)}/{2 * len(calls)} (")
     )
     oracle, rev = results["oracle"], results["reversed"]
     for d in ("sparse", "medium", "dense"):

@@ -70,7 +70,7 @@ def test_deterministic_chain_equals_policy_sample(tiny_init):
 
 
 @pytest.mark.parametrize("algo", sorted(SMALL_ALGOS))
-def test_train_writes_metrics_checkpoint_and_resumes(tiny_init, tmp_path, algo):
+def test_train_writes_metrics_checkpoint_and_resumes(tiny_init, tmp_path, algo, check_curves):
     out = tmp_path / algo
     summary = train(small_cfg(tiny_init, algo, reward="oracle"), out, show_progress=False)
     assert summary["episodes"] == 3
@@ -80,6 +80,7 @@ def test_train_writes_metrics_checkpoint_and_resumes(tiny_init, tmp_path, algo):
     assert all(np.isfinite(v) for r in rows for v in r.values())
     assert any(k.startswith("losses/") for r in rows for k in r)
     assert (out / "success_vs_rollouts.png").exists()
+    check_curves(out)
     load_policy(out / "policy")  # what `policy eval` reads
     resumed = train(
         small_cfg(tiny_init, algo, reward="oracle", rollouts=5), out, resume=True, show_progress=False

@@ -82,9 +82,11 @@ def _bc(out: Path, steps: int, **kw):
     return BCConfig(out=out, config="flow-tiny", steps=steps, batch_size=8, log_every=1, ckpt_every=2, **kw)
 
 
-def test_bc_metrics_are_cut_back_to_the_checkpoint(tmp_path, episodes):
+def test_bc_metrics_are_cut_back_to_the_checkpoint(tmp_path, episodes, check_curves):
     """A run killed after logging steps past its last checkpoint: those lines go, then come back once.
     (BC warms up for 100 steps, so a 4-step run is the first 4 steps of the 6-step one.)"""
+    from torch.utils.tensorboard import SummaryWriter
+
     from robo_reward.train.bc import train_bc
 
     reference = train_bc(_bc(tmp_path / "ref", 6), episodes=episodes)
@@ -92,9 +94,12 @@ def test_bc_metrics_are_cut_back_to_the_checkpoint(tmp_path, episodes):
     train_bc(_bc(run, 4), episodes=episodes)
     with (run / "metrics.jsonl").open("a") as f:  # what the killed run had logged after step 4
         f.write('{"step": 5, "time": 1.0, "loss": 9.0}\n{"step": 6, "ti')
+    with SummaryWriter(str(run / "tensorboard")) as events:  # and as TensorBoard events
+        events.add_scalar("loss", 9.0, 5)
     final = train_bc(_bc(run, 6, resume=True), episodes=episodes)
     assert [m["step"] for m in _metrics(run)] == [1, 2, 3, 4, 5, 6]
     assert _metrics(run) == _metrics(tmp_path / "ref")
+    check_curves(run)  # TensorBoard too shows the resumed step 5, not the killed run's
     assert _same_weights(final / "model.safetensors", reference / "model.safetensors")
 
 

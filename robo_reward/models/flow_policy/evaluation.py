@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from robo_reward.data.episode import IMAGE_KEY
+from robo_reward.utils.logging import progress_bar
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -120,6 +121,9 @@ def evaluate(
     generator = torch.Generator(device=policy.device).manual_seed(seed)  # chunk noise, reproducible
     obs, info = envs.reset(seed=assign(np.ones(num_envs, bool)))
     progress_trace: dict[int, list[float]] = {}
+    bar = progress_bar()
+    job = bar.add_task(f"eval {task}", total=episodes, info="")
+    bar.start()
     try:
         while len(results) < episodes:
             need = [i for i in range(num_envs) if slot_ep[i] >= 0 and sched[i].needs_chunk()]
@@ -161,9 +165,12 @@ def evaluate(
                         "final_progress": float(info["progress"][i]),
                         "steps": sched[i].step,
                     }
+                    successes = sum(r["success"] for r in results.values())
+                    bar.update(job, completed=len(results), info=f"{successes} successes")
             if done.any():  # autoreset is off: finished envs (idle ones too) must be reset before stepping
                 obs, _ = envs.reset(seed=assign(done), options={"reset_mask": done})
     finally:
+        bar.stop()
         envs.close()
 
     rows = [results[e] for e in range(episodes)]

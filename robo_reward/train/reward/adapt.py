@@ -16,6 +16,7 @@ import torch
 from robo_reward.data.episode import Episode
 from robo_reward.models.grm.features import FeatureCache
 from robo_reward.train.reward.batches import TrainData, cached_features, hop_loss, live_features, make_batch
+from robo_reward.utils.logging import progress_bar
 
 TRAINABLE = {
     "head": ("head.",),
@@ -82,24 +83,28 @@ def adapt(
     n_old = int(round(batch_size * replay_fraction)) if old is not None else 0
     model.train()
     losses, step = [], 0
-    while step < steps and time.time() - t0 < max_seconds:
-        frac = step / max(steps, 1)
-        for g in optimizer.param_groups:
-            g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
-        loss, stats = hop_loss(
-            model, make_batch(model, new, new_sampler, new_features, batch_size - n_old, rng, config)
-        )
-        if n_old:
-            old_loss, _ = hop_loss(
-                model, make_batch(model, old, old_sampler, old_features, n_old, rng, config)
+    with progress_bar() as bar:
+        job = bar.add_task("adapt", total=steps, info=f"budget {max_seconds:.0f} s")
+        while step < steps and time.time() - t0 < max_seconds:
+            frac = step / max(steps, 1)
+            for g in optimizer.param_groups:
+                g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
+            loss, stats = hop_loss(
+                model, make_batch(model, new, new_sampler, new_features, batch_size - n_old, rng, config)
             )
-            loss = ((batch_size - n_old) * loss + n_old * old_loss) / batch_size
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        losses.append(stats["loss"])
-        step += 1
+            if n_old:
+                old_loss, _ = hop_loss(
+                    model, make_batch(model, old, old_sampler, old_features, n_old, rng, config)
+                )
+                loss = ((batch_size - n_old) * loss + n_old * old_loss) / batch_size
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            losses.append(stats["loss"])
+            step += 1
+            info = f"loss {stats['loss']:.3f}, {time.time() - t0:.0f}/{max_seconds:.0f} s"
+            bar.update(job, completed=step, info=info)
     model.eval()
     for p in model.parameters():  # restore the model's own trainability (a frozen encoder stays frozen)
         p.requires_grad_(True)
