@@ -167,10 +167,17 @@ def test_cli_help_documents_markers_and_errors_are_one_line(tmp_path, capsys):
         assert form in help_text, form
 
     bag = write_bag(tmp_path / "in", markers=[("go", "halt"), ("go", "halt")])
-    with pytest.raises(SystemExit) as err:
-        main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds")])
-    message = str(err.value.code)
-    assert "\n" not in message and "'go'" in message and "--marker-regex" in message
-    with pytest.raises(SystemExit, match="'/nope' is not a String/Bool topic of the bag; those are"):
-        main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds"), "--marker-topic", "/nope"])  # fmt: skip
+
+    def error_line(argv):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as err:
+            main(argv)
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert err.value.code == 2 and len(lines) == 1, lines
+        return lines[0]
+
+    message = error_line(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds")])
+    assert "'go'" in message and "--marker-regex" in message
+    nope = error_line(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds"), "--marker-topic", "/nope"])  # fmt: skip
+    assert "'/nope' is not a String/Bool topic of the bag; those are" in nope
     assert not (tmp_path / "ds").exists()

@@ -50,8 +50,12 @@ def adapt(
     replay_fraction: float = 0.5,
     cache: FeatureCache | None = None,
     seed: int = 0,
+    min_steps: int = 20,
 ) -> dict:
-    """Fine-tune `model` in place from `demo`; returns timing and loss statistics."""
+    """Fine-tune `model` in place from `demo`; returns timing and loss statistics.
+
+    Stops after `steps` or once `max_seconds` (preparation included) have passed, but never before
+    `min_steps`: on a slow or busy machine the preparation alone may spend the budget."""
     t0 = time.time()
     config = model.config
     rng = np.random.default_rng(seed)
@@ -85,7 +89,7 @@ def adapt(
     losses, step = [], 0
     with progress_bar() as bar:
         job = bar.add_task("adapt", total=steps, info=f"budget {max_seconds:.0f} s")
-        while step < steps and time.time() - t0 < max_seconds:
+        while step < steps and (step < min_steps or time.time() - t0 < max_seconds):
             frac = step / max(steps, 1)
             for g in optimizer.param_groups:
                 g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
