@@ -248,6 +248,16 @@ def node_command(spec: NodeSpec, params_dir: Path, extra: dict | None = None) ->
     return cmd
 
 
+def _die_with_parent() -> None:
+    """In a node's process, before it runs: ask Linux to SIGTERM it when its launcher dies, however the
+    launcher dies (a SIGKILL, a test's timeout), so no node outlives the graph that started it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class NodeGraph:
     """Start nodes as child processes; `stop()` sends SIGTERM and returns their exit codes."""
 
@@ -270,8 +280,9 @@ class NodeGraph:
                 log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 — closed in stop()
                 self._logs[name] = log
                 self.procs[name] = subprocess.Popen(
-                    cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd
-                )
+                    cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd,
+                    preexec_fn=_die_with_parent,
+                )  # fmt: skip
         except BaseException:
             self.stop()
             raise

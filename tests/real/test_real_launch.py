@@ -149,3 +149,36 @@ def test_unsupported_launch_constructs_fail_loudly(tmp_path):
         parse_launch_file(bad)
     with pytest.raises(LaunchFileError, match="unknown launch arguments"):
         parse_launch_file(launch_files() / "reward_only.launch.py", bogus="1")
+
+
+def test_a_node_process_dies_with_its_launcher(tmp_path):
+    """A process started the way NodeGraph starts nodes is gone once its launcher is SIGKILLed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child.pid"
+    launcher = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "from robo_reward.real.launch_graph import _die_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], preexec_fn=_die_with_parent)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )])  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    os.kill(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        try:
+            os.waitpid(child, os.WNOHANG)  # not ours: only reaped by init; /proc shows a zombie briefly
+        except ChildProcessError:
+            pass
+    state = open(f"/proc/{child}/stat").read().split()[2] if os.path.exists(f"/proc/{child}") else "gone"
+    assert state in ("gone", "Z"), f"the node process outlived its launcher (state {state})"
