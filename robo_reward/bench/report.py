@@ -49,12 +49,12 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         return run(json=out / "sim.json")
 
     def tasks() -> dict:
-        from robo_reward.sim.cli import validate
+        from robo_reward.commands.sim import validate
 
         return {"tasks": validate(seeds=20, json=out / "tasks.json")}
 
     def datasets() -> dict:
-        from robo_reward.sim.cli import collect
+        from robo_reward.commands.sim import collect
 
         made = []
         for path, kwargs in DATASETS.items():
@@ -64,7 +64,7 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         return {"rows": [{"dataset": p, "collected now": p in made} for p in DATASETS]}
 
     def reward() -> dict:
-        from robo_reward.models.grm.cli import eval as grm_eval
+        from robo_reward.commands.grm import eval as grm_eval
 
         return grm_eval(
             grm,
@@ -74,7 +74,7 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         )
 
     def adapt() -> dict:
-        from robo_reward.models.grm.cli import adapt as grm_adapt
+        from robo_reward.commands.grm import adapt as grm_adapt
 
         r = grm_adapt(
             grm,
@@ -113,13 +113,13 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         return run(json=out / "policy_latency.json")
 
     def policy_success() -> dict:
-        from robo_reward.models.flow_policy.cli import eval as policy_eval
+        from robo_reward.commands.policy import eval as policy_eval
 
         return policy_eval(policy, task="pick_place", episodes=50, json=out / "policy_success.json")
 
     def weak_bc() -> Path:
         """The RL and DPO starting point: BC on 5 open_drawer demos (success ≈ 0.37)."""
-        from robo_reward.models.flow_policy.cli import train
+        from robo_reward.commands.policy import train
 
         if (out / "bc_od5" / "model" / "config.json").exists():
             return out / "bc_od5" / "model"
@@ -143,7 +143,7 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         return compare(cfg, ["sparse", "naive", "grm", "oracle"], 3, out / "rl")
 
     def dpo() -> dict:
-        from robo_reward.models.flow_policy.cli import eval as policy_eval
+        from robo_reward.commands.policy import eval as policy_eval
         from robo_reward.train.dpo.configuration_dpo import DPOConfig, PairsConfig
         from robo_reward.train.dpo.trainer import train_dpo
 

@@ -230,7 +230,7 @@ def score(
 def grm_progress(checkpoint: Path, demo):
     """The GRM's fused progress as a progress source; `demo` (a success) is its goal reference when
     the checkpoint holds none for the demo's task."""
-    from robo_reward.models.grm.cli import add_reference
+    from robo_reward.commands.grm import add_reference
     from robo_reward.models.grm.inference import ProgressEstimator
     from robo_reward.models.grm.modeling_grm import GRM
 

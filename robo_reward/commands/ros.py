@@ -55,7 +55,7 @@ def launch(
     arguments as name:=value. One log file per node in LOG_DIR. Nodes use this shell's
     ROS_DOMAIN_ID; discovery stays on this machine. If a node exits, the others are stopped too."""
     from robo_reward.real import ros_verbs
-    from robo_reward.real.env import node_environment
+    from robo_reward.real.ros_env_vars import node_environment
 
     with _one_line_errors():
         path = ros_verbs.resolve_launch_file(launch_file)

@@ -105,7 +105,7 @@ def test_debug_flag_and_variable_show_the_traceback(places, monkeypatch):
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):
-    import robo_reward.data.cli as data_cli
+    import robo_reward.commands.data as data_cli
 
     def info(dataset: str) -> None:
         raise RuntimeError("a bug, not a mistake")

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from robo_reward.data.episode import Episode
 from robo_reward.models.encoders import build_encoder, get_config, load_encoder
-from robo_reward.models.encoders.training_encoders import stratified_times, tcn_loss, train_tcn
+from robo_reward.train.encoder.trainer import stratified_times, tcn_loss, train_tcn
 from robo_reward.utils.logging import read_metrics
 
 

@@ -14,8 +14,8 @@ import torch
 
 from robo_reward.models.grm import GRM, ProgressEstimator, get_config
 from robo_reward.rewards.metrics import voc
-from robo_reward.train.reward.adapt import adapt
-from robo_reward.train.reward.trainer import split_episodes, train
+from robo_reward.train.grm.adapt import adapt
+from robo_reward.train.grm.trainer import split_episodes, train
 from robo_reward.utils.logging import read_metrics
 
 

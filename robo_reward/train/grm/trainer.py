@@ -24,7 +24,7 @@ from robo_reward.models.grm.features import FeatureCache
 from robo_reward.models.grm.inference import ProgressEstimator
 from robo_reward.models.grm.modeling_grm import GRM, build_grm, count_parameters
 from robo_reward.rewards.metrics import voc
-from robo_reward.train.reward.batches import (
+from robo_reward.train.grm.batches import (
     TrainData,
     cached_features,
     hop_loss,
