@@ -40,7 +40,7 @@ DATASETS = {path: {**kwargs, "wordings": "canonical"} for path, kwargs in _DATAS
 
 
 def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
-    grm = shipped_models() / "grm-small-sim"
+    grm_checkpoint = shipped_models() / "grm-small-sim"
     policy = shipped_models() / "flow-small-sim"
 
     def sim() -> dict:
@@ -63,21 +63,21 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
                 made.append(path)
         return {"rows": [{"dataset": p, "collected now": p in made} for p in DATASETS]}
 
-    def reward() -> dict:
+    def grm() -> dict:
         from robo_reward.commands.grm import eval as grm_eval
 
         return grm_eval(
-            grm,
+            grm_checkpoint,
             [Path("data/grm/eval"), Path("data/grm/eval2")],
-            json=out / "reward_seen.json",
-            plots=out / "reward_plots",
+            json=out / "grm_seen.json",
+            plots=out / "grm_plots",
         )
 
     def adapt() -> dict:
         from robo_reward.commands.grm import adapt as grm_adapt
 
         r = grm_adapt(
-            grm,
+            grm_checkpoint,
             Path("data/grm/drawer_demo"),
             out / "grm-adapted",
             episode=0,
@@ -137,7 +137,7 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         from robo_reward.train.rl.configuration_rl import LogConfig, RLConfig
 
         cfg = RLConfig(
-            task="open_drawer", init=str(weak_bc()), grm=str(grm), rollouts=300,
+            task="open_drawer", init=str(weak_bc()), grm=str(grm_checkpoint), rollouts=300,
             log=LogConfig(eval_episodes=50, eval_seeds=3),
         )  # fmt: skip
         return compare(cfg, ["sparse", "naive", "grm", "oracle"], 3, out / "rl")
@@ -184,13 +184,13 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         ("task suite", "robo-reward sim validate --seeds 20", tasks),
         ("datasets", "robo-reward sim collect ... (the commands on the model cards)", datasets),
         (
-            "reward quality, seen tasks",
-            "robo-reward reward eval --checkpoint models/grm-small-sim --data data/grm/eval data/grm/eval2",
-            reward,
+            "GRM quality, seen tasks",
+            "robo-reward grm eval --checkpoint models/grm-small-sim --data data/grm/eval data/grm/eval2",
+            grm,
         ),
         (
             "one-shot adaptation",
-            "robo-reward reward adapt --checkpoint models/grm-small-sim --demo data/grm/drawer_demo --episode 0 "
+            "robo-reward grm adapt --checkpoint models/grm-small-sim --demo data/grm/drawer_demo --episode 0 "
             "--replay data/grm/train{,_fail,_more,_more2} --eval-data data/grm/drawer_eval data/grm/drawer_eval2 "
             "--old-eval-data data/grm/eval",
             adapt,

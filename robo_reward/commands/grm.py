@@ -1,4 +1,4 @@
-"""`robo-reward reward {train, label, adapt, eval}` — the general reward model from the command line."""
+"""`robo-reward grm {train, label, adapt, eval}` — the general reward model from the command line."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def train(
 
     `--override label_source=progress image_size=96` changes any GRMConfig field (JSON values).
 
-    Runs under `torchrun --nproc-per-node 2 -m robo_reward.cli reward train ...` too (DDP).
+    Runs under `torchrun --nproc-per-node 2 -m robo_reward.cli grm train ...` too (DDP).
     Episodes without a stage column are labelled from a perceptual segmenter
     (`--segmenter-encoder` a TCN checkpoint or preset) or, failing that, uniform time.
     OUT must be empty (or `--overwrite` it); `--resume` continues its run with the same options

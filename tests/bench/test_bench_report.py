@@ -46,6 +46,6 @@ def test_bench_all_writes_its_json_into_out_unless_told(tmp_path, fake_sections)
 
 def test_section_names_are_the_documented_keys():
     assert report.section_names() == [
-        "sim", "tasks", "datasets", "reward", "adapt", "perceptual", "policy_latency",
+        "sim", "tasks", "datasets", "grm", "adapt", "perceptual", "policy_latency",
         "policy_success", "rl", "dpo", "calibration", "ros",
     ]  # fmt: skip

@@ -110,7 +110,7 @@ def test_two_process_ddp(tmp_path, synthetic_episodes):
         "29517",
         "-m",
         "robo_reward.cli",
-        "reward",
+        "grm",
         "train",
         "--data",
         str(data),
