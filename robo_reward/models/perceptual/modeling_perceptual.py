@@ -250,7 +250,9 @@ class PerceptualReward:
         if not demos:
             raise ValueError("the perceptual reward needs at least one demonstration")
         if config.num_steps is None:
-            raise ValueError("config.num_steps must be set before fitting (see cli.resolve_num_steps)")
+            raise ValueError(
+                "config.num_steps must be set before fitting (`robo-reward perceptual fit` sets it from the task)"
+            )
         encoder = encoder if encoder is not None else encoder_from_spec(config.encoder)
         feats = (
             list(features)
