@@ -17,6 +17,7 @@ import ast
 import inspect
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,33 +34,13 @@ from robo_reward.models.perceptual import PerceptualConfig, PerceptualReward
 MODELS_DIR = Path(robo_reward.__file__).parent / "models"
 # modeling modules that hold no model type (see the module docstring)
 FROZEN_FROM_WHEELS = {"pretrained/modeling_efficientnet_lite.py", "pretrained/modeling_minilm.py"}
+# (seed) → a synthetic episode whose steps are known (the `stepped` fixture): what models fit on or score
+Episodes = Callable[[int], Episode]
 OLD_PERSISTENCE_NAMES = {"save", "load", "load_pretrained", "save_model", "load_model"}
-VIEWS = ("front", "side")
 
 
 def _images(n: int, size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
-
-
-def _sliding_square_episode(seed: int, size: int = 32) -> Episode:
-    """Two views of a square sliding across the image in 24 frames (a few steps to segment)."""
-    rng = np.random.default_rng(seed)
-    T = 24
-    views = {}
-    for v, background in zip(VIEWS, (60, 120), strict=True):
-        frames = np.full((T, size, size, 3), background, np.uint8)
-        frames += rng.integers(0, 8, frames.shape, dtype=np.uint8)
-        for t in range(T):
-            x = 2 + t * (size - 12) // T
-            frames[t, 8:18, x : x + 10] = (220, 40 + 8 * t, 40)
-        views[v] = frames
-    return Episode(
-        views=views,
-        state=np.zeros((T, 2), np.float32),
-        action=np.zeros((T, 2), np.float32),
-        task="slide the square",
-        task_name="synthetic",
-    )
 
 
 def _policy_batch(config, seed: int = 3) -> dict:
@@ -79,16 +60,16 @@ def _moved_off_init(model: torch.nn.Module, seed: int) -> torch.nn.Module:
 
 
 # ---- one entry per model type: build(seed) → model, probe(model) → outputs on a fixed input ---------
-def _build_encoder(seed: int) -> ImageEncoder:
+def _build_encoder(seed: int, episodes: Episodes) -> ImageEncoder:
     return _moved_off_init(build_encoder("tcn-tiny", seed=seed).eval(), seed)
 
 
-def _probe_encoder(model: ImageEncoder) -> np.ndarray:
+def _probe_encoder(model: ImageEncoder, episodes: Episodes) -> np.ndarray:
     images = _images(4, 32, seed=7)
     return np.concatenate([model.embed(images), model.layer_features(images)], axis=1)
 
 
-def _build_grm(seed: int) -> GRM:
+def _build_grm(seed: int, episodes: Episodes) -> GRM:
     torch.manual_seed(seed)
     model = _moved_off_init(build_grm(get_config("grm-tiny")).eval(), seed)
     size = model.config.image_size
@@ -97,7 +78,7 @@ def _build_grm(seed: int) -> GRM:
 
 
 @torch.no_grad()
-def _probe_grm(model: GRM) -> np.ndarray:
+def _probe_grm(model: GRM, episodes: Episodes) -> np.ndarray:
     size = model.config.image_size
     views = {v: _images(3, size, seed=11 + i) for i, v in enumerate(model.config.views)}
     f = model.encode_frames(views)  # (3, V, F)
@@ -106,7 +87,7 @@ def _probe_grm(model: GRM) -> np.ndarray:
     return np.concatenate([hop.numpy(), f.flatten().numpy(), reference])
 
 
-def _build_flow_policy(seed: int) -> FlowPolicy:
+def _build_flow_policy(seed: int, episodes: Episodes) -> FlowPolicy:
     torch.manual_seed(seed)
     policy = _moved_off_init(FlowPolicy(make_config("flow-tiny")).eval(), seed)
     rng = np.random.default_rng(seed)
@@ -122,35 +103,35 @@ def _build_flow_policy(seed: int) -> FlowPolicy:
     return policy
 
 
-def _probe_flow_policy(model: FlowPolicy) -> np.ndarray:
+def _probe_flow_policy(model: FlowPolicy, episodes: Episodes) -> np.ndarray:
     c = model.config
     noise = torch.randn(2, c.chunk_size, c.action_dim, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         return model.sample(_policy_batch(c), noise=noise).numpy()
 
 
-def _build_steered_policy(seed: int) -> SteeredPolicy:
-    policy = SteeredPolicy(_build_flow_policy(seed), SteeringConfig(hidden=32, bound=0.5)).eval()
+def _build_steered_policy(seed: int, episodes: Episodes) -> SteeredPolicy:
+    policy = SteeredPolicy(_build_flow_policy(seed, episodes), SteeringConfig(hidden=32, bound=0.5)).eval()
     _moved_off_init(policy.actor, seed)
     return policy
 
 
-def _probe_steered_policy(model: SteeredPolicy) -> np.ndarray:
+def _probe_steered_policy(model: SteeredPolicy, episodes: Episodes) -> np.ndarray:
     return model.sample(_policy_batch(model.config), generator=torch.Generator().manual_seed(5)).numpy()
 
 
-def _build_perceptual(seed: int) -> PerceptualReward:
-    demos = [_sliding_square_episode(s) for s in range(3)]
-    config = PerceptualConfig(encoder="tcn-tiny", num_steps=2, reward_steps=3, top_m=8, min_len=3)
-    return PerceptualReward.fit(demos, config, encoder=_build_encoder(seed))
+def _build_perceptual(seed: int, episodes: Episodes) -> PerceptualReward:
+    demos = [episodes(s) for s in range(3)]
+    config = PerceptualConfig(encoder="tcn-tiny", num_steps=3, reward_steps=4, top_m=8)
+    return PerceptualReward.fit(demos, config, encoder=_build_encoder(seed, episodes))
 
 
-def _probe_perceptual(model: PerceptualReward) -> np.ndarray:
-    episode = _sliding_square_episode(seed=9)
+def _probe_perceptual(model: PerceptualReward, episodes: Episodes) -> np.ndarray:
+    episode = episodes(9)
     return np.concatenate([model(episode), model.features(episode).ravel()])
 
 
-MODEL_TYPES: dict[type, tuple[Callable[[int], object], Callable[[object], np.ndarray]]] = {
+MODEL_TYPES: dict[type, tuple[Callable[[int, Episodes], Any], Callable[[Any, Episodes], np.ndarray]]] = {
     ImageEncoder: (_build_encoder, _probe_encoder),
     GRM: (_build_grm, _probe_grm),
     FlowPolicy: (_build_flow_policy, _probe_flow_policy),
@@ -160,18 +141,18 @@ MODEL_TYPES: dict[type, tuple[Callable[[int], object], Callable[[object], np.nda
 
 
 @pytest.mark.parametrize("model_type", list(MODEL_TYPES), ids=lambda t: t.__name__)
-def test_save_then_load_gives_the_same_outputs(model_type, tmp_path):
+def test_save_then_load_gives_the_same_outputs(model_type, tmp_path, stepped):
     build, probe = MODEL_TYPES[model_type]
-    model = build(0)
+    model = build(0, stepped)
     saved = model.save_pretrained(tmp_path / "model")
     assert Path(saved) == tmp_path / "model"
     assert {"config.json", "model.safetensors"} <= {p.name for p in Path(saved).iterdir()}
     loaded = model_type.from_pretrained(tmp_path / "model", device="cpu")
     assert type(loaded) is model_type
-    expected, got = probe(model), probe(loaded)
+    expected, got = probe(model, stepped), probe(loaded, stepped)
     assert np.isfinite(expected).all()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    other = probe(build(1))
+    other = probe(build(1, stepped), stepped)
     assert other.shape == expected.shape and not np.allclose(other, expected, rtol=1e-3, atol=1e-4)
 
 
