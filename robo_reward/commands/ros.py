@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from tyro.conf import Positional, arg
 
 from robo_reward.real.ros_verbs import RosVerbError
+from robo_reward.utils.errors import UserError
 
 LifecycleAction = Literal["get", "configure", "activate", "deactivate", "cleanup", "shutdown"]
 Node = Annotated[str, arg(metavar="NODE")]
@@ -25,10 +26,12 @@ Node = Annotated[str, arg(metavar="NODE")]
 
 @contextmanager
 def _one_line_errors():
+    """A verb's failure is the user's to fix (a node not running, a bad launch argument): the CLI
+    prints it as its one-line `robo-reward ros <verb>: error: ...`."""
     try:
         yield
     except RosVerbError as e:
-        raise SystemExit(f"robo-reward ros: {e}") from None
+        raise UserError(str(e)) from None
 
 
 @contextmanager

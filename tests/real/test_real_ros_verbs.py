@@ -52,10 +52,20 @@ def test_launch_files_by_name_and_arguments():
         parse_launch_arguments(["rig=sim"])
 
 
-def test_cli_errors_are_one_line(capsys):
+def _cli_error(capsys, *args: str) -> str:
+    """What `robo-reward ros ARGS` prints when it refuses (status 2, one line on stderr)."""
+    capsys.readouterr()
     with pytest.raises(SystemExit) as e:
-        cli(["ros", "launch", "sim", "bogus:=1"])
-    assert str(e.value).count("\n") == 0 and "unknown launch arguments ['bogus']" in str(e.value)
+        cli(["ros", *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1, err
+    return err.strip()
+
+
+def test_cli_errors_are_one_line(capsys):
+    err = _cli_error(capsys, "launch", "sim", "bogus:=1")
+    assert err.startswith("robo-reward ros launch: error: ") and err.count("robo-reward") == 1
+    assert "unknown launch arguments ['bogus']" in err
 
 
 def _children(pid: int) -> list[int]:
@@ -109,8 +119,9 @@ def test_launch_lifecycle_estop_status_and_sigterm(ros_env, tmp_path, capsys, st
                 _run(capsys, "lifecycle", "policy")
                 == "/policy: unconfigured (transitions: configure, shutdown)"
             )
-            with pytest.raises(SystemExit, match="no 'activate' transition from there; available: configure"):
-                cli(["ros", "lifecycle", "policy", "activate"])
+            assert "no 'activate' transition from there; available: configure" in _cli_error(
+                capsys, "lifecycle", "policy", "activate"
+            )
             assert _run(capsys, "lifecycle", "policy", "configure") == "/policy: unconfigured -> inactive"
             assert _run(capsys, "lifecycle", "/policy", "activate") == "/policy: inactive -> active"
             assert probe.wait_for(lambda: any(_moving(m) for _, m in twists), 20), (
@@ -143,11 +154,9 @@ def test_launch_lifecycle_estop_status_and_sigterm(ros_env, tmp_path, capsys, st
 
 
 @pytest.mark.ros
-def test_verbs_name_an_absent_node_in_one_line(ros_env):
-    with pytest.raises(SystemExit) as e:
-        cli(["ros", "estop", "trip", "--node", "nobody", "--timeout", "0.5"])
-    assert str(e.value) == (
-        "robo-reward ros: service /nobody/estop not available after 0.5s: "
+def test_verbs_name_an_absent_node_in_one_line(ros_env, capsys):
+    assert _cli_error(capsys, "estop", "trip", "--node", "nobody", "--timeout", "0.5") == (
+        "robo-reward ros estop: error: service /nobody/estop not available after 0.5s: "
         "is the node running, with this shell's ROS_DOMAIN_ID?"
     )
 
