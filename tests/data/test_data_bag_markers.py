@@ -167,10 +167,16 @@ def test_cli_help_documents_markers_and_errors_are_one_line(tmp_path, capsys):
         assert form in help_text, form
 
     bag = write_bag(tmp_path / "in", markers=[("go", "halt"), ("go", "halt")])
-    with pytest.raises(SystemExit) as err:
-        main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds")])
-    message = str(err.value.code)
-    assert "\n" not in message and "'go'" in message and "--marker-regex" in message
-    with pytest.raises(SystemExit, match="'/nope' is not a String/Bool topic of the bag; those are"):
-        main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds"), "--marker-topic", "/nope"])  # fmt: skip
+
+    def refusal(*extra: str) -> str:  # the CLI's one line on stderr, status 2
+        with pytest.raises(SystemExit) as err:
+            main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds"), *extra])
+        message = capsys.readouterr().err
+        assert err.value.code == 2 and message.count("\n") == 1, message
+        assert message.startswith("robo-reward data import-bag: error: ")
+        return message
+
+    message = refusal()
+    assert "'go'" in message and "--marker-regex" in message
+    assert "'/nope' is not a String/Bool topic of the bag; those are" in refusal("--marker-topic", "/nope")
     assert not (tmp_path / "ds").exists()
