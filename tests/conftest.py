@@ -35,24 +35,6 @@ def pretrained_weights(tmp_path_factory):
     return {name: convert(spec) for name, spec in BACKBONES.items()}
 
 
-@pytest.fixture
-def steered_policy_folder(tmp_path):
-    """(policy, folder): a tiny SteeredPolicy (an RL fine-tune's format) saved to `folder`, its actor
-    moved off its seeded init so that only loading its weights reproduces its chunks."""
-    import torch
-
-    from robo_reward.models.flow_policy import FlowPolicy, make_config
-    from robo_reward.models.flow_policy.steering import SteeredPolicy, SteeringConfig
-    from robo_reward.sim import STATE_NAMES
-
-    torch.manual_seed(0)
-    policy = SteeredPolicy(FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))), SteeringConfig())
-    with torch.no_grad():
-        for p in policy.actor.parameters():
-            p.add_(0.5 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
-    return policy.eval(), policy.save_pretrained(tmp_path / "steered")
-
-
 # ---- synthetic multi-step, multi-view episodes whose steps are known exactly -----------------------
 COLORS = [(230, 40, 40), (40, 200, 40), (40, 80, 230), (230, 200, 40), (200, 40, 200)]
 
@@ -97,3 +79,21 @@ def stepped_episode(
 def stepped():
     """The `stepped_episode` factory (a fixture, so test modules need not import this conftest)."""
     return stepped_episode
+
+
+@pytest.fixture
+def steered_policy_folder(tmp_path):
+    """(policy, folder): a tiny SteeredPolicy (an RL fine-tune's format) saved to `folder`, its actor
+    moved off its seeded init so that only loading its weights reproduces its chunks."""
+    import torch
+
+    from robo_reward.models.flow_policy import FlowPolicy, make_config
+    from robo_reward.models.flow_policy.steering import SteeredPolicy, SteeringConfig
+    from robo_reward.sim import STATE_NAMES
+
+    torch.manual_seed(0)
+    policy = SteeredPolicy(FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))), SteeringConfig())
+    with torch.no_grad():
+        for p in policy.actor.parameters():
+            p.add_(0.5 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+    return policy.eval(), policy.save_pretrained(tmp_path / "steered")
