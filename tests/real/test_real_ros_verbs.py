@@ -82,7 +82,10 @@ def _children(pid: int) -> list[int]:
 
 
 def _run(capsys, *args: str) -> str:
-    cli(["ros", *args])
+    try:
+        cli(["ros", *args])
+    except SystemExit as e:  # the refusal is on stderr: show it
+        pytest.fail(f"robo-reward ros {' '.join(args)} exited {e.code}: {capsys.readouterr().err.strip()}")
     return capsys.readouterr().out.strip()
 
 
