@@ -1,6 +1,6 @@
 """`robo-reward <group> <command> [options]` — one CLI, typed by dataclasses/signatures via tyro.
 
-Each group lives next to its code as a module exposing `COMMANDS: dict[str, callable]`; this file
+Each group is a module of `robo_reward.commands` exposing `COMMANDS: dict[str, callable]`; this file
 only maps group names to those modules, imported lazily so `--help` stays fast.
 
 A user's mistake (a `UserError`, or a built-in error raised by validation: a missing file, a bad
@@ -29,19 +29,22 @@ INPUT_ERRORS = (
 )
 
 GROUPS: dict[str, tuple[str, str]] = {
-    "sim": ("robo_reward.sim.cli", "MuJoCo task suite: list, demo, collect datasets, render contact sheets"),
-    "data": ("robo_reward.data.cli", "datasets: info, show, rosbag2 import/export"),
-    "calibrate": ("robo_reward.calibration.cli", "ChArUco boards, intrinsics, extrinsics, hand-eye"),
-    "reward": ("robo_reward.models.grm.cli", "general reward model: train, label, adapt, eval"),
-    "encoder": ("robo_reward.models.encoders.cli", "multi-view time-contrastive encoder: train"),
-    "pretrained": ("robo_reward.models.pretrained.cli", "offline pretrained encoders: convert, info, time"),
-    "perceptual": ("robo_reward.models.perceptual.cli", "perceptual reward: fit, score"),
-    "policy": ("robo_reward.models.flow_policy.cli", "flow-matching policy: train, eval, serve"),
-    "rl": ("robo_reward.train.rl.cli", "online RL of the flow policy: train, compare"),
-    "dpo": ("robo_reward.train.dpo.cli", "DPO fine-tuning: pairs, train"),
-    "bench": ("robo_reward.bench.cli", "benchmarks: sim, policy, ros, all"),
-    "ros": ("robo_reward.real.cli", "ROS 2 graph without a ROS 2 CLI: launch, lifecycle, estop, status"),
-    "quickstart": ("robo_reward.quickstart", "the whole mission end to end on a CPU in minutes"),
+    "sim": (
+        "robo_reward.commands.sim",
+        "MuJoCo task suite: list, demo, collect datasets, render contact sheets",
+    ),
+    "data": ("robo_reward.commands.data", "datasets: info, show, rosbag2 import/export"),
+    "calibrate": ("robo_reward.commands.calibrate", "ChArUco boards, intrinsics, extrinsics, hand-eye"),
+    "grm": ("robo_reward.commands.grm", "general reward model (GRM): train, label, adapt, eval"),
+    "encoder": ("robo_reward.commands.encoder", "multi-view time-contrastive encoder: train"),
+    "pretrained": ("robo_reward.commands.pretrained", "offline pretrained encoders: convert, info, time"),
+    "perceptual": ("robo_reward.commands.perceptual", "perceptual reward: fit, score"),
+    "policy": ("robo_reward.commands.policy", "flow-matching policy: train, eval, serve"),
+    "rl": ("robo_reward.commands.rl", "online RL of the flow policy: train, compare"),
+    "dpo": ("robo_reward.commands.dpo", "DPO fine-tuning: pairs, train"),
+    "bench": ("robo_reward.commands.bench", "benchmarks: sim, policy, ros, all"),
+    "ros": ("robo_reward.commands.ros", "ROS 2 graph without a ROS 2 CLI: launch, lifecycle, estop, status"),
+    "quickstart": ("robo_reward.commands.quickstart", "the whole mission end to end on a CPU in minutes"),
 }
 
 

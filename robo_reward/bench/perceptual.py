@@ -67,7 +67,7 @@ def run(
     grm: Path | None = None,
     json: Path | None = None,
 ) -> dict:
-    from robo_reward.models.perceptual.cli import fit, score
+    from robo_reward.commands.perceptual import fit, score
 
     missing = [t for t in tasks if not (Path(data) / t).is_dir()]
     if missing:

@@ -40,7 +40,7 @@ DATASETS = {path: {**kwargs, "wordings": "canonical"} for path, kwargs in _DATAS
 
 
 def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
-    grm = shipped_models() / "grm-small-sim"
+    grm_checkpoint = shipped_models() / "grm-small-sim"
     policy = shipped_models() / "flow-small-sim"
 
     def sim() -> dict:
@@ -49,12 +49,12 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         return run(json=out / "sim.json")
 
     def tasks() -> dict:
-        from robo_reward.sim.cli import validate
+        from robo_reward.commands.sim import validate
 
         return {"tasks": validate(seeds=20, json=out / "tasks.json")}
 
     def datasets() -> dict:
-        from robo_reward.sim.cli import collect
+        from robo_reward.commands.sim import collect
 
         made = []
         for path, kwargs in DATASETS.items():
@@ -63,21 +63,21 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
                 made.append(path)
         return {"rows": [{"dataset": p, "collected now": p in made} for p in DATASETS]}
 
-    def reward() -> dict:
-        from robo_reward.models.grm.cli import eval as grm_eval
+    def grm() -> dict:
+        from robo_reward.commands.grm import eval as grm_eval
 
         return grm_eval(
-            grm,
+            grm_checkpoint,
             [Path("data/grm/eval"), Path("data/grm/eval2")],
-            json=out / "reward_seen.json",
-            plots=out / "reward_plots",
+            json=out / "grm_seen.json",
+            plots=out / "grm_plots",
         )
 
     def adapt() -> dict:
-        from robo_reward.models.grm.cli import adapt as grm_adapt
+        from robo_reward.commands.grm import adapt as grm_adapt
 
         r = grm_adapt(
-            grm,
+            grm_checkpoint,
             Path("data/grm/drawer_demo"),
             out / "grm-adapted",
             episode=0,
@@ -113,13 +113,13 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         return run(json=out / "policy_latency.json")
 
     def policy_success() -> dict:
-        from robo_reward.models.flow_policy.cli import eval as policy_eval
+        from robo_reward.commands.policy import eval as policy_eval
 
         return policy_eval(policy, task="pick_place", episodes=50, json=out / "policy_success.json")
 
     def weak_bc() -> Path:
         """The RL and DPO starting point: BC on 5 open_drawer demos (success ≈ 0.37)."""
-        from robo_reward.models.flow_policy.cli import train
+        from robo_reward.commands.policy import train
 
         if (out / "bc_od5" / "model" / "config.json").exists():
             return out / "bc_od5" / "model"
@@ -137,13 +137,13 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         from robo_reward.train.rl.configuration_rl import LogConfig, RLConfig
 
         cfg = RLConfig(
-            task="open_drawer", init=str(weak_bc()), grm=str(grm), rollouts=300,
+            task="open_drawer", init=str(weak_bc()), grm=str(grm_checkpoint), rollouts=300,
             log=LogConfig(eval_episodes=50, eval_seeds=3),
         )  # fmt: skip
         return compare(cfg, ["sparse", "naive", "grm", "oracle"], 3, out / "rl")
 
     def dpo() -> dict:
-        from robo_reward.models.flow_policy.cli import eval as policy_eval
+        from robo_reward.commands.policy import eval as policy_eval
         from robo_reward.train.dpo.configuration_dpo import DPOConfig, PairsConfig
         from robo_reward.train.dpo.trainer import train_dpo
 
@@ -184,13 +184,13 @@ def _sections(out: Path) -> list[tuple[str, str, Callable[[], dict]]]:
         ("task suite", "robo-reward sim validate --seeds 20", tasks),
         ("datasets", "robo-reward sim collect ... (the commands on the model cards)", datasets),
         (
-            "reward quality, seen tasks",
-            "robo-reward reward eval --checkpoint models/grm-small-sim --data data/grm/eval data/grm/eval2",
-            reward,
+            "GRM quality, seen tasks",
+            "robo-reward grm eval --checkpoint models/grm-small-sim --data data/grm/eval data/grm/eval2",
+            grm,
         ),
         (
             "one-shot adaptation",
-            "robo-reward reward adapt --checkpoint models/grm-small-sim --demo data/grm/drawer_demo --episode 0 "
+            "robo-reward grm adapt --checkpoint models/grm-small-sim --demo data/grm/drawer_demo --episode 0 "
             "--replay data/grm/train{,_fail,_more,_more2} --eval-data data/grm/drawer_eval data/grm/drawer_eval2 "
             "--old-eval-data data/grm/eval",
             adapt,

@@ -79,10 +79,10 @@ def run(json: Path | None = None, seconds: float = 10.0, rate: float = 30.0, ima
     """Measure; returns (and with `json`, writes) latency percentiles, drops and CPU per node."""
     from std_msgs.msg import Float64MultiArray
 
-    from robo_reward.real.env import node_environment, random_domain_id
     from robo_reward.real.launch_graph import NodeGraph, parse_launch_file
     from robo_reward.real.probe import Probe
     from robo_reward.real.rig import load_rig
+    from robo_reward.real.ros_env_vars import node_environment, random_domain_id
 
     work = Path(tempfile.mkdtemp(prefix="robo_reward_bench_ros_"))
     try:

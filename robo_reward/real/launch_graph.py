@@ -323,17 +323,3 @@ class NodeGraph:
     def __exit__(self, *exc: object) -> None:
         if self.procs:
             self.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m robo_reward.real.launch_graph launch/sim.launch.py [rig:=sim]`: the same as
-    `robo-reward ros launch` (robo_reward.real.cli)."""
-    import tyro
-
-    from robo_reward.real.cli import launch
-
-    tyro.cli(launch, args=argv, prog="python -m robo_reward.real.launch_graph")
-
-
-if __name__ == "__main__":
-    main()

@@ -23,7 +23,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from std_msgs.msg import String
 
-from robo_reward.real.env import prepare_process
+from robo_reward.real.ros_env_vars import prepare_process
 from robo_reward.real.ros_io import RELIABLE_QOS
 
 

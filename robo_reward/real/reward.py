@@ -1,4 +1,6 @@
-"""reward node: synced observations → progress, shaped reward, success.
+"""The ROS 2 `reward` node (console script `robo-reward-reward`): synced observations → progress,
+shaped reward, success. A thin rclpy shell over `reward_core`; the reward sources themselves are
+`robo_reward.rewards`, and the sim's bounded progress primitives are `robo_reward.sim.primitives`.
 
 Subscribes to camera_sync's `/robo_reward/synced/*` and (source `oracle`) the sim's debug topics.
 `source` is any registered progress source (robo_reward.rewards.sources): `grm` or `perceptual`

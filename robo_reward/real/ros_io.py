@@ -23,9 +23,9 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from robo_reward.real.env import prepare_process
 from robo_reward.real.images import decode_compressed, decode_image, encode_image
 from robo_reward.real.inputs import BadInput, InputGuard, named_positions
+from robo_reward.real.ros_env_vars import prepare_process
 
 SENSOR_QOS = qos_profile_sensor_data  # best effort, keep last 5: cameras and joint states
 RELIABLE_QOS = QoSProfile(depth=10)  # synced bundles, commands, results

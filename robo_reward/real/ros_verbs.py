@@ -1,6 +1,6 @@
 """What `ros2 launch`, `ros2 lifecycle`, `ros2 service call .../estop` and `ros2 topic echo
 ~/status` do for this project's graph, for machines with rclpy but no ROS 2 command line (the PyPI
-wheels ship no `launch` or `ros2cli`). `robo-reward ros ...` (robo_reward.real.cli) prints them.
+wheels ship no `launch` or `ros2cli`). `robo-reward ros ...` (robo_reward.commands.ros) prints them.
 
 A user mistake or an unreachable node raises `RosVerbError` with one line that says what is wrong
 and what to do. Discovery stays on this machine unless ROS_AUTOMATIC_DISCOVERY_RANGE says otherwise.
@@ -96,7 +96,7 @@ def run_launch_file(
 
 def open_probe():
     """An rclpy node of this process (robo_reward.real.probe.Probe) for one verb."""
-    from robo_reward.real.env import rclpy_problem
+    from robo_reward.real.ros_env_vars import rclpy_problem
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     problem = rclpy_problem()

@@ -150,7 +150,7 @@ class PerceptualProgress:
         if model is None:
             from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
 
-            model = PerceptualReward.load(_needs_checkpoint("perceptual", checkpoint))
+            model = PerceptualReward.from_pretrained(_needs_checkpoint("perceptual", checkpoint))
         self.reward, self.num_envs = model, num_envs
 
     def _progress(self, mask: np.ndarray, obs: dict) -> np.ndarray:

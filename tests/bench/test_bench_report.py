@@ -36,7 +36,7 @@ def test_only_runs_named_sections(tmp_path, fake_sections):
 
 
 def test_bench_all_writes_its_json_into_out_unless_told(tmp_path, fake_sections):
-    from robo_reward.bench.cli import all as bench_all
+    from robo_reward.commands.bench import all as bench_all
 
     bench_all(out=tmp_path / "a")
     assert json.loads((tmp_path / "a" / "bench.json").read_text())["good"]["status"] == "ok"
@@ -46,6 +46,6 @@ def test_bench_all_writes_its_json_into_out_unless_told(tmp_path, fake_sections)
 
 def test_section_names_are_the_documented_keys():
     assert report.section_names() == [
-        "sim", "tasks", "datasets", "reward", "adapt", "perceptual", "policy_latency",
+        "sim", "tasks", "datasets", "grm", "adapt", "perceptual", "policy_latency",
         "policy_success", "rl", "dpo", "calibration", "ros",
     ]  # fmt: skip

@@ -21,16 +21,16 @@ MISTAKES = [
     ("data show --dataset {tmp}", "not a LeRobotDataset"),
     ("data show --dataset {ds} --episode 9", "episode 9 out of range"),
     ("data export-bag --dataset {tmp}/nope --out {tmp}/bag", "does not exist"),
-    ("reward train --data {tmp}/nope --out {tmp}/run", "--data {tmp}/nope does not exist"),
-    ("reward train --data {ds} --out {tmp}/run --config grm-huge", "unknown GRM config 'grm-huge'"),
-    ("reward train --data {ds} --out {tmp}/run --steps 0", "--steps must be a positive number, got 0"),
-    ("reward train --data {ds} --out {tmp}/run --val-fraction 1.5", "--val-fraction must be in [0, 1)"),
-    ("reward train --data {ds} --out {used}", "--out {used} is not empty: pass --resume"),
-    ("reward train --data {ds} --out {tmp}/fresh --resume", "holds no run to resume"),
-    ("reward eval --checkpoint {tmp}/nope --data {ds}", "--checkpoint {tmp}/nope does not exist"),
-    ("reward eval --checkpoint {tmp} --data {ds}", "holds no model"),
-    ("reward adapt --checkpoint {grm} --demo {tmp}/nope --out {tmp}/a", "--demo {tmp}/nope does not exist"),
-    ("reward label {ds} --checkpoint {tmp}/nope", "--checkpoint {tmp}/nope does not exist"),
+    ("grm train --data {tmp}/nope --out {tmp}/run", "--data {tmp}/nope does not exist"),
+    ("grm train --data {ds} --out {tmp}/run --config grm-huge", "unknown GRM config 'grm-huge'"),
+    ("grm train --data {ds} --out {tmp}/run --steps 0", "--steps must be a positive number, got 0"),
+    ("grm train --data {ds} --out {tmp}/run --val-fraction 1.5", "--val-fraction must be in [0, 1)"),
+    ("grm train --data {ds} --out {used}", "--out {used} is not empty: pass --resume"),
+    ("grm train --data {ds} --out {tmp}/fresh --resume", "holds no run to resume"),
+    ("grm eval --checkpoint {tmp}/nope --data {ds}", "--checkpoint {tmp}/nope does not exist"),
+    ("grm eval --checkpoint {tmp} --data {ds}", "holds no model"),
+    ("grm adapt --checkpoint {grm} --demo {tmp}/nope --out {tmp}/a", "--demo {tmp}/nope does not exist"),
+    ("grm label {ds} --checkpoint {tmp}/nope", "--checkpoint {tmp}/nope does not exist"),
     ("encoder train --data {tmp}/nope --out {tmp}/e", "does not exist"),
     ("encoder train --data {ds} --out {tmp}/e --config tcn-huge", "unknown encoder config"),
     ("encoder train --data {ds} --out {used}", "is not empty"),
@@ -105,7 +105,7 @@ def test_debug_flag_and_variable_show_the_traceback(places, monkeypatch):
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):
-    import robo_reward.data.cli as data_cli
+    import robo_reward.commands.data as data_cli
 
     def info(dataset: str) -> None:
         raise RuntimeError("a bug, not a mistake")
@@ -117,12 +117,12 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 
 def test_the_installed_entry_point_answers_in_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    argv = ["reward", "train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]
+    argv = ["grm", "train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]
     done = subprocess.run(
         [sys.executable, "-m", "robo_reward.cli", *argv], env=env, capture_output=True, text=True
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [
-        f"robo-reward reward train: error: --data {tmp_path / 'nope'} does not exist: give a dataset folder "
+        f"robo-reward grm train: error: --data {tmp_path / 'nope'} does not exist: give a dataset folder "
         "(made by `robo-reward sim collect`)"
     ]

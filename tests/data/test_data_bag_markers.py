@@ -168,16 +168,15 @@ def test_cli_help_documents_markers_and_errors_are_one_line(tmp_path, capsys):
 
     bag = write_bag(tmp_path / "in", markers=[("go", "halt"), ("go", "halt")])
 
-    def error_line(argv):
-        capsys.readouterr()
+    def refusal(*extra: str) -> str:  # the CLI's one line on stderr, status 2
         with pytest.raises(SystemExit) as err:
-            main(argv)
-        lines = capsys.readouterr().err.strip().splitlines()
-        assert err.value.code == 2 and len(lines) == 1, lines
-        return lines[0]
+            main(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds"), *extra])
+        message = capsys.readouterr().err
+        assert err.value.code == 2 and message.count("\n") == 1, message
+        assert message.startswith("robo-reward data import-bag: error: ")
+        return message
 
-    message = error_line(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds")])
+    message = refusal()
     assert "'go'" in message and "--marker-regex" in message
-    nope = error_line(["data", "import-bag", "--bag", str(bag), "--out", str(tmp_path / "ds"), "--marker-topic", "/nope"])  # fmt: skip
-    assert "'/nope' is not a String/Bool topic of the bag; those are" in nope
+    assert "'/nope' is not a String/Bool topic of the bag; those are" in refusal("--marker-topic", "/nope")
     assert not (tmp_path / "ds").exists()

@@ -281,7 +281,7 @@ def test_dpo_config_needs_something_to_learn():
 
 
 def test_judges_table_row_is_compact_and_marks_missing_values():
-    from robo_reward.train.dpo.cli import _judge_row
+    from robo_reward.commands.dpo import _judge_row
     from robo_reward.train.dpo.judges import ranking_agreement
 
     truth = [np.array([0.0, 0.1, 0.3]), np.array([0.0, 0.0, 0.01])]

@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import save_file
 
 from robo_reward.data.episode import Episode
-from robo_reward.models.encoders import build_encoder, get_config, load_encoder
-from robo_reward.models.encoders.training_encoders import stratified_times, tcn_loss, train_tcn
+from robo_reward.models.encoders import ImageEncoder, build_encoder, get_config
+from robo_reward.train.encoder.trainer import stratified_times, tcn_loss, train_tcn
 from robo_reward.utils.logging import read_metrics
 
 
@@ -42,9 +42,9 @@ def test_save_load_round_trip(tmp_path):
     emb, feats = enc.embed(images), enc.layer_features(images)
     assert emb.shape == (5, enc.embed_dim) and feats.shape == (5, enc.feature_dim)
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
-    enc.save(tmp_path / "enc")
+    enc.save_pretrained(tmp_path / "enc")
     assert (tmp_path / "enc" / "preprocessing.json").exists()
-    loaded = load_encoder(tmp_path / "enc")
+    loaded = ImageEncoder.from_pretrained(tmp_path / "enc")
     assert loaded.config == enc.config
     np.testing.assert_allclose(loaded.embed(images), emb, atol=1e-6)
     np.testing.assert_allclose(loaded.layer_features(images), feats, atol=1e-6)
@@ -106,7 +106,7 @@ def test_tiny_tcn_learns_and_resumes(tmp_path, check_curves):
     steps = [m["step"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl")]
     assert steps[-1] == 70 and steps.count(65) == 1  # continued from 60, not restarted
     check_curves(tmp_path / "run")
-    assert load_encoder(tmp_path / "run").config == enc.config
+    assert ImageEncoder.from_pretrained(tmp_path / "run").config == enc.config
 
 
 def test_shipped_encoder_loads_by_name():

@@ -1,4 +1,4 @@
-"""`robo-reward reward {train, eval, adapt, label}` end to end on a tiny synthetic LeRobot dataset."""
+"""`robo-reward grm {train, eval, adapt, label}` end to end on a tiny synthetic LeRobot dataset."""
 
 from __future__ import annotations
 
@@ -29,15 +29,13 @@ def datasets(tmp_path_factory, synthetic_episodes):
 def test_cli_train_eval_adapt_label(datasets):
     root, train, demo = datasets
     run = root / "run"
-    main(
-        ["reward", "train", "--data", str(train), "--out", str(run), "--config", "grm-tiny", "--steps", "40"]
-    )
+    main(["grm", "train", "--data", str(train), "--out", str(run), "--config", "grm-tiny", "--steps", "40"])
     assert (run / "checkpoint" / "model.safetensors").exists()
 
     out = root / "eval.json"
     main(
         [
-            "reward",
+            "grm",
             "eval",
             "--checkpoint",
             str(run),
@@ -57,7 +55,7 @@ def test_cli_train_eval_adapt_label(datasets):
     adapted = root / "adapted"
     main(
         [
-            "reward",
+            "grm",
             "adapt",
             "--checkpoint",
             str(run),
@@ -82,7 +80,7 @@ def test_cli_train_eval_adapt_label(datasets):
     assert set(report["voc_before"]["new"]) == set(report["voc_after"]["new"]) == {"lift_far"}
 
     labelled = root / "labelled"
-    main(["reward", "label", str(demo), "--checkpoint", str(adapted), "--out", str(labelled)])
+    main(["grm", "label", str(demo), "--checkpoint", str(adapted), "--out", str(labelled)])
     from robo_reward.data.lerobot_io import load_episodes
 
     eps = load_episodes(labelled)

@@ -155,7 +155,7 @@ def test_pair_sampler_balances_groups():
 
 
 def test_progress_label_source_reads_the_privileged_column(synthetic_episodes):
-    from robo_reward.train.reward.batches import TrainData
+    from robo_reward.train.grm.batches import TrainData
 
     data = TrainData.build(synthetic_episodes, frames_per_segment=4, label_source="progress", label_stride=3)
     for ep, phi, frames in zip(data.episodes, data.labels, data.frames, strict=True):

@@ -14,8 +14,8 @@ import torch
 
 from robo_reward.models.grm import GRM, ProgressEstimator, get_config
 from robo_reward.rewards.metrics import voc
-from robo_reward.train.reward.adapt import adapt
-from robo_reward.train.reward.trainer import split_episodes, train
+from robo_reward.train.grm.adapt import adapt
+from robo_reward.train.grm.trainer import split_episodes, train
 from robo_reward.utils.logging import read_metrics
 
 
@@ -114,7 +114,7 @@ def test_two_process_ddp(tmp_path, synthetic_episodes):
         "29517",
         "-m",
         "robo_reward.cli",
-        "reward",
+        "grm",
         "train",
         "--data",
         str(data),

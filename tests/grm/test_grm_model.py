@@ -126,7 +126,7 @@ def test_encoder_checkpoint_replaces_backbone(tmp_path, synthetic_episodes):
     from robo_reward.models.encoders import build_encoder
 
     encoder = build_encoder("tcn-tiny")
-    encoder.save(tmp_path / "tcn")
+    encoder.save_pretrained(tmp_path / "tcn")
     model = build_grm(get_config("grm-tiny", encoder_checkpoint=str(tmp_path / "tcn")))
     assert model.config.encoder_config is not None
     for k, v in encoder.state_dict().items():

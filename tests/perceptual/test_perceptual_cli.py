@@ -15,8 +15,8 @@ def dataset(tmp_path_factory, stepped):
 
 
 def test_train_fit_score(dataset, tmp_path):
-    from robo_reward.models.encoders.cli import train
-    from robo_reward.models.perceptual.cli import fit, score
+    from robo_reward.commands.encoder import train
+    from robo_reward.commands.perceptual import fit, score
 
     trained = train([dataset], tmp_path / "enc", config="tcn-tiny", steps=10, json=tmp_path / "enc.json")
     assert (tmp_path / "enc.json").exists() and trained["final_loss"] is not None
@@ -39,11 +39,11 @@ def test_train_fit_score(dataset, tmp_path):
 
 
 def test_score_puts_a_grm_in_the_same_table(dataset, tmp_path):
+    from robo_reward.commands.grm import add_reference
+    from robo_reward.commands.perceptual import fit, score
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.grm import ProgressEstimator, build_grm, get_config
-    from robo_reward.models.grm.cli import add_reference
     from robo_reward.models.grm.modeling_grm import GRM
-    from robo_reward.models.perceptual.cli import fit, score
     from robo_reward.rewards.metrics import voc
 
     build_grm(get_config("grm-tiny", views=("front", "side"))).save_pretrained(tmp_path / "grm")

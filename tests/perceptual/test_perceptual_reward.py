@@ -156,9 +156,9 @@ def test_reward_orders_frames_and_separates_failures(fitted, stepped):
 
 def test_save_load_round_trip(fitted, tmp_path, stepped):
     reward, _ = fitted
-    reward.save(tmp_path / "perc")
+    reward.save_pretrained(tmp_path / "perc")
     assert {p.name for p in (tmp_path / "perc").iterdir()} == {"config.json", "model.safetensors", "fit.json"}
-    loaded = PerceptualReward.load(tmp_path / "perc")
+    loaded = PerceptualReward.from_pretrained(tmp_path / "perc")
     ep = stepped(40)
     np.testing.assert_allclose(loaded(ep), reward(ep), atol=1e-6)
     assert loaded.num_steps == 3 and loaded.config == reward.config

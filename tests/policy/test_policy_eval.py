@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from robo_reward.models.flow_policy import FlowPolicy, make_config
-from robo_reward.models.flow_policy.evaluation import _ChunkScheduler, evaluate, wilson_interval
+from robo_reward.sim.policy_evaluation import _ChunkScheduler, evaluate, wilson_interval
 
 
 def test_wilson_interval_by_hand():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-from robo_reward.models.flow_policy.cli import serve
+from robo_reward.commands.policy import serve
 from robo_reward.serving import PolicyClient, PolicyServerError
 from robo_reward.serving.protocol import packb, unpackb
 from robo_reward.serving.server import PolicyServer, serve_checkpoint

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from robo_reward.commands.quickstart import Quickstart, quickstart
 from robo_reward.paths import shipped_models
-from robo_reward.quickstart import Quickstart, quickstart
 
 
 @pytest.mark.skipif(

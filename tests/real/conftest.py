@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from robo_reward.real.env import node_environment, random_domain_id
+from robo_reward.real.ros_env_vars import node_environment, random_domain_id
 
 
 @pytest.fixture

@@ -93,7 +93,9 @@ def test_perceptual_source_with_a_checkpoint_scores_each_frame(tmp_path):
         for _ in range(2)
     ]
     cfg = PerceptualConfig(encoder="tcn-tiny", num_steps=2, top_m=8)
-    PerceptualReward.fit(demos, cfg, encoder=build_encoder("tcn-tiny").eval()).save(tmp_path / "perc")
+    PerceptualReward.fit(demos, cfg, encoder=build_encoder("tcn-tiny").eval()).save_pretrained(
+        tmp_path / "perc"
+    )
     core = RewardCore(make_source("perceptual", 1, "stack the cubes", str(tmp_path / "perc")))
     frames = [{f"observation.images.{v}": demos[0].views[v][t] for v in views} for t in (0, 9)]
     steps = [core.update(f) for f in frames]
@@ -104,7 +106,7 @@ def test_perceptual_source_with_a_checkpoint_scores_each_frame(tmp_path):
         action=np.zeros((2, 7), np.float32),
         task="stack the cubes",
     )
-    expected = PerceptualReward.load(tmp_path / "perc")(pair)
+    expected = PerceptualReward.from_pretrained(tmp_path / "perc")(pair)
     assert [s.progress for s in steps] == pytest.approx(np.clip(expected, 0, 1).tolist(), abs=1e-5)
     assert steps[0].progress != pytest.approx(steps[1].progress)  # two frames, two scores
     assert steps[1].reward == pytest.approx(0.99 * steps[1].progress - steps[0].progress, abs=1e-6)

@@ -52,18 +52,20 @@ def test_launch_files_by_name_and_arguments():
         parse_launch_arguments(["rig=sim"])
 
 
-def _error_line(capsys, argv: list[str]) -> str:
-    """The one line a refused command prints (after `robo-reward ros <verb>: error: `); exit status 2."""
+def _cli_error(capsys, *args: str) -> str:
+    """What `robo-reward ros ARGS` prints when it refuses (status 2, one line on stderr)."""
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:
-        cli(argv)
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert e.value.code == 2 and len(lines) == 1, lines
-    return lines[0].partition(": error: ")[2]
+        cli(["ros", *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1, err
+    return err.strip()
 
 
 def test_cli_errors_are_one_line(capsys):
-    assert "unknown launch arguments ['bogus']" in _error_line(capsys, ["ros", "launch", "sim", "bogus:=1"])
+    err = _cli_error(capsys, "launch", "sim", "bogus:=1")
+    assert err.startswith("robo-reward ros launch: error: ") and err.count("robo-reward") == 1
+    assert "unknown launch arguments ['bogus']" in err
 
 
 def _children(pid: int) -> list[int]:
@@ -80,7 +82,10 @@ def _children(pid: int) -> list[int]:
 
 
 def _run(capsys, *args: str) -> str:
-    cli(["ros", *args])
+    try:
+        cli(["ros", *args])
+    except SystemExit as e:  # the refusal is on stderr: show it
+        pytest.fail(f"robo-reward ros {' '.join(args)} exited {e.code}: {capsys.readouterr().err.strip()}")
     return capsys.readouterr().out.strip()
 
 
@@ -90,7 +95,7 @@ def _moving(msg) -> bool:
 
 
 @pytest.mark.ros
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_launch_lifecycle_estop_status_and_sigterm(ros_env, tmp_path, capsys, steered_policy_folder):
     from geometry_msgs.msg import TwistStamped
 
@@ -117,8 +122,9 @@ def test_launch_lifecycle_estop_status_and_sigterm(ros_env, tmp_path, capsys, st
                 _run(capsys, "lifecycle", "policy")
                 == "/policy: unconfigured (transitions: configure, shutdown)"
             )
-            refused = _error_line(capsys, ["ros", "lifecycle", "policy", "activate"])
-            assert "no 'activate' transition from there; available: configure" in refused
+            assert "no 'activate' transition from there; available: configure" in _cli_error(
+                capsys, "lifecycle", "policy", "activate"
+            )
             assert _run(capsys, "lifecycle", "policy", "configure") == "/policy: unconfigured -> inactive"
             assert _run(capsys, "lifecycle", "/policy", "activate") == "/policy: inactive -> active"
             assert probe.wait_for(lambda: any(_moving(m) for _, m in twists), 20), (
@@ -152,8 +158,8 @@ def test_launch_lifecycle_estop_status_and_sigterm(ros_env, tmp_path, capsys, st
 
 @pytest.mark.ros
 def test_verbs_name_an_absent_node_in_one_line(ros_env, capsys):
-    assert _error_line(capsys, ["ros", "estop", "trip", "--node", "nobody", "--timeout", "0.5"]) == (
-        "service /nobody/estop not available after 0.5s: "
+    assert _cli_error(capsys, "estop", "trip", "--node", "nobody", "--timeout", "0.5") == (
+        "robo-reward ros estop: error: service /nobody/estop not available after 0.5s: "
         "is the node running, with this shell's ROS_DOMAIN_ID?"
     )
 

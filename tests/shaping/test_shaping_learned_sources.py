@@ -103,7 +103,7 @@ def tiny_perceptual(tmp_path_factory):
     ]
     cfg = PerceptualConfig(encoder="tcn-tiny", num_steps=2, top_m=8)
     path = tmp_path_factory.mktemp("perc") / "perc"
-    PerceptualReward.fit(demos, cfg, encoder=build_encoder("tcn-tiny").eval()).save(path)
+    PerceptualReward.fit(demos, cfg, encoder=build_encoder("tcn-tiny").eval()).save_pretrained(path)
     return path
 
 
@@ -139,7 +139,7 @@ def test_perceptual_judge_scores_k_outcomes(tiny_perceptual):
         action=np.zeros((4, 7), np.float32),
         task=instruction,
     )
-    progress = PerceptualReward.load(tiny_perceptual)(as_episode)
+    progress = PerceptualReward.from_pretrained(tiny_perceptual)(as_episode)
     np.testing.assert_allclose(gains, progress[1:] - progress[0], atol=1e-5)
     assert np.abs(gains).max() > 0  # the outcomes differ, and so do their scores
 
@@ -168,7 +168,7 @@ def test_judge_agreement_scores_the_perceptual_reward_and_the_consensus(tiny_grm
 
     torch.manual_seed(0)
     policy = FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES)))
-    perceptual = PerceptualReward.load(tiny_perceptual)
+    perceptual = PerceptualReward.from_pretrained(tiny_perceptual)
     alone = judge_agreement(policy, TASK, None, k=3, execute_steps=4, episodes=1, image_size=32,
                             perceptual=perceptual)  # fmt: skip
     assert set(alone) == {"perceptual", "oracle", "constant (chance)"}

@@ -65,9 +65,9 @@ def main(plan_path: str, results_path: str) -> None:
 
     import robo_reward.cli
     import robo_reward.data.lerobot_io as lerobot_io
-    import robo_reward.models.encoders.training_encoders
     import robo_reward.train.bc.trainer
-    import robo_reward.train.reward.trainer  # noqa: F401
+    import robo_reward.train.encoder.trainer
+    import robo_reward.train.grm.trainer  # noqa: F401
     from robo_reward.data.local_dataset import _local_classes
 
     _local_classes()  # lerobot itself, loaded once

@@ -1,6 +1,6 @@
 """Kill matrix: every trainer, SIGKILLed at every kill point, then `--resume`d — never silently wrong.
 
-Each trainer CLI (`policy train`, `reward train`, `encoder train`, tiny presets, 6 steps, a checkpoint
+Each trainer CLI (`policy train`, `grm train`, `encoder train`, tiny presets, 6 steps, a checkpoint
 every 2) runs once uninterrupted as the reference. Then, per kill point, a fresh run is killed there
 (`ROBO_REWARD_KILL_AT`) and resumed with the same command plus `--resume`. An outcome is
 - "exact": the resume exits 0 and its final weights and metrics.jsonl (timings aside) equal the
@@ -35,8 +35,8 @@ TRAINERS = {
         "model/model.safetensors",
         ["--lr", "0.001"],
     ),
-    "reward": (
-        ["reward", "train", "--config", "grm-tiny", *STEPS, "--batch-size", "8", "--checkpoint-every", "2",
+    "grm": (
+        ["grm", "train", "--config", "grm-tiny", *STEPS, "--batch-size", "8", "--checkpoint-every", "2",
          "--log-every", "1", "--val-fraction", "0.25", "--threads", "1"],
         "checkpoint/model.safetensors",
         ["--lr", "0.001"],
@@ -52,7 +52,7 @@ CHECKPOINT_FILE = {"bc": "checkpoints/step_000006/model.safetensors"}
 KILL_POINTS = {
     "bc": ["run.started", "step@1", "step@3", "checkpoint.files@2", "checkpoint.written@2",
            "checkpoint.swapped@2", "checkpoint.pruning"],
-    "reward": ["run.started", "step@1", "step@3", "checkpoint.files@2", "checkpoint.written@2",
+    "grm": ["run.started", "step@1", "step@3", "checkpoint.files@2", "checkpoint.written@2",
                "checkpoint.swap", "checkpoint.swapped@2"],
     "encoder": ["run.started", "step@1", "step@3", "checkpoint.files@2", "checkpoint.written@2",
                 "checkpoint.swap", "checkpoint.swapped@2"],

@@ -42,7 +42,7 @@ def _same_weights(a: Path, b: Path) -> bool:
 
 def _train_grm(episodes, out: Path, steps: int, resume: bool = False, lr: float | None = None) -> Path:
     from robo_reward.models.grm import get_config
-    from robo_reward.train.reward.trainer import train
+    from robo_reward.train.grm.trainer import train
 
     overrides = {"lr": lr} if lr is not None else {}
     config = get_config("grm-tiny", steps=steps, checkpoint_every=2, log_every=1, batch_size=8, **overrides)

@@ -137,8 +137,8 @@ def test_run_folder_guard(tmp_path):
         TrainingRun.open(out, "bc", {"lr": 1}, resume=False)
     with pytest.raises(ResumeError, match=r"started with other options \(changed: lr\)"):
         TrainingRun.open(out, "bc", {"lr": 2}, resume=True)
-    with pytest.raises(ResumeError, match="is a bc run, not a reward run"):
-        TrainingRun.open(out, "reward", {"lr": 1}, resume=True)
+    with pytest.raises(ResumeError, match="is a bc run, not a grm run"):
+        TrainingRun.open(out, "grm", {"lr": 1}, resume=True)
     with pytest.raises(UserError, match="contradict"):
         TrainingRun.open(out, "bc", {"lr": 1}, resume=True, overwrite=True)
     fresh = TrainingRun.open(out, "bc", {"lr": 2}, resume=False, overwrite=True)

@@ -1,7 +1,7 @@
 """Image encoders: a timm backbone trained as a multi-view time-contrastive network (TCN).
 
-Public API: `load_encoder(path) -> ImageEncoder`, `build_encoder(preset_or_config)`,
-`ImageEncoder.embed(images)` and `ImageEncoder.layer_features(images)`. Exports load on first use
+Public API: `build_encoder(preset_or_config)`, `ImageEncoder.from_pretrained(folder)` and
+`.save_pretrained(folder)`, `ImageEncoder.embed(images)` and `ImageEncoder.layer_features(images)`. Exports load on first use
 (see `robo_reward.utils.lazy`).
 """
 
@@ -17,8 +17,7 @@ __getattr__ = lazy_exports(
         "get_config": _CONFIG,
         "ImageEncoder": _MODELING,
         "build_encoder": _MODELING,
-        "load_encoder": _MODELING,
     },
 )
 
-__all__ = ["PRESETS", "EncoderConfig", "ImageEncoder", "build_encoder", "get_config", "load_encoder"]
+__all__ = ["PRESETS", "EncoderConfig", "ImageEncoder", "build_encoder", "get_config"]

@@ -147,13 +147,28 @@ class ImageEncoder(nn.Module):
             )
         self.backbone.load_state_dict(matched, strict=False)
 
-    def save(self, folder: str | Path, extras: dict | None = None, atomic: bool = True) -> Path:
+    # ---- persistence ----------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path, extras: dict | None = None, atomic: bool = True) -> Path:
         """config.json + model.safetensors + preprocessing.json (+ `<name>.json` extras); `atomic=False`
         inside a training checkpoint's temporary folder."""
         extras = {PREPROCESSING_NAME: preprocessing_dict(self.config), **(extras or {})}
         # the saved weights already hold the pretrained backbone; don't reload it from a path
         config = dataclasses.replace(self.config, weights_path=None)
         return save_folder(folder, config, self.state_dict(), extras=extras, atomic=atomic)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> ImageEncoder:
+        """A saved encoder folder (config.json + model.safetensors), or a training run folder holding
+        one in `checkpoint/`, in eval mode."""
+        folder = Path(folder)
+        if not (folder / "config.json").exists() and (folder / "checkpoint" / "config.json").exists():
+            folder = folder / "checkpoint"
+        config_dict, tensors = load_folder(folder)
+        config = EncoderConfig.from_dict(config_dict)
+        config.weights_path = None
+        encoder = cls(config)
+        encoder.load_state_dict(tensors)
+        return encoder.to(device).eval()
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -184,27 +199,13 @@ def build_encoder(config: EncoderConfig | str = "tcn-small", **overrides) -> Ima
     return ImageEncoder(config)
 
 
-def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> ImageEncoder:
-    """Load a saved encoder folder (config.json + model.safetensors), or a training run folder
-    holding one in `checkpoint/`, in eval mode."""
-    path = Path(path)
-    if not (path / "config.json").exists() and (path / "checkpoint" / "config.json").exists():
-        path = path / "checkpoint"
-    config_dict, tensors = load_folder(path)
-    config = EncoderConfig.from_dict(config_dict)
-    config.weights_path = None
-    encoder = ImageEncoder(config)
-    encoder.load_state_dict(tensors)
-    return encoder.to(device).eval()
-
-
 def encoder_from_spec(spec: str | Path) -> ImageEncoder:
     """A checkpoint folder, a shipped model's name (`tcn-small-sim`, under `models/`), or a preset
     name (`tcn-small`: random weights)."""
     from robo_reward.paths import shipped_models
 
     if Path(spec).exists():
-        return load_encoder(spec)
+        return ImageEncoder.from_pretrained(spec)
     if (shipped_models() / str(spec) / "config.json").exists():
-        return load_encoder(shipped_models() / str(spec))
+        return ImageEncoder.from_pretrained(shipped_models() / str(spec))
     return build_encoder(str(spec)).eval()

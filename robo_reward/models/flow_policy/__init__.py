@@ -1,8 +1,9 @@
-"""Flow-matching VLA policy (pi0-style): `FlowPolicy`, its config presets, and sim evaluation.
+"""Flow-matching VLA policy (pi0-style): `FlowPolicy` and its config presets.
 
-from robo_reward.models.flow_policy import FlowPolicy, make_config, evaluate
+from robo_reward.models.flow_policy import FlowPolicy, make_config
 
-Exports load on first use (see `robo_reward.utils.lazy`): `evaluate` imports the simulator.
+Exports load on first use (see `robo_reward.utils.lazy`). Closed-loop evaluation in the sim is
+`robo_reward.sim.policy_evaluation`; the commands are `robo_reward.commands.policy`.
 """
 
 from robo_reward.utils.lazy import lazy_exports
@@ -17,8 +18,7 @@ __getattr__ = lazy_exports(
         "make_config": _CONFIG,
         "FlowPolicy": _MODELING,
         "compute_normalization": _MODELING,
-        "evaluate": "robo_reward.models.flow_policy.evaluation",
     },
 )
 
-__all__ = ["PRESETS", "FlowPolicy", "FlowPolicyConfig", "compute_normalization", "evaluate", "make_config"]
+__all__ = ["PRESETS", "FlowPolicy", "FlowPolicyConfig", "compute_normalization", "make_config"]

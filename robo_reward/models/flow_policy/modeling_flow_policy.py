@@ -353,7 +353,7 @@ class FlowPolicy(nn.Module):
         }
 
     def save_pretrained(
-        self, path: str | Path, extras: dict[str, Any] | None = None, atomic: bool = True
+        self, folder: str | Path, extras: dict[str, Any] | None = None, atomic: bool = True
     ) -> Path:
         """The policy folder; `atomic=False` inside a training checkpoint's temporary folder."""
         stats = {
@@ -369,11 +369,11 @@ class FlowPolicy(nn.Module):
         extra = {"preprocessing": self.preprocessing(), "normalization": stats, **(extras or {})}
         # the weights hold the backbone now; loading must not need (or re-read) its initial weights
         config = dataclasses.replace(self.config, backbone_weights=None)
-        return save_folder(path, config.to_dict(), self.state_dict(), extras=extra, atomic=atomic)
+        return save_folder(folder, config.to_dict(), self.state_dict(), extras=extra, atomic=atomic)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> FlowPolicy:
-        cfg, tensors = load_folder(path)
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> FlowPolicy:
+        cfg, tensors = load_folder(folder)
         policy = cls(FlowPolicyConfig.from_dict(cfg))
         policy.load_state_dict(tensors, strict=True)
         return policy.to(device).eval()

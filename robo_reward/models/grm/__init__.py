@@ -24,13 +24,6 @@ __getattr__ = lazy_exports(
 )
 
 
-def load_grm(path, device: str = "cpu"):
-    """A saved GRM (checkpoint folder, or a training run folder holding `checkpoint/`), in eval mode."""
-    from robo_reward.models.grm.modeling_grm import GRM
-
-    return GRM.from_pretrained(path, device=device)
-
-
 __all__ = [
     "GRM",
     "PRESETS",
@@ -39,5 +32,4 @@ __all__ = [
     "ProgressEstimator",
     "build_grm",
     "get_config",
-    "load_grm",
 ]

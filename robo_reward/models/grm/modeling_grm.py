@@ -232,9 +232,9 @@ class GRM(nn.Module):
 def build_grm(config: GRMConfig) -> GRM:
     """A fresh GRM; with `encoder_checkpoint`, the project's encoder weights replace the backbone."""
     if config.encoder_checkpoint and config.encoder_config is None:
-        from robo_reward.models.encoders import load_encoder
+        from robo_reward.models.encoders import ImageEncoder
 
-        encoder = load_encoder(config.encoder_checkpoint)
+        encoder = ImageEncoder.from_pretrained(config.encoder_checkpoint)
         config = dataclasses.replace(
             config,
             encoder_config=dataclasses.asdict(encoder.config),

@@ -250,7 +250,9 @@ class PerceptualReward:
         if not demos:
             raise ValueError("the perceptual reward needs at least one demonstration")
         if config.num_steps is None:
-            raise ValueError("config.num_steps must be set before fitting (see cli.resolve_num_steps)")
+            raise ValueError(
+                "config.num_steps must be set before fitting (`robo-reward perceptual fit` sets it from the task)"
+            )
         encoder = encoder if encoder is not None else encoder_from_spec(config.encoder)
         feats = (
             list(features)
@@ -341,7 +343,7 @@ class PerceptualReward:
     progress = __call__
 
     # -- persistence (JSON + safetensors only)
-    def save(self, folder: str | Path) -> Path:
+    def save_pretrained(self, folder: str | Path) -> Path:
         tensors: dict[str, torch.Tensor] = {
             ENCODER_PREFIX + k: v for k, v in self.encoder.state_dict().items()
         }
@@ -359,11 +361,11 @@ class PerceptualReward:
         return save_folder(folder, config, tensors, extras={"fit": self.fit_info})
 
     @classmethod
-    def load(cls, folder: str | Path) -> PerceptualReward:
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> PerceptualReward:
         from robo_reward.utils.checkpoint import load_extra
 
         config_dict, tensors = load_folder(folder)
-        encoder = ImageEncoder(EncoderConfig.from_dict(config_dict["encoder"]))
+        encoder = ImageEncoder(EncoderConfig.from_dict(config_dict["encoder"])).to(device)
         encoder.load_state_dict(
             {k[len(ENCODER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(ENCODER_PREFIX)}
         )

@@ -71,7 +71,7 @@ def generate_pairs(
 def evaluate_success(
     policy, task: str, episodes: int, seed: int, pairs_cfg: PairsConfig | None
 ) -> dict[str, Any]:
-    from robo_reward.models.flow_policy import evaluate
+    from robo_reward.sim.policy_evaluation import evaluate
 
     max_steps = pairs_cfg.max_steps if pairs_cfg else None
     ev = evaluate(policy, task, episodes=episodes, num_envs=2, seed=seed, max_steps=max_steps)

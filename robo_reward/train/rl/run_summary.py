@@ -57,8 +57,8 @@ def summarize_run(out: Path, cfg: RLConfig, state: dict) -> dict:
 
 def evaluate_policy(folder: Path, cfg: RLConfig, n_action_steps: int, image_size: int) -> dict:
     """The exported policy on `log.eval_seeds` held-out seed sets of `log.eval_episodes` episodes each."""
-    from robo_reward.models.flow_policy.evaluation import evaluate, wilson_interval
     from robo_reward.models.flow_policy.steering import load_policy
+    from robo_reward.sim.policy_evaluation import evaluate, wilson_interval
 
     if cfg.log.eval_seeds > len(EVAL_SEED_SETS):
         raise ValueError(f"log.eval_seeds must be ≤ {len(EVAL_SEED_SETS)}, got {cfg.log.eval_seeds}")

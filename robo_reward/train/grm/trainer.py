@@ -1,4 +1,4 @@
-"""GRM training: `robo-reward reward train --config grm-small --data DIR [DIR ...] --out runs/grm`.
+"""GRM training: `robo-reward grm train --config grm-small --data DIR [DIR ...] --out runs/grm`.
 
 Runs as one process or under `torchrun --nproc-per-node N` (DDP: gloo on CPU, nccl on GPU). The run
 folder holds `run.json` (run id, options hash), `train_args.json`, `metrics.jsonl`, `checkpoint/` (one
@@ -24,7 +24,7 @@ from robo_reward.models.grm.features import FeatureCache
 from robo_reward.models.grm.inference import ProgressEstimator
 from robo_reward.models.grm.modeling_grm import GRM, build_grm, count_parameters
 from robo_reward.rewards.metrics import voc
-from robo_reward.train.reward.batches import (
+from robo_reward.train.grm.batches import (
     TrainData,
     cached_features,
     hop_loss,
@@ -164,7 +164,7 @@ def train(
     run = Path(out)
     identity = {"init": init is not None, "segmenter": segmenter is not None, **(extra_args or {})}
     training_run = TrainingRun.open(
-        run, "reward", hashed_config(config, episodes, val_episodes, identity), resume=resume,
+        run, "grm", hashed_config(config, episodes, val_episodes, identity), resume=resume,
         overwrite=overwrite, rank=rank,
     )  # fmt: skip
     manifest = training_run.load_checkpoint(run / CHECKPOINT) if resume else None

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from robo_reward.data.episode import Episode
 from robo_reward.models.encoders.configuration_encoders import EncoderConfig
-from robo_reward.models.encoders.modeling_encoders import ImageEncoder, load_encoder, resize
+from robo_reward.models.encoders.modeling_encoders import ImageEncoder, resize
 from robo_reward.utils.errors import ResumeError
 from robo_reward.utils.killpoints import kill_point
 from robo_reward.utils.logging import MetricsLogger, progress_bar
@@ -169,7 +169,7 @@ def train_tcn(
             f"--resume: the checkpoint is at step {start}, past --steps {total}: pass --steps ≥ {start}"
         )
     if manifest is not None:
-        encoder = load_encoder(manifest.folder, device=device)
+        encoder = ImageEncoder.from_pretrained(manifest.folder, device=device)
         config = encoder.config
     else:
         torch.manual_seed(config.seed)
@@ -186,7 +186,7 @@ def train_tcn(
     def save(step: int) -> None:
         def write(tmp: Path) -> None:
             state = {"step": step, "views": views, "episodes": len(frames)}
-            encoder.save(tmp, extras={"train_state": state}, atomic=False)
+            encoder.save_pretrained(tmp, extras={"train_state": state}, atomic=False)
             save_optimizer(optimizer, tmp / OPTIMIZER_NAME)
             save_rng_state(tmp, {"batches": rng}, {"augment": gen})
 

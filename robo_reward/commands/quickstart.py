@@ -85,7 +85,7 @@ def quickstart(cfg: Quickstart) -> dict:
     """Run the mission end to end and write `<out>/report.md`."""
     import torch
 
-    from robo_reward.sim.cli import collect
+    from robo_reward.commands.sim import collect
 
     if cfg.policy is not None and not (cfg.policy / "config.json").exists():  # fail before any work
         raise FileNotFoundError(f"no policy at {cfg.policy}; pass --policy PATH or leave it out")
@@ -144,8 +144,8 @@ def quickstart(cfg: Quickstart) -> dict:
 def _reward_model(cfg: Quickstart, out: Path) -> Path:
     if not cfg.from_scratch:  # checked before any work in `quickstart`
         return cfg.grm
-    from robo_reward.models.grm.cli import train
-    from robo_reward.sim.cli import collect
+    from robo_reward.commands.grm import train
+    from robo_reward.commands.sim import collect
 
     data = collect(
         out / "data" / "grm-train",
@@ -161,14 +161,14 @@ def _reward_model(cfg: Quickstart, out: Path) -> Path:
 
 
 def _grm_eval(grm: Path, seen: Path, out: Path) -> dict:
-    from robo_reward.models.grm.cli import eval as grm_eval
+    from robo_reward.commands.grm import eval as grm_eval
 
     r = grm_eval(grm, [seen], json=out / "grm_eval.json", plots=out / "plots", perspectives=False)
     return {"table_markdown": r["table_markdown"], "episodes": r["episodes"]}
 
 
 def _adapt(cfg: Quickstart, grm: Path, held: Path, seen: Path, out: Path) -> dict:
-    from robo_reward.models.grm.cli import adapt
+    from robo_reward.commands.grm import adapt
 
     r = adapt(
         grm,
@@ -190,8 +190,8 @@ def _adapt(cfg: Quickstart, grm: Path, held: Path, seen: Path, out: Path) -> dic
 def _policy(cfg: Quickstart, out: Path) -> Path:
     if cfg.policy is not None:  # checked before any work in `quickstart`
         return cfg.policy
-    from robo_reward.models.flow_policy.cli import train
-    from robo_reward.sim.cli import collect
+    from robo_reward.commands.policy import train
+    from robo_reward.commands.sim import collect
 
     data = collect(
         out / "data" / "bc", task=cfg.rl_task, episodes=cfg.bc_demos, noise=0.05, seed=cfg.seed,
@@ -201,8 +201,8 @@ def _policy(cfg: Quickstart, out: Path) -> Path:
 
 
 def _success(policy_dir: Path, cfg: Quickstart, sheet_dir: Path | None = None) -> dict:
-    from robo_reward.models.flow_policy.evaluation import evaluate
     from robo_reward.models.flow_policy.steering import load_policy
+    from robo_reward.sim.policy_evaluation import evaluate
 
     policy = load_policy(policy_dir)
     r = evaluate(

@@ -123,8 +123,8 @@ def eval(
 
     import torch
 
-    from robo_reward.models.flow_policy.evaluation import evaluate
     from robo_reward.models.flow_policy.steering import load_policy
+    from robo_reward.sim.policy_evaluation import evaluate
 
     if threads:
         torch.set_num_threads(threads)

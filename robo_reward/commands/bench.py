@@ -70,7 +70,7 @@ def all(
 ) -> dict:
     """Run the whole measurement suite (or the sections named by --only) and write one report
     (`<out>/report.md` + JSON, to `--json` or else `<out>/bench.json`). Sections: sim, tasks, datasets,
-    reward, adapt, perceptual, policy_latency, policy_success, rl, dpo, calibration, ros (reward, adapt and
+    grm, adapt, perceptual, policy_latency, policy_success, rl, dpo, calibration, ros (grm, adapt and
     perceptual need datasets)."""
     from robo_reward.bench.report import run_all
 

@@ -26,6 +26,8 @@ Node = Annotated[str, arg(metavar="NODE")]
 
 @contextmanager
 def _one_line_errors():
+    """A verb's failure is the user's to fix (a node not running, a bad launch argument): the CLI
+    prints it as its one-line `robo-reward ros <verb>: error: ...`."""
     try:
         yield
     except RosVerbError as e:
@@ -56,7 +58,7 @@ def launch(
     arguments as name:=value. One log file per node in LOG_DIR. Nodes use this shell's
     ROS_DOMAIN_ID; discovery stays on this machine. If a node exits, the others are stopped too."""
     from robo_reward.real import ros_verbs
-    from robo_reward.real.env import node_environment
+    from robo_reward.real.ros_env_vars import node_environment
 
     with _one_line_errors():
         path = ros_verbs.resolve_launch_file(launch_file)

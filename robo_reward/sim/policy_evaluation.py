@@ -4,6 +4,10 @@ Chunks execute with a receding horizon: the policy is queried when an env's acti
 the first `n_action_steps` actions of the chunk are queued. With `temporal_ensemble=k` the policy is
 queried every step and the action for step s is the exp(−k·age)-weighted mean of every chunk that
 covers s, oldest weighted most (ACT). Inference is batched across the envs that need a chunk.
+
+`policy` is anything with `config` and `sample(batch, ...)` (a `FlowPolicy`, or a `SteeredPolicy` RL
+fine-tune): this harness drives the simulator and needs none of the model's code, so it lives with
+the sim, beside `policy_rollouts`, and the models layer stays free of the simulator.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def train(
 
     import numpy as np
 
-    from robo_reward.models.encoders.training_encoders import CHECKPOINT_DIR, train_tcn
+    from robo_reward.train.encoder.trainer import CHECKPOINT_DIR, train_tcn
 
     t0 = time.perf_counter()
     eps = load_training_episodes(data, episodes, views, task)

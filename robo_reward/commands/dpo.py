@@ -126,7 +126,7 @@ def judges(
     result = judge_agreement(
         FlowPolicy.from_pretrained(policy), task, GRM.from_pretrained(grm) if grm else None, k,
         execute_steps, continue_steps, episodes, seed, min_gap,
-        perceptual=PerceptualReward.load(perceptual) if perceptual else None, consensus_margin=consensus_margin,
+        perceptual=PerceptualReward.from_pretrained(perceptual) if perceptual else None, consensus_margin=consensus_margin,
     )  # fmt: skip
     print_table(
         f"judges on {task}: k {k}, {execute_steps} + {continue_steps} steps; at judge margin m: states "

@@ -1,4 +1,4 @@
-"""`robo-reward reward {train, label, adapt, eval}` — the general reward model from the command line."""
+"""`robo-reward grm {train, label, adapt, eval}` — the general reward model from the command line."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def train(
 
     `--override label_source=progress image_size=96` changes any GRMConfig field (JSON values).
 
-    Runs under `torchrun --nproc-per-node 2 -m robo_reward.cli reward train ...` too (DDP).
+    Runs under `torchrun --nproc-per-node 2 -m robo_reward.cli grm train ...` too (DDP).
     Episodes without a stage column are labelled from a perceptual segmenter
     (`--segmenter-encoder` a TCN checkpoint or preset) or, failing that, uniform time.
     OUT must be empty (or `--overwrite` it); `--resume` continues its run with the same options
@@ -71,8 +71,8 @@ def train(
 
     preset = get_config(config)  # a bad name answers before the heavy imports below
 
-    from robo_reward.train.reward.trainer import config_with, load_episodes, split_episodes
-    from robo_reward.train.reward.trainer import train as run_training
+    from robo_reward.train.grm.trainer import config_with, load_episodes, split_episodes
+    from robo_reward.train.grm.trainer import train as run_training
     from robo_reward.utils.cli_helpers import parse_overrides
 
     set_threads(threads)
@@ -158,7 +158,7 @@ def add_reference(model, ep, replace: bool = True) -> None:
 def _voc_by_task(model, episodes, cache=None) -> dict[str, float]:
     from robo_reward.models.grm.inference import ProgressEstimator
     from robo_reward.rewards.metrics import voc
-    from robo_reward.train.reward.batches import task_key
+    from robo_reward.train.grm.batches import task_key
 
     est = ProgressEstimator(model, cache=cache)
     by: dict[str, list[float]] = {}
@@ -200,8 +200,8 @@ def adapt(
 
     from robo_reward.data.lerobot_io import load_episodes
     from robo_reward.models.grm.features import FeatureCache
-    from robo_reward.train.reward.adapt import adapt as run_adapt
-    from robo_reward.train.reward.batches import task_key
+    from robo_reward.train.grm.adapt import adapt as run_adapt
+    from robo_reward.train.grm.batches import task_key
     from robo_reward.utils.cli_helpers import emit_json, print_table
     from robo_reward.utils.io import read_json
 
@@ -291,7 +291,7 @@ def eval(
     from robo_reward.models.grm.inference import ProgressEstimator
     from robo_reward.rewards import evaluation as E
     from robo_reward.rewards.baselines import linear_time_progress
-    from robo_reward.train.reward.batches import task_key
+    from robo_reward.train.grm.batches import task_key
     from robo_reward.utils.cli_helpers import emit_json, markdown_table, print_table
 
     set_threads(threads)

@@ -97,7 +97,7 @@ def fit(
     torch.manual_seed(seed)  # random weights when ENCODER is a preset
     reward = PerceptualReward.fit(demo_eps, config)
     reward.fit_info.update({"demos": str(Path(demos).resolve()), "episode_indices": [i for i, _ in chosen]})
-    reward.save(out)
+    reward.save_pretrained(out)
     result = {
         "checkpoint": str(out),
         "demos": len(demo_eps),
@@ -149,7 +149,7 @@ def score(
     from robo_reward.rewards.metrics import auroc, tail_mean
     from robo_reward.utils.cli_helpers import markdown_table
 
-    reward = PerceptualReward.load(checkpoint)
+    reward = PerceptualReward.from_pretrained(checkpoint)
     eps = select_episodes(load_episodes(data, views=reward.config.views), task)
     if not include_fit_demos and reward.fit_info.get("demos") == str(Path(data).resolve()):
         used = set(reward.fit_info.get("episode_indices", []))
@@ -230,7 +230,7 @@ def score(
 def grm_progress(checkpoint: Path, demo):
     """The GRM's fused progress as a progress source; `demo` (a success) is its goal reference when
     the checkpoint holds none for the demo's task."""
-    from robo_reward.models.grm.cli import add_reference
+    from robo_reward.commands.grm import add_reference
     from robo_reward.models.grm.inference import ProgressEstimator
     from robo_reward.models.grm.modeling_grm import GRM
 

@@ -15,7 +15,7 @@ import torch
 
 from robo_reward.data.episode import Episode
 from robo_reward.models.grm.features import FeatureCache
-from robo_reward.train.reward.batches import TrainData, cached_features, hop_loss, live_features, make_batch
+from robo_reward.train.grm.batches import TrainData, cached_features, hop_loss, live_features, make_batch
 from robo_reward.utils.logging import progress_bar
 
 TRAINABLE = {
