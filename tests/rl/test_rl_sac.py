@@ -189,3 +189,36 @@ def test_steering_only_the_executed_steps_keeps_the_rest_at_zero_noise(tiny_poli
     full = torch.cat([w, torch.zeros(3, (H - 2) * A)], dim=1).view(3, H, A)
     expected = tiny_policy.unnormalize_action(tiny_policy.sample_normalized(features, full))
     torch.testing.assert_close(steered.decode(features, w), expected)
+
+
+def test_replay_reads_linked_rows_as_n_step_transitions():
+    from robo_reward.train.rl.replay import ReplayBuffer
+
+    buf = ReplayBuffer(capacity=16, obs_dim=1, action_dim=1)
+
+    def add(x, r, term=False):
+        return buf.add(torch.tensor([x]), torch.zeros(1), r, 0.5, term, torch.tensor([x + 0.5]), time=1.0,
+                       next_time=0.25 * x)  # fmt: skip
+
+    a = add(0.0, 1.0)
+    other = add(10.0, 7.0)  # another env's decision, in between
+    b = add(1.0, 2.0)
+    c = add(2.0, 4.0, term=True)
+    buf.link(a, b)
+    buf.link(b, c)
+    # row x: n = 3 from a: 1 + 0.5·2 + 0.25·4 = 3, discount 0.125, terminated at c, next_obs of c
+    expected = {0.0: (3.0, 0.125, 1.0, 2.5), 1.0: (4.0, 0.25, 1.0, 2.5), 2.0: (4.0, 0.5, 1.0, 2.5),
+                10.0: (7.0, 0.5, 0.0, 10.5)}  # fmt: skip
+    batch = buf.sample(64, torch.Generator().manual_seed(0), n_step=3)
+    for i in range(64):
+        r, d, t, nxt = expected[batch["obs"][i, 0].item()]
+        assert (batch["reward"][i].item(), batch["discount"][i].item()) == (r, d)
+        assert (batch["terminated"][i].item(), batch["next_obs"][i, 0].item()) == (t, nxt)
+    one = buf.sample(64, torch.Generator().manual_seed(0), n_step=1)
+    torch.testing.assert_close(
+        one["reward"],
+        one["reward"].new_tensor(
+            [{0.0: 1.0, 1.0: 2.0, 2.0: 4.0, 10.0: 7.0}[x.item()] for x in one["obs"][:, 0]]
+        ),
+    )
+    assert other == 1

@@ -57,6 +57,8 @@ class SteeredSACConfig(AlgorithmConfig):
     depth: int = 2
     use_state: bool = False  # append the normalised state to the trunk features
     utd: int = 4  # gradient updates per new decision (update-to-data ratio)
+    n_step: int = 1  # decisions summed before the bootstrap (n-step targets from linked replay rows)
+    actor_q: str = "mean"  # the actor climbs the critics' "mean", or their "min" (a pessimistic actor)
     batch_size: int = 128
     lr_actor: float = 3e-4
     lr_critic: float = 3e-4
@@ -79,6 +81,10 @@ class SteeredSACConfig(AlgorithmConfig):
     def __post_init__(self) -> None:
         if self.bound <= 0 or self.critics < 1 or self.utd < 0 or self.batch_size < 1:
             raise ValueError("need bound > 0, critics ≥ 1, utd ≥ 0 and batch_size ≥ 1")
+        if self.n_step < 1 or self.actor_q not in ("mean", "min"):
+            raise ValueError(
+                f"need n_step ≥ 1 and actor_q 'mean' or 'min', got {self.n_step}, {self.actor_q!r}"
+            )
         if self.regularizer not in ("entropy", "prior"):
             raise ValueError(f"regularizer must be 'entropy' or 'prior', got {self.regularizer!r}")
 
@@ -132,6 +138,7 @@ class SteeredSAC(Algorithm):
         self.warm_started = False  # the warm-start updates have run
         self._episode_start: dict[int, dict] = {}  # env → Q of its episode's first decision, return so far
         self._starts: deque = deque(maxlen=20)  # (Q of the first decision, discounted return) per episode
+        self._last_row: dict[int, int] = {}  # env → replay row of its episode's latest decision
 
     @property
     def exploring(self) -> bool:
@@ -184,9 +191,13 @@ class SteeredSAC(Algorithm):
             nxt = tr.next_obs if tr.next_obs is not None else torch.zeros_like(tr.obs)
             final = tr.final(self.cfg.time_limit)
             time, next_time = self.time_left([tr.step, tr.next_step]).tolist()
-            self.buffer.add(
+            row = self.buffer.add(
                 tr.obs, tr.record["action"], tr.reward, tr.discount, final, nxt, source, time, next_time
             )
+            if tr.env in self._last_row:
+                self.buffer.link(self._last_row.pop(tr.env), row)
+            if not tr.episode_end:
+                self._last_row[tr.env] = row
             self._track_start(tr)
         if self.warm_started:
             self.owed_updates += self.algo.utd * len(transitions)
@@ -224,7 +235,7 @@ class SteeredSAC(Algorithm):
         return out | {"charts/updates": float(self.updates), "charts/replay": float(len(self.buffer))}
 
     def sac_step(self) -> dict[str, float]:
-        b = self.buffer.sample(self.algo.batch_size, self.generator)
+        b = self.buffer.sample(self.algo.batch_size, self.generator, n_step=self.algo.n_step)
         dev = self.steered.device
         obs, action, next_obs = b["obs"].to(dev), b["action"].to(dev), b["next_obs"].to(dev)
         critic_obs = self.critic_input(obs, b["time"].to(dev))
@@ -243,7 +254,9 @@ class SteeredSAC(Algorithm):
         new_action, logp = self.actor(obs, generator=self.generator)
         q_new = self.critic(critic_obs, new_action)
         cost = self.cost(new_action, logp)
-        loss_pi = actor_loss(q_new, cost, alpha)
+        loss_pi = actor_loss(
+            q_new.min(0, keepdim=True).values if self.algo.actor_q == "min" else q_new, cost, alpha
+        )
         self.opt_actor.zero_grad()
         loss_pi.backward()
         self.opt_actor.step()
