@@ -271,10 +271,20 @@ def eval(
     reference_episodes: tuple[int, ...] = (),
     tasks: tuple[str, ...] = (),
     perspectives: bool = True,
+    chunk_policy: Path | None = None,
+    chunk_tasks: tuple[str, ...] = ("open_drawer", "pick_place"),
+    chunk_episodes: int = 10,
+    chunk_seed: int = 0,
     threads: int | None = None,
 ) -> dict:
-    """VOC (sparse/medium/dense), S/P/F accuracy + confusion, AUROC, EPIC for the GRM, its perspectives
-    and baselines (linear time, privileged progress) over the datasets, as one table.
+    """VOC (sparse/medium/dense), S/P/F accuracy + confusion, AUROC, Kendall τ, success − failure gap,
+    EPIC and the potential diagnostics for the GRM, its perspectives and baselines (linear time,
+    privileged progress) over the datasets, as one table.
+
+    `--chunk-policy P` adds chunk ranking: from `--chunk-episodes` rollouts of policy P on each of
+    `--chunk-tasks`, 5 candidate chunks per state executed 8 steps from the same simulator state; the
+    GRM's pair accuracy against privileged progress, and at each judge margin the share of states kept
+    and of those right, wrong and tied to the oracle (the DPO pair builder's view).
 
     Goal images: the checkpoint's stored reference per task; else `--reference` dataset's successful
     episodes; else the first successful episode of the task in the data (then left out of the metrics).
@@ -336,6 +346,10 @@ def eval(
         "results": E.json_ready(results),
         "table_markdown": markdown_table(rows),
     }
+    if chunk_policy is not None:
+        out["chunk_ranking"] = chunk_ranking(model, chunk_policy, chunk_tasks, chunk_episodes, chunk_seed)
+        print_table("chunk ranking (same-state 8-step chunks, against privileged progress)",
+                    [{"task": t, **row} for t, row in out["chunk_ranking"]["rows"].items()])  # fmt: skip
     if plots is not None:
         Path(plots).mkdir(parents=True, exist_ok=True)
         E.plot_progress(
@@ -346,6 +360,34 @@ def eval(
         (Path(plots) / "table.md").write_text(out["table_markdown"] + "\n")
     emit_json(json, out)
     return out
+
+
+def chunk_ranking(
+    model, policy_path: Path, tasks: tuple[str, ...], episodes: int, seed: int, min_gap: float = 0.02
+) -> dict:
+    """The GRM as a judge of same-state chunks (train/dpo/judges.py), per task: pair accuracy (over pairs
+    whose oracle gains differ by ≥ `min_gap`), and at the pair builder's margin (0.02) the kept states
+    and the kept pairs' right / wrong / oracle ties."""
+    from robo_reward.models.flow_policy.steering import load_policy
+    from robo_reward.train.dpo.judges import judge_agreement
+
+    policy = load_policy(policy_path)
+    full, rows = {}, {}
+    for task in tasks:
+        r = judge_agreement(
+            policy, task, model, k=5, execute_steps=8, episodes=episodes, seed=seed, min_gap=min_gap
+        )
+        full[task] = r
+        g = r["grm"]
+        rows[task] = {
+            "pair_accuracy": g["pair_accuracy"],
+            "kept@0.02": g["kept@0.02"],
+            "right@0.02": g["right@0.02"],
+            "wrong@0.02": g["wrong@0.02"],
+            "oracle_ties@0.02": 1.0 - g["right@0.02"] - g["wrong@0.02"],
+            "pairs": g["pairs"],
+        }
+    return {"policy": str(policy_path), "episodes": episodes, "rows": rows, "agreement": full}
 
 
 COMMANDS = {"train": train, "label": label, "adapt": adapt, "eval": eval}

@@ -198,3 +198,24 @@ def test_every_registered_source_builds_and_stays_in_range(tiny_grm, tiny_percep
         make_source("dense", 2, "x")
     with pytest.raises(ValueError, match="needs a checkpoint"):
         make_source("grm", 2, "x")
+
+
+def test_grm_eval_chunk_ranking_rows(tiny_grm, tmp_path):
+    """The table's row is the GRM's agreement at the pair builder's margin; ties are what is neither
+    right nor wrong (a random policy rarely moves reach's progress, so only the plumbing is checked)."""
+    import math
+
+    from robo_reward.commands.grm import chunk_ranking
+    from robo_reward.models.flow_policy import FlowPolicy, make_config
+    from robo_reward.models.grm.modeling_grm import GRM
+    from robo_reward.sim import STATE_NAMES
+
+    torch.manual_seed(0)
+    policy = FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))).save_pretrained(tmp_path / "p")
+    r = chunk_ranking(GRM.from_pretrained(tiny_grm), policy, ("reach",), episodes=1, seed=0)
+    row, grm = r["rows"]["reach"], r["agreement"]["reach"]["grm"]
+    for key in ("pair_accuracy", "kept@0.02", "right@0.02", "wrong@0.02", "pairs"):
+        assert row[key] == grm[key] or (math.isnan(row[key]) and math.isnan(grm[key])), key
+    ties = 1.0 - grm["right@0.02"] - grm["wrong@0.02"]
+    assert row["oracle_ties@0.02"] == pytest.approx(ties, nan_ok=True)
+    assert 0.0 <= row["kept@0.02"] <= 1.0
