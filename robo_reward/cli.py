@@ -89,8 +89,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(argv: list[str]) -> None:
-    import tyro
-
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return
@@ -99,17 +97,24 @@ def _run(argv: list[str]) -> None:
 
         print(__version__)
         return
-    group, rest = argv[0], argv[1:]
-    if group not in GROUPS:
-        print(f"robo-reward: unknown group {group!r}\n\n{_usage()}", file=sys.stderr)
+    if argv[0] not in GROUPS:
+        print(f"robo-reward: unknown group {argv[0]!r}\n\n{_usage()}", file=sys.stderr)
         raise SystemExit(2)
+    run_command(argv)
+
+
+def run_command(argv: list[str]):
+    """Parse `<group> <command> [options]` as the CLI does and return what the command returns (a named
+    recipe runs through here, so it cannot drift from the command line it prints)."""
+    import tyro
+
+    group, rest = argv[0], argv[1:]
     module = importlib.import_module(GROUPS[group][0])
     commands = module.COMMANDS
     prog = f"robo-reward {group}"
     if callable(commands):  # a group that is a single command (quickstart)
-        tyro.cli(commands, args=rest, prog=prog)
-        return
-    tyro.extras.subcommand_cli_from_dict(commands, args=rest, prog=prog)
+        return tyro.cli(commands, args=rest, prog=prog)
+    return tyro.extras.subcommand_cli_from_dict(commands, args=rest, prog=prog)
 
 
 if __name__ == "__main__":

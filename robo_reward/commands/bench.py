@@ -63,6 +63,23 @@ def perceptual(
     )
 
 
+def recipes() -> list[dict]:
+    """Every named recipe: its name, what it measures or makes, and its command line."""
+    from robo_reward.bench.recipes import RECIPES
+
+    for r in RECIPES.values():
+        print(f"{r.name}\t{r.about}\n    {r.command_line()}")
+    return [{"name": r.name, "about": r.about, "command": r.command_line()} for r in RECIPES.values()]
+
+
+def run(name: str) -> dict:
+    """Run the named recipe (after the recipes it needs whose outputs are missing); see `bench recipes`."""
+    from robo_reward.bench.recipes import get_recipe, run_with_needs
+
+    print(get_recipe(name).command_line())
+    return run_with_needs(name)
+
+
 def all(
     json: Path | None = None,
     out: Path = Path("runs/bench"),
@@ -80,6 +97,8 @@ def all(
 
 
 COMMANDS = {
+    "recipes": recipes,
+    "run": run,
     "sim": sim,
     "policy": policy,
     "ros": ros,
