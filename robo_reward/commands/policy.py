@@ -20,6 +20,7 @@ def train(
     chunk_size: int | None = None,
     override: list[str] | None = None,
     shift_pad: int = 4,
+    balance: Literal["task", "sqrt_frames", "frames"] = "task",
     aux_weight: float = 0.0,
     aux_data: list[Path] | None = None,
     include_failures: bool = False,
@@ -34,6 +35,8 @@ def train(
     """Behaviour cloning from one or more datasets (multi-task); success episodes only by default.
 
     `--override width=128 trunk_depth=2` changes any FlowPolicyConfig field (JSON values).
+    `--balance sqrt_frames` gives each task a share of the batches ∝ √ its frames (default `task`: equal
+    shares; `frames`: every frame alike).
     `--ema-decay 0.999` saves the exponential moving average of the weights as the model.
     `--aux-weight 1` adds an auxiliary loss: a head predicts the privileged object state the sim suite
     records (`observation.environment_state`) from the image tokens; acting never uses it.
@@ -66,7 +69,7 @@ def train(
 
     cfg = BCConfig(
         out=out, data=list(data), config=config, overrides=overrides, steps=steps, batch_size=batch_size,
-        lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, aux_weight=aux_weight,
+        lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, balance=balance, aux_weight=aux_weight,
         aux_data=list(aux_data or []),
         outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
