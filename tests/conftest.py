@@ -99,6 +99,24 @@ def steered_policy_folder(tmp_path):
     return policy.eval(), policy.save_pretrained(tmp_path / "steered")
 
 
+@pytest.fixture(scope="session")
+def tiny_instructed_policy(tmp_path_factory):
+    """A saved tiny policy that reads its instruction through frozen MiniLM sentence embeddings (the
+    multi-task policy's text encoder), its text projection moved off the seeded init."""
+    import torch
+
+    from robo_reward.models.flow_policy import FlowPolicy, make_config
+    from robo_reward.sim import STATE_NAMES
+
+    torch.manual_seed(0)
+    policy = FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES), text_encoder="minilm"))
+    with torch.no_grad():
+        policy.text.proj.weight.mul_(
+            10.0
+        )  # a trained projection tells instructions apart; an init barely does
+    return policy.save_pretrained(tmp_path_factory.mktemp("instructed") / "policy")
+
+
 def _tensorboard_scalars(folder) -> dict[str, list[tuple[int, float]]]:
     """{tag: [(step, value), ...]} as TensorBoard itself reads an event folder."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

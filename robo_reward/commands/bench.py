@@ -18,9 +18,19 @@ def sim(json: Path | None = None, steps: int = 200, image_size: int = 96) -> dic
     return _run("sim", json=json, steps=steps, image_size=image_size)
 
 
-def policy(json: Path | None = None) -> dict:
-    """Flow-policy chunk latency p50/p95 per preset, trunk vs expert split, batched throughput."""
-    return _run("policy", json=json)
+def policy(
+    json: Path | None = None, checkpoint: list[Path] | None = None, threads: int | None = None
+) -> dict:
+    """Flow-policy chunk latency p50/p95 per preset, trunk vs expert split, batched throughput.
+
+    `--checkpoint DIR` adds saved policies (e.g. a shipped model under models/) as rows of the table;
+    `--threads 2` sets torch's thread count (the latency targets are stated at 2)."""
+    if checkpoint:
+        from robo_reward.utils.preflight import require_checkpoint
+
+        for c in checkpoint:
+            require_checkpoint(c)
+    return _run("policy", json=json, checkpoints=tuple(checkpoint or ()), threads=threads)
 
 
 def ros(json: Path | None = None, seconds: float = 10.0, rate: float = 30.0) -> dict:

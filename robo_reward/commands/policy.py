@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from robo_reward.utils.cli_helpers import console, emit_json, parse_overrides, print_table
 
@@ -19,6 +20,7 @@ def train(
     chunk_size: int | None = None,
     override: list[str] | None = None,
     shift_pad: int = 4,
+    balance: Literal["task", "sqrt_frames", "frames"] = "task",
     aux_weight: float = 0.0,
     aux_data: list[Path] | None = None,
     include_failures: bool = False,
@@ -33,6 +35,8 @@ def train(
     """Behaviour cloning from one or more datasets (multi-task); success episodes only by default.
 
     `--override width=128 trunk_depth=2` changes any FlowPolicyConfig field (JSON values).
+    `--balance sqrt_frames` gives each task a share of the batches ∝ √ its frames (default `task`: equal
+    shares; `frames`: every frame alike).
     `--ema-decay 0.999` saves the exponential moving average of the weights as the model.
     `--aux-weight 1` adds an auxiliary loss: a head predicts the privileged object state the sim suite
     records (`observation.environment_state`) from the image tokens; acting never uses it.
@@ -65,7 +69,7 @@ def train(
 
     cfg = BCConfig(
         out=out, data=list(data), config=config, overrides=overrides, steps=steps, batch_size=batch_size,
-        lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, aux_weight=aux_weight,
+        lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, balance=balance, aux_weight=aux_weight,
         aux_data=list(aux_data or []),
         outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
@@ -98,6 +102,7 @@ def eval(
     episodes: int = 20,
     num_envs: int = 2,
     seed: int = 1000,
+    wordings: Literal["canonical", "train", "held_out"] = "canonical",
     n_action_steps: int | None = None,
     temporal_ensemble: float | None = None,
     num_steps: int | None = None,
@@ -107,37 +112,46 @@ def eval(
     json: Path | None = None,
     threads: int | None = None,
 ) -> dict:
-    """Success rate (Wilson 95 % CI) and final progress in sim; `--task all` runs every native task.
+    """Success rate (Wilson 95 % CI) and final progress in sim, per task and per instruction wording.
 
-    Seeds start at 1000 by default, away from the seeds demos are usually collected with (0, 1, ...).
-    `--noise-scale` overrides the checkpoint's acting temperature (config `noise_scale`).
+    `--task all` runs every native task, each grounding scene as its tasks (`pick_place_color:red`, ...);
+    a scene's name runs its tasks. A scene's tasks run on the same seeds (the same initial states under
+    each instruction) and print its confusion table: instruction given × task achieved.
+    `--wordings train|held_out` draws each episode's instruction from the task's training or held-out
+    wordings (by seed) instead of the canonical one. Seeds start at 1000 by default, away from the seeds
+    demos are usually collected with (0, 1, ...). `--noise-scale` overrides the checkpoint's acting
+    temperature (config `noise_scale`).
     """
-    from robo_reward.sim import list_tasks
-    from robo_reward.utils.errors import UserError
     from robo_reward.utils.preflight import require_checkpoint, require_positive
 
     require_checkpoint(checkpoint)
     require_positive(episodes=episodes, num_envs=num_envs)
-    if task != "all" and task not in list_tasks():
-        raise UserError(f"unknown task {task!r}: pick one of {', '.join(list_tasks())} (or all)")
+
+    from robo_reward.sim.suite_evaluation import evaluation_tasks
+
+    tasks = evaluation_tasks(task)
 
     import torch
 
     from robo_reward.models.flow_policy.steering import load_policy
-    from robo_reward.sim.policy_evaluation import evaluate
+    from robo_reward.sim.suite_evaluation import evaluate_suite
 
     if threads:
         torch.set_num_threads(threads)
     policy = load_policy(checkpoint)  # a BC policy, or an RL fine-tune steering a frozen one
-    tasks = [t for t in list_tasks() if not t.startswith("robosuite/")] if task == "all" else [task]
     sheets = sheet_dir or (json.parent if json else Path("runs/policy-eval"))
-    results = []
-    for name in tasks:
-        r = evaluate(
-            policy, name, episodes=episodes, num_envs=num_envs, seed=seed, n_action_steps=n_action_steps,
-            temporal_ensemble=temporal_ensemble, num_steps=num_steps, noise_scale=noise_scale, record=record, sheet_dir=sheets,
-        )  # fmt: skip
-        results.append(r)
+    suite = evaluate_suite(
+        policy, tasks, episodes=episodes, num_envs=num_envs, seed=seed, wordings=wordings,
+        n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble, num_steps=num_steps,
+        noise_scale=noise_scale, record=record, sheet_dir=sheets,
+    )  # fmt: skip
+    _print_suite(f"policy {checkpoint} ({wordings} wordings)", suite)
+    out = {"checkpoint": str(checkpoint), **suite}
+    emit_json(json, out)
+    return out
+
+
+def _print_suite(title: str, suite: dict) -> None:
     rows = [
         {
             "task": r["task"],
@@ -147,12 +161,24 @@ def eval(
             "episodes": r["episodes"],
             "wall_s": r["wall_s"],
         }
-        for r in results
+        for r in suite["tasks"]
     ]
-    print_table(f"policy {checkpoint}", rows)
-    out = {"checkpoint": str(checkpoint), "tasks": results}
-    emit_json(json, out)
-    return out
+    print_table(title, rows)
+    if len(suite["tasks"]) > 1:
+        print_table("per instruction", suite["instructions"])
+        print_table(
+            "summary",
+            [
+                {"over": k, **{n: v for n, v in s.items() if n != "pooled_ci95"}}
+                for k, s in suite["summary"].items()
+            ],
+        )
+    for scene, table in suite["confusion"].items():
+        print_table(
+            f"{scene}: instruction given × task achieved (grounded {table['grounded_rate']:.2f}, "
+            f"every instruction its own task on {table['swap_rate']:.2f} of the initial states)",
+            table["rows"],
+        )
 
 
 def serve(

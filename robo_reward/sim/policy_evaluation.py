@@ -15,13 +15,18 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from robo_reward.data.episode import IMAGE_KEY
 from robo_reward.utils.logging import progress_bar
+
+if TYPE_CHECKING:
+    from robo_reward.sim.tasks.base import Wordings
+
+WORDING_STREAM = 7  # the random stream of an episode's wording, apart from the env's own seed
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -67,6 +72,12 @@ class _ChunkScheduler:
         return action
 
 
+def episode_wording(wordings: Wordings, split: str, seed: int) -> str:
+    """The instruction of the episode with env seed `seed`: the canonical wording, or one of the `train` /
+    `held_out` wordings drawn by the seed (the same seed draws the same wording in every evaluation)."""
+    return wordings.choose(split, np.random.default_rng([seed, WORDING_STREAM]))
+
+
 def evaluate(
     policy,
     task: str,
@@ -81,11 +92,17 @@ def evaluate(
     max_steps: int | None = None,
     record: int = 0,
     sheet_dir: str | Path | None = None,
+    wordings: str = "canonical",
 ) -> dict[str, Any]:
     """Roll out `policy` for `episodes` episodes (seeds seed, seed+1, ...) on `num_envs` sync envs.
 
-    Returns success rate with its Wilson 95 % interval, mean final progress, steps, timings and, with
-    `record` > 0 and `sheet_dir`, contact sheets (PNG) of the first `record` rollouts.
+    `task` is a task or one of a grounding scene's tasks (`pick_place_color:blue`); the initial state
+    depends on the seed only, so the same seeds under each of a scene's tasks swap the instruction on
+    the same initial states. `wordings`: each episode's instruction is the task's canonical wording, or
+    drawn from its `train` or `held_out` wordings (`episode_wording`: by seed, whatever the task list).
+    Returns success rate with its Wilson 95 % interval, mean final progress, steps, timings, per episode
+    the instruction and the tasks achieved at its end and, with `record` > 0 and `sheet_dir`, contact
+    sheets (PNG) of the first `record` rollouts.
     """
     import gymnasium as gym
     from gymnasium.vector import AutoresetMode
@@ -95,6 +112,7 @@ def evaluate(
     cfg = policy.config
     policy.eval()
     spec = task_spec(task)
+    instructions = [episode_wording(spec.wordings, wordings, seed + ep) for ep in range(episodes)]
     size = image_size or cfg.source_image_size or cfg.image_size
     num_envs = max(1, min(num_envs, episodes))
     n_exec = n_action_steps or cfg.n_action_steps
@@ -136,7 +154,7 @@ def evaluate(
                 batch = {
                     k: v[need] for k, v in obs.items() if k.startswith(IMAGE_KEY) or k == "observation.state"
                 }
-                batch["task"] = [spec.instruction] * len(need)
+                batch["task"] = [instructions[slot_ep[i]] for i in need]
                 with torch.inference_mode():
                     chunks = policy.sample(
                         batch, num_steps=num_steps, generator=generator, noise_scale=noise_scale
@@ -165,7 +183,9 @@ def evaluate(
                 if done[i]:
                     results[ep] = {
                         "seed": seed + ep,
+                        "instruction": instructions[ep],
                         "success": bool(info["success"][i]),
+                        "achieved": list(info["achieved"][i]),
                         "final_progress": float(info["progress"][i]),
                         "steps": sched[i].step,
                     }
@@ -182,6 +202,7 @@ def evaluate(
     lo, hi = wilson_interval(n_success, episodes)
     out: dict[str, Any] = {
         "task": task,
+        "wordings": wordings,
         "episodes": episodes,
         "success_rate": n_success / episodes,
         "success_ci95": [lo, hi],

@@ -59,6 +59,22 @@ def test_dataset_keeps_successes_resizes_and_balances_tasks():
         ChunkDataset.from_episodes(eps[4:5], ("front",), 16, 3)
 
 
+def test_task_shares_by_square_root_of_frames_and_by_frames():
+    eps = toy_episodes(2, T=4) + [toy_episodes(1, T=36, seed=2)[0]]  # pick_place 4 + 36 frames, push 4
+    data = ChunkDataset.from_episodes(eps, ("front",), image_size=16, horizon=3)
+    for balance, pick_share in (
+        ("task", 1 / 2),
+        ("sqrt_frames", 40**0.5 / (40**0.5 + 4**0.5)),
+        ("frames", 40 / 44),
+    ):
+        w = data.sampling_weights(balance)
+        pick = [i for i, t in enumerate(data.task_names) if t == "pick_place"]
+        assert w[pick].sum() == pytest.approx(pick_share), balance
+        assert np.allclose(w[pick], w[pick[0]])  # one task's frames alike
+    with pytest.raises(ValueError, match="balance must be one of"):
+        data.sampling_weights("episodes")
+
+
 def test_random_shift_keeps_shape_and_content_when_pad_is_zero():
     x = torch.randint(0, 256, (3, 8, 8, 3), dtype=torch.uint8)
     assert torch.equal(random_shift(x, 0), x)

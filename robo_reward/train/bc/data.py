@@ -3,7 +3,8 @@
 Every frame of every kept episode is a sample. Chunks running past the episode end repeat its last
 action (the robot holds). Views are resized once, at load, to the policy's image size with the
 policy's own resize, and kept in memory as uint8; sampling a batch is then pure indexing.
-Tasks are balanced: each task gets the same share of a batch whatever its number of frames.
+Tasks are balanced: by default each task gets the same share of a batch whatever its number of frames
+(`ChunkDataset.sampling_weights` for the other choices).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import torch
 
 from robo_reward.data.episode import ENV_STATE_KEY, IMAGE_KEY, STATE_KEY, Episode
 from robo_reward.models.flow_policy.modeling_flow_policy import IMAGE_FEATURES_KEY, resize_uint8
+
+BALANCE_MODES = ("task", "sqrt_frames", "frames")
 
 
 def chunk_indices(lengths: Sequence[int], horizon: int) -> np.ndarray:
@@ -91,10 +94,16 @@ class ChunkDataset:
     def __len__(self) -> int:
         return len(self.state)
 
-    def sampling_weights(self) -> np.ndarray:
-        """(N,) probabilities giving each task an equal share."""
+    def sampling_weights(self, balance: str = "task") -> np.ndarray:
+        """(N,) probabilities of drawing each frame: every task gets the same share (`task`), a share
+        proportional to the square root of its frames (`sqrt_frames`: long tasks get more, short ones
+        still their part), or every frame the same (`frames`). Frames of one task are equally likely."""
+        if balance not in BALANCE_MODES:
+            raise ValueError(f"balance must be one of {BALANCE_MODES}, got {balance!r}")
         names, inverse, counts = np.unique(self.task_names, return_inverse=True, return_counts=True)
-        w = 1.0 / (len(names) * counts[inverse])
+        share = {"task": np.ones(len(names)), "sqrt_frames": np.sqrt(counts), "frames": counts.astype(float)}
+        task_share = share[balance] / share[balance].sum()
+        w = task_share[inverse] / counts[inverse]
         return w / w.sum()
 
     @torch.inference_mode()

@@ -30,7 +30,7 @@ import torch
 from robo_reward.data.episode import ENV_STATE_KEY, IMAGE_KEY, Episode
 from robo_reward.models.flow_policy import FlowPolicy, compute_normalization, make_config
 from robo_reward.train.bc.checkpoints import latest_checkpoint, save_checkpoint
-from robo_reward.train.bc.data import ChunkDataset, random_shift
+from robo_reward.train.bc.data import BALANCE_MODES, ChunkDataset, random_shift
 from robo_reward.utils.distributed import cleanup_distributed, init_distributed
 from robo_reward.utils.errors import ResumeError, UserError
 from robo_reward.utils.io import write_json
@@ -56,6 +56,9 @@ class BCConfig:
     # up as min(ema_decay, (1 + step) / (10 + step)) so early steps are not averaged with the init.
     ema_decay: float = 0.0
     shift_pad: int = 4  # random-shift augmentation, pixels at the policy's image size
+    # each task's share of a batch (`ChunkDataset.sampling_weights`): "task" (equal), "sqrt_frames"
+    # (∝ √ its frames: long multi-step tasks get more), "frames" (uniform over frames)
+    balance: str = "task"
     # weight of an auxiliary loss (0: off): a head predicts the privileged object state recorded by the
     # sim suite (`observation.environment_state`) from the image tokens; the policy never reads it
     aux_weight: float = 0.0
@@ -184,6 +187,8 @@ def check_config(cfg: BCConfig) -> None:
         raise UserError(f"--lr must be a positive number, got {cfg.lr}")
     if not 0 <= cfg.ema_decay < 1:
         raise UserError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
+    if cfg.balance not in BALANCE_MODES:
+        raise UserError(f"--balance must be one of {', '.join(BALANCE_MODES)}, got {cfg.balance!r}")
 
 
 def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device: torch.device) -> Path:
@@ -242,7 +247,7 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(policy)
 
-    weights = data.sampling_weights()
+    weights = data.sampling_weights(cfg.balance)
     local_batch = max(1, cfg.batch_size // world)
     aux_frames = None
     if aux_episodes:
