@@ -23,7 +23,7 @@ lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: install
-	$(VENV)/bin/robo-reward bench all --json runs/bench.json
+	$(VENV)/bin/robo-reward bench all
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -94,6 +94,47 @@ for _name, _args in {
     recipe(f"data/{_name}", f"sim collect --out data/{_name} {_args} --wordings canonical",
            f"dataset data/{_name}", output=f"data/{_name}/meta/info.json")  # fmt: skip
 
+# GRM v2: 128² demos with injected failures, noisy experts, policy rollouts; held-out sets on new seeds
+for _name, _args in {
+    "demos": f"--task {SEEN} --episodes 30 --failures 0.35 --noise 0.05 --seed 0",
+    "noisy": f"--task {SEEN} --episodes 20 --failures 0.2 --noise 0.1 --seed 3000",
+    "test-noisy05": f"--task {SEEN} --episodes 10 --failures 0.35 --noise 0.05 --seed 9000",
+    "test-noisy10": f"--task {SEEN} --episodes 10 --failures 0.35 --noise 0.1 --seed 9100",
+}.items():
+    recipe(f"data/grm2/{_name}", f"sim collect --out data/grm2/{_name} {_args} --image-size 128 --wordings canonical",
+           f"dataset data/grm2/{_name}", output=f"data/grm2/{_name}/meta/info.json")  # fmt: skip
+for _task, _policy, _needs in (
+    ("open_drawer", "runs/bc/open_drawer5/model", ("bc/open_drawer5",)),
+    ("pick_place", "runs/bc/pick_place5/model", ("bc/pick_place5",)),
+):
+    _tag = _policy.replace("/", "_")
+    for _split, _episodes, _seed in (("bc", 30, 5000), ("test-bc", 10, 9500)):
+        recipe(f"data/grm2/{_split}-{_task}", f"policy rollouts --checkpoint {_policy} --task {_task} "
+               f"--episodes {_episodes} --seed {_seed} --image-size 128 --out data/grm2/{_split}-{_tag}",
+               f"{_task} rollouts of the 5-demo BC policy", output=f"data/grm2/{_split}-{_tag}/meta/info.json",
+               needs=_needs)  # fmt: skip
+# the multi-task VLA: training wordings; cube tasks with the staged recoveries of the pick_place recipe
+for _task, _episodes, _extra in (
+    ("reach", 50, ""), ("push", 50, ""), ("open_drawer", 50, ""), ("drawer_or_cube", 100, ""),
+    ("pick_place", 50, " --regrasp 0.3 --drop 0.3 --align"), ("stack", 50, " --regrasp 0.3 --drop 0.3 --align"),
+    ("drawer_store", 50, " --regrasp 0.3 --drop 0.3 --align"),
+    ("pick_place_color", 100, " --regrasp 0.3 --drop 0.3 --align"),
+):  # fmt: skip
+    recipe(f"data/vla/{_task}", f"sim collect --out data/vla/{_task} --task {_task} --episodes {_episodes} "
+           f"--image-size 64 --noise 0.05 --wordings train{_extra}", f"VLA demos of {_task}",
+           output=f"data/vla/{_task}/meta/info.json")  # fmt: skip
+VLA_TASKS = ("reach", "push", "pick_place", "stack", "open_drawer", "drawer_store", "drawer_or_cube",
+             "pick_place_color")  # fmt: skip
+
+# ---- the weak BC starts of RL and DPO (shipped as models/bc-<task>-5demo) ---------------------------
+for _task in ("open_drawer", "pick_place"):
+    recipe(f"bc/{_task}5", f"policy train --data data/rl/{_task}10 --out runs/bc/{_task}5 --steps 600 "
+           "--batch-size 32 --max-episodes 5 --threads 1", f"BC on 5 {_task} demos",
+           output=f"runs/bc/{_task}5/model/config.json", needs=(f"data/rl/{_task}10",))  # fmt: skip
+    recipe(f"bc-eval/{_task}5", f"policy eval --checkpoint models/bc-{_task}-5demo --task {_task} --episodes 50 "
+           f"--seed 20000 --record 0 --json runs/bench/bc_{_task}5.json",
+           f"the shipped 5-demo {_task} BC policy (RL's evaluation seeds 20000-20049)")  # fmt: skip
+
 # ---- suite, speed, shipped models ------------------------------------------------------------------
 recipe("bench-sim", "bench sim --json runs/bench/sim.json", "env steps/s with 3 views vs raw MuJoCo")
 recipe(
@@ -129,3 +170,65 @@ recipe(
     )
     + ("data/perc/eval-fail/reach",),
 )
+
+# ---- GRM v2: pretrained eyes, the states policies visit --------------------------------------------
+_GRM2_DATA = ("data/grm2/demos", "data/grm2/noisy", "data/grm2/bc-open_drawer", "data/grm2/bc-pick_place")
+_GRM2_TEST = ("data/grm2/test-noisy05", "data/grm2/test-noisy10", "data/grm2/test-bc-open_drawer",
+              "data/grm2/test-bc-pick_place")  # fmt: skip
+
+
+def _out(name: str) -> str:
+    return RECIPES[name].output or ""
+
+
+recipe(
+    "grm2-train",
+    "grm train --config grm-small-pretrained --data "
+    + " ".join(str(Path(_out(d)).parent.parent) for d in _GRM2_DATA)
+    + " --out runs/grm2/lite96 --steps 3000 --cache-dir runs/grm2/cache-lite96 --threads 1 "
+    "--override image_size=96 'label_source=\"progress\"' anchor_fraction=0.5",
+    "GRM v2: frozen EfficientNet-Lite0 at 96², progress labels, demos + noisy experts + BC rollouts",
+    output="runs/grm2/lite96/checkpoint/model.safetensors",
+    needs=_GRM2_DATA,
+)
+for _model in ("models/grm-small-sim", "models/grm-lite-sim"):
+    recipe(
+        f"grm2-eval/{Path(_model).name}",
+        f"grm eval --checkpoint {_model} --data "
+        + " ".join(str(Path(_out(d)).parent.parent) for d in _GRM2_TEST)
+        + " --no-perspectives --chunk-policy models/bc-open_drawer-5demo --chunk-tasks open_drawer "
+        f"--chunk-episodes 5 --chunk-seed 777 --threads 1 --json runs/bench/grm2_{Path(_model).name}.json",
+        f"{_model} on held-out behaviour (noisy experts, BC rollouts; new seeds) and same-state chunk ranking",
+        needs=_GRM2_TEST,
+    )
+
+# ---- RL from the weak BC starts --------------------------------------------------------------------
+for _task in ("open_drawer", "pick_place"):
+    recipe(
+        f"rl/{_task}",
+        f"rl compare --task {_task} --init models/bc-{_task}-5demo --grm models/grm-lite-sim "
+        "--rewards sparse,grm,oracle --seeds 3 --rollouts 300 --eval-episodes 50 --eval-seeds 3 "
+        f"--out runs/bench/rl-{_task} --overwrite --json runs/bench/rl_{_task}.json",
+        f"noise-space SAC on the 5-demo {_task} BC: sparse vs GRM-shaped vs oracle-shaped, 3 seeds",
+    )
+
+# ---- the multi-task VLA ------------------------------------------------------------------------------
+recipe(
+    "vla-train",
+    "policy train --config flow-vla --data "
+    + " ".join(f"data/vla/{t}" for t in VLA_TASKS)
+    + " --out runs/vla/multi --steps 9000 --batch-size 64 --lr 5e-4 --threads 1 --ckpt-every 1000 "
+    "--ema-decay 0.999 --log-every 100 --shift-pad 1 --balance sqrt_frames",
+    "one flow-matching VLA (keypoints + MiniLM) on every task's demos",
+    output="runs/vla/multi/model/config.json",
+    needs=tuple(f"data/vla/{t}" for t in VLA_TASKS),
+)
+for _wordings in ("train", "held_out"):
+    recipe(
+        f"vla-eval/{_wordings}",
+        f"policy eval --checkpoint models/flow-vla-sim --task all --episodes 50 --num-envs 4 --seed 20000 "
+        f"--wordings {_wordings} --record 0 --json runs/bench/vla_{_wordings}.json",
+        f"the shipped VLA on every task and grounding scene, {_wordings} instructions",
+    )
+recipe("vla-latency", "bench policy --checkpoint models/flow-vla-sim --threads 2 --json runs/bench/vla_latency.json",
+       "the VLA's chunk latency at batch 1 (instruction embedding cached)")  # fmt: skip

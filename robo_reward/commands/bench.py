@@ -91,18 +91,19 @@ def run(name: str) -> dict:
 
 
 def all(
-    json: Path | None = None,
-    out: Path = Path("runs/bench"),
+    report: Path = Path("docs/results.md"),
     only: list[str] | None = None,
+    json: Path | None = None,
 ) -> dict:
-    """Run the whole measurement suite (or the sections named by --only) and write one report
-    (`<out>/report.md` + JSON, to `--json` or else `<out>/bench.json`). Sections: sim, tasks, datasets,
-    grm, adapt, perceptual, policy_latency, policy_success, rl, dpo, calibration, ros (grm, adapt and
-    perceptual need datasets)."""
+    """Run the recipes behind every published number (or the sections named by --only) and write the
+    report (`docs/results.md`; the measurements beside it in `docs/results.json`). Sections: sim, tasks,
+    grm, adapt, perceptual, policy, rl, vla, calibration, ros. Hours on 2 CPU cores; datasets and
+    checkpoints a recipe needs are made first when missing."""
     from robo_reward.bench.report import run_all
 
-    result = run_all(out, only=only)
-    emit_json(json if json is not None else Path(out) / "bench.json", result)
+    result = run_all(report, only=only)
+    if json is not None:
+        emit_json(json, result)
     return result
 
 

@@ -1,51 +1,56 @@
-"""`bench all`'s report: every section rendered with its command, failures recorded, --only honoured."""
+"""`bench all`'s report: each recipe's table under its command line, failures recorded, --only
+re-measures one section and keeps the others' last measurement."""
 
 import json
 
 import pytest
 
 from robo_reward.bench import report
+from robo_reward.bench.recipes import RECIPES, get_recipe
 
 
-@pytest.fixture
-def fake_sections(monkeypatch):
-    def ok() -> dict:
-        return {"rows": [{"metric": "voc", "value": 0.5}]}
-
-    def broken() -> dict:
-        raise RuntimeError("no data")
-
-    monkeypatch.setattr(report, "_sections", lambda out: [("good", "cmd-a", ok), ("bad", "cmd-b", broken)])
+def _runner(name: str) -> dict:
+    if name == "ros":
+        raise RuntimeError("no network")
+    return {"rows": [{"recipe": name, "value": 0.5}]}
 
 
-def test_report_renders_each_section_and_records_failures(tmp_path, fake_sections):
-    results = report.run_all(tmp_path)
-    md = (tmp_path / "report.md").read_text()
-    assert "## good" in md and "`cmd-a`" in md and "| voc | 0.500 |" in md
-    assert "## bad" in md and "**failed**: RuntimeError: no data" in md
-    saved = json.loads((tmp_path / "report.json").read_text())
-    assert saved["good"]["status"] == "ok" and saved["bad"]["status"] == "failed"
-    assert results["bad"]["result"]["error"] == "RuntimeError: no data"
+def test_every_section_names_known_recipes_and_keys_are_unique():
+    assert len(set(report.section_names())) == len(report.SECTIONS)
+    for s in report.SECTIONS:
+        assert s.recipes and all(name in RECIPES for name in s.recipes), s.key
 
 
-def test_only_runs_named_sections(tmp_path, fake_sections):
-    results = report.run_all(tmp_path, only=["ok"])
-    assert list(results) == ["good"]
+def test_report_renders_each_recipe_under_its_command_and_records_failures(tmp_path):
+    done = report.run_all(tmp_path / "results.md", runner=_runner)
+    md = (tmp_path / "results.md").read_text()
+    assert list(done) == report.section_names()
+    for s in report.SECTIONS:
+        assert f"## {s.title}" in md
+        for name in s.recipes:
+            assert get_recipe(name).command_line() in md
+    assert "| rl/open_drawer | 0.500 |" in md
+    assert "**failed**: RuntimeError: no network" in md
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["ros"]["recipes"]["ros"]["status"] == "failed"
+    assert saved["rl"]["recipes"]["rl/pick_place"]["result"] == {
+        "rows": [{"recipe": "rl/pick_place", "value": 0.5}]
+    }
+
+
+def test_only_remeasures_one_section_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "results.md"
+    report.run_all(path, only=["sim"], runner=_runner)
+    assert "(not measured yet: `robo-reward bench all --only rl`)" in path.read_text()
+    report.run_all(path, only=["rl"], runner=lambda name: {"rows": [{"recipe": name, "value": 0.25}]})
+    md = path.read_text()
+    assert "| rl/open_drawer | 0.250 |" in md and "| bench-sim | 0.500 |" in md
+    assert "not measured yet: `robo-reward bench all --only rl`" not in md
     with pytest.raises(ValueError, match="unknown bench sections"):
-        report.run_all(tmp_path, only=["nope"])
+        report.run_all(path, only=["nope"], runner=_runner)
 
 
-def test_bench_all_writes_its_json_into_out_unless_told(tmp_path, fake_sections):
-    from robo_reward.commands.bench import all as bench_all
-
-    bench_all(out=tmp_path / "a")
-    assert json.loads((tmp_path / "a" / "bench.json").read_text())["good"]["status"] == "ok"
-    bench_all(out=tmp_path / "b", json=tmp_path / "elsewhere.json")
-    assert (tmp_path / "elsewhere.json").exists() and not (tmp_path / "b" / "bench.json").exists()
-
-
-def test_section_names_are_the_documented_keys():
-    assert report.section_names() == [
-        "sim", "tasks", "datasets", "grm", "adapt", "perceptual", "policy_latency",
-        "policy_success", "rl", "dpo", "calibration", "ros",
-    ]  # fmt: skip
+def test_render_result_takes_table_rows_or_scalars():
+    assert report.render_result({"table": [{"a": 1, "per_episode": [1, 2]}]}) == "| a |\n|---|\n| 1 |"
+    assert report.render_result({"x": 2.0, "nested": {"y": 1}}) == "| x |\n|---|\n| 2.000 |"
+    assert report.render_result("runs/bc/model") == "`runs/bc/model`"

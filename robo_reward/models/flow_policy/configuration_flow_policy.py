@@ -147,6 +147,13 @@ def _small_keypoints() -> FlowPolicyConfig:
     )  # fmt: skip
 
 
+def _vla() -> FlowPolicyConfig:
+    """The multi-task VLA recipe: the keypoint encoder (64 keypoints per view) on the front and wrist views
+    and frozen MiniLM instruction embeddings. Chosen over frozen EfficientNet-Lite0 cells by measurement
+    (3 scenes, 3,000 steps, 20 episodes each: keypoints 0.65-1.00 per scene, Lite0 0.18-0.60)."""
+    return dataclasses.replace(_small_keypoints(), num_keypoints=64, text_encoder="minilm", preset="flow-vla")
+
+
 def _small_pretrained() -> FlowPolicyConfig:
     """flow-small on frozen pretrained encoders: EfficientNet-Lite0 (ImageNet) cells at stride 16 (4x4x112
     at 64²) and MiniLM instruction embeddings."""
@@ -171,11 +178,12 @@ PRESETS = {
     "flow-small-kp": _small_keypoints,
     "flow-small-pretrained": _small_pretrained,
     "flow-base": _base,
+    "flow-vla": _vla,
 }
 
 
 def make_config(name: str, **overrides) -> FlowPolicyConfig:
-    """A preset by name (`flow-tiny`, `flow-small`, `flow-small-kp`, `flow-small-pretrained`, `flow-base`),
+    """A preset by name (`flow-tiny`, `flow-small`, `flow-small-kp`, `flow-small-pretrained`, `flow-base`, `flow-vla`),
     with field overrides."""
     if name not in PRESETS:
         raise UnknownNameError(f"unknown policy preset {name!r}: choose one of {', '.join(sorted(PRESETS))}")
