@@ -217,7 +217,7 @@ recipe(
     "vla-train",
     "policy train --config flow-vla --data "
     + " ".join(f"data/vla/{t}" for t in VLA_TASKS)
-    + " --out runs/vla/multi --steps 9000 --batch-size 64 --lr 5e-4 --threads 1 --ckpt-every 1000 "
+    + " --out runs/vla/multi --steps 6000 --batch-size 64 --lr 5e-4 --threads 1 --ckpt-every 1000 "
     "--ema-decay 0.999 --log-every 100 --shift-pad 1 --balance sqrt_frames",
     "one flow-matching VLA (keypoints + MiniLM) on every task's demos",
     output="runs/vla/multi/model/config.json",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tyro.conf import Positional
 
-from robo_reward.utils.cli_helpers import set_threads
+from robo_reward.utils.cli_helpers import console, set_threads
 
 
 def _segmenter(encoder: str | None, steps: int):
@@ -168,6 +168,27 @@ def _voc_by_task(model, episodes, cache=None) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in sorted(by.items())}
 
 
+def pack_replay(
+    checkpoint: Path,
+    data: list[Path],
+    episodes: int = 40,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
+    """Ship replay episodes inside a model folder (`<checkpoint>/replay`): `--episodes` drawn from
+    `--data` (the model's training data), as equal a share per task as the data allows, so that
+    `grm adapt` on the shipped model keeps its old tasks without the original datasets."""
+    from robo_reward.utils.preflight import require_checkpoint, require_datasets
+
+    require_checkpoint(checkpoint)
+    require_datasets(data, "--data")
+    from robo_reward.train.grm.replay import pack
+
+    out = pack(checkpoint, data, episodes, seed, overwrite)
+    console.print(f"wrote {episodes} replay episodes (or all the data has) to {out}")
+    return out
+
+
 def adapt(
     checkpoint: Path,
     demo: Path,
@@ -180,13 +201,17 @@ def adapt(
     steps: int = 600,
     max_seconds: float = 100.0,
     trainable: str = "trunk",
+    allow_forgetting: bool = False,
     json: Path | None = None,
     seed: int = 0,
     threads: int | None = None,
 ) -> dict:
     """Adapt a GRM to a new task from ONE demo (`--demo DIR --episode K`); write it to `out`.
 
-    Replay: `--replay` datasets (default: the training run's data, if `checkpoint` is a run folder).
+    Replay (half of every batch, so the old tasks are kept): `--replay` datasets; else the episode set
+    shipped inside the model folder (`<checkpoint>/replay`, made by `grm pack-replay`); else the training
+    run's data when `checkpoint` is a run folder. With none of them the command refuses, unless
+    `--allow-forgetting` (then the old tasks are not protected, and it says so).
     Reports VOC before/after on `--eval-data` (new task) and `--old-eval-data` (old tasks); each takes
     one or more datasets, pooled.
     """
@@ -202,6 +227,7 @@ def adapt(
     from robo_reward.models.grm.features import FeatureCache
     from robo_reward.train.grm.adapt import adapt as run_adapt
     from robo_reward.train.grm.batches import task_key
+    from robo_reward.train.grm.replay import replay_sets
     from robo_reward.utils.cli_helpers import emit_json, print_table
     from robo_reward.utils.io import read_json
 
@@ -214,8 +240,7 @@ def adapt(
         if (Path(checkpoint) / "train_args.json").exists()
         else {}
     )
-    if replay is None:
-        replay = [Path(d) for d in run_args.get("data", [])]
+    replay = replay_sets(Path(checkpoint), replay, run_args, allow_forgetting)
     cache_dir = Path(run_args.get("cache_dir", Path(checkpoint) / "feature_cache"))
     cache = FeatureCache(model, cache_dir if cache_dir.exists() else None)  # the run's features, reused
     replay_eps = []
@@ -390,4 +415,4 @@ def chunk_ranking(
     return {"policy": str(policy_path), "episodes": episodes, "rows": rows, "agreement": full}
 
 
-COMMANDS = {"train": train, "label": label, "adapt": adapt, "eval": eval}
+COMMANDS = {"train": train, "label": label, "adapt": adapt, "pack-replay": pack_replay, "eval": eval}
