@@ -100,6 +100,9 @@ for _name, _args in {
     "noisy": f"--task {SEEN} --episodes 20 --failures 0.2 --noise 0.1 --seed 3000",
     "test-noisy05": f"--task {SEEN} --episodes 10 --failures 0.35 --noise 0.05 --seed 9000",
     "test-noisy10": f"--task {SEEN} --episodes 10 --failures 0.35 --noise 0.1 --seed 9100",
+    "drawer_demo": "--task drawer_store --episodes 3 --seed 0",
+    "drawer_eval": "--task drawer_store --episodes 14 --failures 0.4 --seed 5000",
+    "drawer_eval2": "--task drawer_store --episodes 24 --failures 0.4 --seed 7000",
 }.items():
     recipe(f"data/grm2/{_name}", f"sim collect --out data/grm2/{_name} {_args} --image-size 128 --wordings canonical",
            f"dataset data/grm2/{_name}", output=f"data/grm2/{_name}/meta/info.json")  # fmt: skip
@@ -155,10 +158,12 @@ recipe(
 recipe(
     "grm-adapt",
     "grm adapt --checkpoint models/grm-small-sim --demo data/grm/drawer_demo --episode 0 --out runs/bench/grm-adapted "
+    "--replay data/grm/train data/grm/train_fail data/grm/train_more data/grm/train_more2 "
     "--eval-data data/grm/drawer_eval data/grm/drawer_eval2 --old-eval-data data/grm/eval "
     "--json runs/bench/adapt.json",
-    "one-shot adaptation of the shipped GRM to drawer_store from one demo",
-    needs=("data/grm/drawer_demo", "data/grm/drawer_eval", "data/grm/drawer_eval2", "data/grm/eval"),
+    "one-shot adaptation of the first GRM to drawer_store from one demo (replaying its training data)",
+    needs=("data/grm/drawer_demo", "data/grm/drawer_eval", "data/grm/drawer_eval2", "data/grm/eval")
+    + tuple(f"data/grm/{d}" for d in ("train", "train_fail", "train_more", "train_more2")),
 )
 recipe(
     "perceptual",
@@ -201,6 +206,27 @@ for _model in ("models/grm-small-sim", "models/grm-lite-sim"):
         f"{_model} on held-out behaviour (noisy experts, BC rollouts; new seeds) and same-state chunk ranking",
         needs=_GRM2_TEST,
     )
+
+recipe(
+    "grm2-adapt",
+    "grm adapt --checkpoint models/grm-lite-sim --demo data/grm2/drawer_demo --episode 0 --out runs/bench/grm2-adapted "
+    "--eval-data data/grm2/drawer_eval data/grm2/drawer_eval2 --old-eval-data data/grm2/test-noisy05 "
+    "--threads 1 --json runs/bench/grm2_adapt.json",
+    "one-shot adaptation of the shipped GRM to drawer_store from one demo (its shipped replay episodes)",
+    needs=(
+        "data/grm2/drawer_demo",
+        "data/grm2/drawer_eval",
+        "data/grm2/drawer_eval2",
+        "data/grm2/test-noisy05",
+    ),
+)
+recipe(
+    "grm2-speed",
+    "bench reward --checkpoint models/grm-lite-sim --data data/grm2/test-noisy05 --episodes 20 --threads 2 "
+    "--json runs/bench/grm2_speed.json",
+    "the shipped GRM's speed: online reward per control step (1 env, 3 views, 2 threads), offline labelling",
+    needs=("data/grm2/test-noisy05",),
+)
 
 # ---- RL from the weak BC starts --------------------------------------------------------------------
 for _task in ("open_drawer", "pick_place"):

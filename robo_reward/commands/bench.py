@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from tyro.conf import Positional
+
 from robo_reward.models.perceptual.configuration_perceptual import SEGMENT_COMPONENTS, SEGMENT_TREND
 from robo_reward.utils.cli_helpers import emit_json
 
@@ -31,6 +33,30 @@ def policy(
         for c in checkpoint:
             require_checkpoint(c)
     return _run("policy", json=json, checkpoints=tuple(checkpoint or ()), threads=threads)
+
+
+def reward(
+    checkpoint: Path = Path("models/grm-lite-sim"),
+    data: Path | None = None,
+    task: str = "open_drawer",
+    steps: int = 100,
+    image_size: int = 128,
+    episodes: int = 20,
+    threads: int = 2,
+    json: Path | None = None,
+) -> dict:
+    """GRM speed: online reward per control step (1 env, 3 views, `--threads`) beside the env step's own
+    time, and with `--data DIR` offline labelling frames/s over its first `--episodes` (features computed,
+    then cached)."""
+    from robo_reward.utils.preflight import require_checkpoint, require_dataset
+
+    require_checkpoint(checkpoint)
+    if data is not None:
+        require_dataset(data, "--data")
+    return _run(
+        "reward", checkpoint=checkpoint, data=data, task=task, steps=steps, image_size=image_size,
+        episodes=episodes, threads=threads, json=json,
+    )  # fmt: skip
 
 
 def ros(json: Path | None = None, seconds: float = 10.0, rate: float = 30.0) -> dict:
@@ -82,7 +108,7 @@ def recipes() -> list[dict]:
     return [{"name": r.name, "about": r.about, "command": r.command_line()} for r in RECIPES.values()]
 
 
-def run(name: str) -> dict:
+def run(name: Positional[str]) -> dict:
     """Run the named recipe (after the recipes it needs whose outputs are missing); see `bench recipes`."""
     from robo_reward.bench.recipes import get_recipe, run_with_needs
 
@@ -112,6 +138,7 @@ COMMANDS = {
     "run": run,
     "sim": sim,
     "policy": policy,
+    "reward": reward,
     "ros": ros,
     "calibration": calibration,
     "perceptual": perceptual,
