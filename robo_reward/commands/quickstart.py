@@ -238,8 +238,8 @@ def _dpo(cfg: Quickstart, policy: Path, out: Path) -> dict:
         out / "dpo",
         DPOConfig(rounds=cfg.dpo_rounds, eval_episodes=0),  # evaluated below, like BC and RL
         task=cfg.rl_task,
-        # the README's DPO recipe: pairs of 5 chunks per observation, ranked by the progress gain of
-        # executing 8 actions from the same simulator state
+        # the DPO recipe measured on open_drawer: pairs of 5 chunks per observation, ranked by the
+        # progress gain of executing 8 actions from the same simulator state
         pairs_cfg=PairsConfig(scorer="oracle", k=5, execute_steps=8, episodes=cfg.dpo_pair_episodes),
     )
     after = _success(out / "dpo" / "policy", cfg, out / "plots" / "after-dpo")

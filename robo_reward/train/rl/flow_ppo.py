@@ -2,7 +2,7 @@
 likelihood of a noisy Euler chain (learned σ per denoising step, `flow_noise.py`), with a value head
 on trunk features; GAE per env over each batch of `chunks_per_update` decisions per env.
 
-Measured on this stack (README, docs/results.md): within 150-300 episodes it does not move a 5-demo
+Measured on this stack: within 150-300 episodes it does not move a 5-demo
 BC policy, even with the privileged reward; it stays as the reference the off-policy learners beat.
 """
 
