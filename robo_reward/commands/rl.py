@@ -17,6 +17,7 @@ import tyro
 from robo_reward.train.rl.algorithm import algorithms
 from robo_reward.train.rl.configuration_rl import RLConfig, default_algorithm_config
 from robo_reward.utils.cli_helpers import console, emit_json, print_table, set_threads
+from robo_reward.utils.errors import UserError
 
 
 def _cli_config() -> type:
@@ -44,7 +45,7 @@ def _plain(cfg: RLConfig) -> RLConfig:
     return RLConfig.from_dict(cfg.to_dict())
 
 
-def _preflight(cfg: RLConfig, out: Path, resume: bool, overwrite: bool) -> None:
+def _preflight(cfg: RLConfig, out: Path | None, resume: bool, overwrite: bool) -> None:
     """The cheap checks, before any model or simulator loads."""
     from robo_reward.utils.preflight import check_out_folder, require_checkpoint
 
@@ -52,7 +53,8 @@ def _preflight(cfg: RLConfig, out: Path, resume: bool, overwrite: bool) -> None:
     for flag, path in (("--grm", cfg.grm), ("--perceptual", cfg.perceptual)):
         if path and cfg.reward in ("grm", "perceptual", "naive"):
             require_checkpoint(path, flag)
-    check_out_folder(out, resume=resume, overwrite=overwrite)
+    if out is not None:
+        check_out_folder(out, resume=resume, overwrite=overwrite)
 
 
 def train(
@@ -93,22 +95,27 @@ def compare(
     rewards: str = "sparse,naive,grm,perceptual,oracle",
     seeds: int = 3,
     out: Path | None = None,
+    resume: bool = False,
     overwrite: bool = False,
     json: Path | None = None,
     threads: int | None = 1,
 ) -> dict:
     """Train from the same init with each reward (comma list) × seeds; plot success vs rollouts and
     tabulate final success (held-out evaluation), rollouts to 80 % of final success and the
-    sim/reward/policy/update time."""
+    sim/reward/policy/update time. `--resume` continues unfinished runs in `--out` and reuses finished
+    ones (each checked against its options), so runs made one by one (`rl train --out OUT/<reward>/seed<i>
+    --seed <i>`) join one table."""
     from robo_reward.paths import runs_dir
     from robo_reward.train.rl.compare import compare as run
 
     cfg = _plain(cfg)
     names = [r.strip() for r in rewards.split(",") if r.strip()]
     out = out or runs_dir() / "rl" / f"compare-{cfg.task}-{cfg.algorithm}"
-    _preflight(cfg, out, resume=False, overwrite=overwrite)
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite contradict each other: pass one of them")
+    _preflight(cfg, None if resume else out, resume=False, overwrite=overwrite)  # each run checks its own
     set_threads(threads)
-    result = run(cfg, names, seeds, out, overwrite=overwrite)
+    result = run(cfg, names, seeds, out, overwrite=overwrite, resume=resume)
     print_table(f"rl compare {cfg.task} ({seeds} seeds, {cfg.rollouts} rollouts)", result["table"])
     console.print(f"plot {result['plot']}")
     emit_json(json, result)

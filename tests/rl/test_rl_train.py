@@ -152,3 +152,43 @@ def test_cli_compare(tiny_init, tmp_path):
     result = json.loads(js.read_text())
     assert [r["reward"] for r in result["table"]] == ["sparse", "naive"]
     assert (tmp_path / "cmp" / "success_vs_rollouts.png").exists()
+
+
+def test_cli_compare_resume_reuses_a_finished_run_and_trains_the_missing_ones(tiny_init, tmp_path):
+    from robo_reward.cli import main
+
+    common = [
+        "--task",
+        "reach",
+        "--init",
+        str(tiny_init),
+        "--rollouts",
+        "2",
+        "--max-steps",
+        "8",
+        "--image-size",
+        "32",
+    ]
+    algo = [
+        "noise-sac",
+        "--hidden",
+        "32",
+        "--batch-size",
+        "8",
+        "--warmstart-episodes",
+        "1",
+        "--warmstart-updates",
+        "2",
+    ]
+    cmp = tmp_path / "cmp"
+    main(["rl", "train", *common, "--reward", "sparse", "--out", str(cmp / "sparse" / "seed0"), *algo])
+    before = (cmp / "sparse" / "seed0" / "episodes.jsonl").read_text()
+    js = tmp_path / "cmp.json"
+    main(["rl", "compare", *common, "--rewards", "sparse,naive", "--seeds", "1", "--out", str(cmp), "--resume",
+          "--json", str(js), *algo])  # fmt: skip
+    assert (cmp / "sparse" / "seed0" / "episodes.jsonl").read_text() == before  # reused, not trained again
+    assert len((cmp / "naive" / "seed0" / "episodes.jsonl").read_text().splitlines()) == 2  # trained now
+    assert [r["reward"] for r in json.loads(js.read_text())["table"]] == ["sparse", "naive"]
+    with pytest.raises(SystemExit):  # another option than the finished run's: refused, not reused
+        main(["rl", "compare", *common[:-4], "--max-steps", "9", "--image-size", "32", "--rewards", "sparse",
+              "--seeds", "1", "--out", str(cmp), "--resume", *algo])  # fmt: skip

@@ -47,7 +47,11 @@ def compare(
     out: str | Path,
     show_progress: bool | None = None,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
+    """Every reward × seed from `base` into `out/<reward>/seed<i>`, then the table and curves. `resume`
+    continues each run from its checkpoint and reuses finished ones (each verified against its options);
+    runs not started yet start fresh."""
     from robo_reward.utils.cli_helpers import markdown_table
     from robo_reward.utils.plots import line_plot
 
@@ -57,8 +61,9 @@ def compare(
     runs: dict[str, list[dict]] = {}
     for cfg in configs:
         run_dir = out / cfg.reward / f"seed{cfg.seed - base.seed}"
+        again = resume and (run_dir / "checkpoint").exists()
         runs.setdefault(cfg.reward, []).append(
-            train(cfg, run_dir, overwrite=overwrite, show_progress=show_progress)
+            train(cfg, run_dir, resume=again, overwrite=overwrite and not again, show_progress=show_progress)
         )
     rows, series, bands, progress_series = [], {}, {}, {}
     for reward, summaries in runs.items():

@@ -94,6 +94,9 @@ def train(
     state["timings"] = {"sim": 0.0, "reward": 0.0, "policy": 0.0, "update": 0.0}
     if manifest is not None:
         state = read_json(manifest.folder / "trainer_state.json")
+        finished = read_json(out / "summary.json") if (out / "summary.json").exists() else None
+        if state["episodes"] >= cfg.rollouts and finished and ("eval" in finished or not cfg.log.eval_episodes):
+            return finished  # resuming a finished run (its options verified above) returns its summary
     write_json(out / "rl_config.json", cfg.to_dict())
     torch.manual_seed(cfg.seed)
     policy = FlowPolicy.from_pretrained(cfg.init, device=cfg.device)
