@@ -70,6 +70,17 @@ def results_config(cfg: RLConfig) -> dict[str, Any]:
     return {k: v for k, v in cfg.to_dict().items() if k not in ("rollouts", "device", "log")}
 
 
+def _finished(out: Path, cfg: RLConfig, n_exec: int, image_size: int) -> dict:
+    """A resumed run that had already finished (its options verified): its summary, evaluated again
+    only when the evaluation asked for now differs from the one it holds."""
+    summary = read_json(out / "summary.json")
+    wanted = cfg.log.eval_episodes * cfg.log.eval_seeds
+    if wanted and summary.get("eval", {}).get("episodes") != wanted:
+        summary["eval"] = evaluate_policy(out / "policy", cfg, n_exec, image_size)
+        write_json(out / "summary.json", summary)
+    return summary
+
+
 def train(
     cfg: RLConfig,
     out: str | Path,
@@ -94,9 +105,6 @@ def train(
     state["timings"] = {"sim": 0.0, "reward": 0.0, "policy": 0.0, "update": 0.0}
     if manifest is not None:
         state = read_json(manifest.folder / "trainer_state.json")
-        finished = read_json(out / "summary.json") if (out / "summary.json").exists() else None
-        if state["episodes"] >= cfg.rollouts and finished and ("eval" in finished or not cfg.log.eval_episodes):
-            return finished  # resuming a finished run (its options verified above) returns its summary
     write_json(out / "rl_config.json", cfg.to_dict())
     torch.manual_seed(cfg.seed)
     policy = FlowPolicy.from_pretrained(cfg.init, device=cfg.device)
@@ -110,6 +118,8 @@ def train(
         algo.load(manifest.folder)
 
     image_size = cfg.rollout.image_size or getattr(pc, "source_image_size", None) or pc.image_size
+    if manifest is not None and state["episodes"] >= cfg.rollouts and (out / "summary.json").exists():
+        return _finished(out, cfg, n_exec, image_size)
     envs = make_vector_env(cfg.task, cfg.rollout.num_envs, image_size, cfg.rollout.max_steps)
     envs = make_reward_env(envs, cfg, spec.instruction, n_exec)
     seed0 = state["next_seed"] or TRAIN_SEED_BASE + 100_003 * cfg.seed
