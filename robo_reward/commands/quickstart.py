@@ -30,11 +30,12 @@ class Quickstart:
 
     out: Path | None = None
     """Run folder (default runs/quickstart-<time>)."""
-    grm: Path = shipped_models() / "grm-small-sim"
-    """Reward model checkpoint (the shipped default)."""
-    policy: Path | None = None
-    """BC flow policy checkpoint to fine-tune. Default: a deliberately weak BC policy trained here
-    from BC_DEMOS demos of RL_TASK (about 2 minutes), so that fine-tuning has room to show."""
+    grm: Path = shipped_models() / "grm-lite-sim"
+    """Reward model checkpoint (the shipped default): the reward of RL and the judge of DPO."""
+    policy: Path | None = shipped_models() / "bc-open_drawer-5demo"
+    """BC flow policy checkpoint to fine-tune: by default the shipped, deliberately weak BC policy from 5
+    open_drawer demos, so that fine-tuning has room to show; `--policy None` trains one here from
+    BC_DEMOS demos of RL_TASK (about 2 minutes)."""
     from_scratch: bool = False
     """Train the reward model here instead of using the shipped checkpoint."""
     rl_task: str = "open_drawer"
@@ -47,9 +48,9 @@ class Quickstart:
     """Episodes collected per seen task (a third of them with an injected failure)."""
     held_out_episodes: int = 6
     """Episodes of the held-out task: the first is the one-shot demo, the rest evaluate it."""
-    rl_rollouts: int = 60
-    """RL budget in episodes."""
-    eval_episodes: int = 30
+    rl_rollouts: int = 100
+    """RL budget in episodes (noise-space SAC over the frozen BC policy, GRM-shaped reward)."""
+    eval_episodes: int = 50
     """Sim episodes per policy evaluation (before RL, after RL, after DPO)."""
     dpo_rounds: int = 1
     """DPO rounds (each: preference pairs from the current policy, then DPO)."""
@@ -238,9 +239,11 @@ def _dpo(cfg: Quickstart, policy: Path, out: Path) -> dict:
         out / "dpo",
         DPOConfig(rounds=cfg.dpo_rounds, eval_episodes=0),  # evaluated below, like BC and RL
         task=cfg.rl_task,
-        # the DPO recipe measured on open_drawer: pairs of 5 chunks per observation, ranked by the
-        # progress gain of executing 8 actions from the same simulator state
-        pairs_cfg=PairsConfig(scorer="oracle", k=5, execute_steps=8, episodes=cfg.dpo_pair_episodes),
+        # pairs of 5 chunks per observation, ranked by the reward model's progress gain of executing
+        # 8 actions from the same simulator state
+        pairs_cfg=PairsConfig(
+            scorer="grm", grm=str(cfg.grm), k=5, execute_steps=8, episodes=cfg.dpo_pair_episodes
+        ),
     )
     after = _success(out / "dpo" / "policy", cfg, out / "plots" / "after-dpo")
     return {"rounds": summary["rounds"], "after": after}
@@ -277,18 +280,29 @@ def _report(res: dict, out: Path) -> Path:
     lines += [f"## One-shot adaptation to `{a.get('task')}` ({a.get('seconds', 0):.0f} s)", ""]
     lines += [markdown_table(rows), ""]
     rl, dpo = res["rl"], res["dpo"]
+    grm_name = Path(res["config"]["grm"]).name if res["config"]["from_scratch"] != "True" else "trained here"
     rows = [
         {"policy": f"BC ({res['policy_source']})", "success": rl["before"].get("success_rate")},
-        {"policy": "after GRM-shaped RL", "success": rl["after"].get("success_rate")},
+        {"policy": f"after RL, GRM-shaped reward ({grm_name})", "success": rl["after"].get("success_rate")},
     ]
     rows.append(
-        {"policy": f"after DPO ({len(dpo['rounds'])} round(s))", "success": dpo["after"].get("success_rate")}
-    )
+        {"policy": f"after DPO, {len(dpo['rounds'])} round(s), pairs judged by the GRM ({grm_name})",
+         "success": dpo["after"].get("success_rate")}
+    )  # fmt: skip
     for row, r in zip(rows, (rl["before"], rl["after"], dpo["after"]), strict=True):
         ci = r.get("success_ci95")
         row["95 % CI"] = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else None
         row["mean final progress"] = r.get("mean_final_progress")
     lines += ["## Policy fine-tuning", "", markdown_table(rows), ""]
+    before, after = rl["before"], rl["after"]
+    if before.get("episodes") and after.get("episodes"):
+        from robo_reward.sim.policy_evaluation import gain_interval
+
+        d, lo, hi = gain_interval(
+            *[(round(r["success_rate"] * r["episodes"]), r["episodes"]) for r in (after, before)]
+        )
+        lines += [f"**Gain of GRM-shaped RL: {d:+.2f}** (95 % CI [{lo:+.2f}, {hi:+.2f}], Newcombe), "
+                  f"{res['config']['rl_rollouts']} training episodes.", ""]  # fmt: skip
     lines += [
         f"All three evaluated alike: {rl['before'].get('episodes')} episodes of `{res['config']['rl_task']}` "
         "on the same seeds. Rollouts: `plots/before/`, `plots/after-rl/`, `plots/after-dpo/`.",

@@ -40,6 +40,16 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def gain_interval(after: tuple[int, int], before: tuple[int, int]) -> tuple[float, float, float]:
+    """Success gain p_after − p_before of (successes, episodes) pairs and its 95 % interval by Newcombe's
+    hybrid score method (each rate's Wilson interval; Newcombe 1998, method 10)."""
+    (s1, n1), (s0, n0) = after, before
+    p1, p0 = s1 / n1, s0 / n0
+    (l1, u1), (l0, u0) = wilson_interval(s1, n1), wilson_interval(s0, n0)
+    d = p1 - p0
+    return d, d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+
+
 class _ChunkScheduler:
     """Per-env action source: a receding-horizon queue, or ACT temporal ensembling."""
 

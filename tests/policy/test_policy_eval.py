@@ -60,3 +60,17 @@ def test_evaluate_runs_batched_rollouts_in_the_sim(tmp_path, capsys):
     assert again["per_episode"] == out["per_episode"]  # seeded envs and seeded chunk noise
     ens = evaluate(policy, "reach", episodes=1, num_envs=1, seed=5, max_steps=3, temporal_ensemble=0.1)
     assert ens["per_episode"][0]["steps"] == 3
+
+
+def test_gain_interval_matches_newcombes_worked_example():
+    from robo_reward.sim.policy_evaluation import gain_interval
+
+    # Newcombe (1998), Stat. Med. 17:873, example (a): 56/70 − 48/80, method 10 → 0.0524 to 0.3339
+    d, lo, hi = gain_interval((56, 70), (48, 80))
+    assert (
+        d == pytest.approx(0.2)
+        and lo == pytest.approx(0.0524, abs=5e-5)
+        and hi == pytest.approx(0.3339, abs=5e-5)
+    )
+    d, lo, hi = gain_interval((5, 10), (5, 10))
+    assert d == 0 and lo == pytest.approx(-hi)  # no gain: a symmetric interval around zero

@@ -9,11 +9,12 @@ from robo_reward.paths import shipped_models
 
 
 @pytest.mark.skipif(
-    not (shipped_models() / "grm-small-sim" / "config.json").exists(), reason="no shipped reward model"
+    not (shipped_models() / "grm-lite-sim" / "config.json").exists(), reason="no shipped reward model"
 )
 def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path, capfd):
     cfg = Quickstart(
         out=tmp_path / "qs",
+        policy=None,  # BC trained here from 2 demos
         episodes_per_task=2,
         held_out_episodes=3,
         rl_rollouts=2,
@@ -39,6 +40,11 @@ def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path, capfd):
         assert f"![{name} training curves]({run}/metrics.png)" in report
         assert (tmp_path / "qs" / run / "metrics.png").stat().st_size > 1000
     assert "reward model training curves" not in report  # the shipped one, not trained here
+    assert (
+        "after RL, GRM-shaped reward (grm-lite-sim)" in report
+        and "pairs judged by the GRM (grm-lite-sim)" in report
+    )
+    assert "**Gain of GRM-shaped RL: " in report and "95 % CI [" in report
     adapt = res["adapt"]
     assert adapt["task"] == "drawer_store"
     # One demo of the held-out task must lift its VOC above zero-shot.
