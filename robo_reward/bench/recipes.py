@@ -178,8 +178,7 @@ recipe(
 
 # ---- GRM v2: pretrained eyes, the states policies visit --------------------------------------------
 _GRM2_DATA = ("data/grm2/demos", "data/grm2/noisy", "data/grm2/bc-open_drawer", "data/grm2/bc-pick_place")
-_GRM2_TEST = ("data/grm2/test-noisy05", "data/grm2/test-noisy10", "data/grm2/test-bc-open_drawer",
-              "data/grm2/test-bc-pick_place")  # fmt: skip
+_GRM2_TEST = ("data/grm2/test-noisy05", "data/grm2/test-noisy10", "data/grm2/test-bc-open_drawer")
 
 
 def _out(name: str) -> str:
@@ -188,23 +187,24 @@ def _out(name: str) -> str:
 
 recipe(
     "grm2-train",
-    "grm train --config grm-small-pretrained --data "
-    + " ".join(str(Path(_out(d)).parent.parent) for d in _GRM2_DATA)
-    + " --out runs/grm2/lite96 --steps 3000 --cache-dir runs/grm2/cache-lite96 --threads 1 "
+    "grm train --config grm-small-pretrained --data data/grm2/demos data/grm2/noisy "
+    "data/grm2/bc-runs_bc_open_drawer5_model --out runs/grm2/lite96-a --steps 3000 "
+    "--cache-dir runs/grm2/cache-lite96 --threads 1 "
     "--override image_size=96 'label_source=\"progress\"' anchor_fraction=0.5",
-    "GRM v2: frozen EfficientNet-Lite0 at 96², progress labels, demos + noisy experts + BC rollouts",
-    output="runs/grm2/lite96/checkpoint/model.safetensors",
-    needs=_GRM2_DATA,
+    "GRM v2 (models/grm-lite-sim): frozen EfficientNet-Lite0 at 96², progress labels, demos + noisy "
+    "experts + open_drawer BC rollouts",
+    output="runs/grm2/lite96-a/checkpoint/model.safetensors",
+    needs=_GRM2_DATA[:3],
 )
 for _model in ("models/grm-small-sim", "models/grm-lite-sim"):
     recipe(
         f"grm2-eval/{Path(_model).name}",
         f"grm eval --checkpoint {_model} --data "
         + " ".join(str(Path(_out(d)).parent.parent) for d in _GRM2_TEST)
-        + " --no-perspectives --chunk-policy models/bc-open_drawer-5demo --chunk-tasks open_drawer "
+        + " --no-perspectives --chunk-policy runs/bc/open_drawer5/model --chunk-tasks open_drawer "
         f"--chunk-episodes 5 --chunk-seed 777 --threads 1 --json runs/bench/grm2_{Path(_model).name}.json",
         f"{_model} on held-out behaviour (noisy experts, BC rollouts; new seeds) and same-state chunk ranking",
-        needs=_GRM2_TEST,
+        needs=(*_GRM2_TEST, "bc/open_drawer5"),
     )
 
 recipe(
@@ -229,13 +229,16 @@ recipe(
 )
 
 # ---- RL from the weak BC starts --------------------------------------------------------------------
-for _task in ("open_drawer", "pick_place"):
+for _task, _short in (("open_drawer", "od"), ("pick_place", "pp")):
+    # the trained checkpoints, byte-identical to models/bc-<task>-5demo and models/grm-lite-sim (their
+    # cards), so that runs made one by one join the table (`--resume` checks each run's options)
     recipe(
         f"rl/{_task}",
-        f"rl compare --task {_task} --init models/bc-{_task}-5demo --grm models/grm-lite-sim "
-        "--rewards sparse,grm,oracle --seeds 3 --rollouts 300 --eval-episodes 50 --eval-seeds 3 "
-        f"--out runs/bench/rl-{_task} --overwrite --json runs/bench/rl_{_task}.json",
+        f"rl compare --task {_task} --init runs/bc/{_task}5/model --grm runs/grm2/lite96-a "
+        "--rewards sparse,grm,oracle --seeds 3 --rollouts 200 --eval-episodes 50 --eval-seeds 3 "
+        f"--out runs/rl/cmp-{_short} --resume --json runs/bench/rl_{_task}.json",
         f"noise-space SAC on the 5-demo {_task} BC: sparse vs GRM-shaped vs oracle-shaped, 3 seeds",
+        needs=(f"bc/{_task}5", "grm2-train"),
     )
 
 # ---- the multi-task VLA ------------------------------------------------------------------------------

@@ -192,3 +192,18 @@ def test_cli_compare_resume_reuses_a_finished_run_and_trains_the_missing_ones(ti
     with pytest.raises(SystemExit):  # another option than the finished run's: refused, not reused
         main(["rl", "compare", *common[:-4], "--max-steps", "9", "--image-size", "32", "--rewards", "sparse",
               "--seeds", "1", "--out", str(cmp), "--resume", *algo])  # fmt: skip
+
+
+def test_a_checkpoint_the_reward_never_reads_does_not_change_what_resume_must_match(tiny_init):
+    from robo_reward.train.rl.trainer import results_config
+
+    for reward in ("sparse", "oracle"):
+        assert results_config(small_cfg(tiny_init, reward=reward, grm="a")) == results_config(
+            small_cfg(tiny_init, reward=reward, grm=None)
+        )
+    assert results_config(small_cfg(tiny_init, reward="grm", grm="a")) != results_config(
+        small_cfg(tiny_init, reward="grm", grm="b")
+    )
+    assert results_config(small_cfg(tiny_init, reward="naive", perceptual="a")) != results_config(
+        small_cfg(tiny_init, reward="naive", perceptual=None)
+    )

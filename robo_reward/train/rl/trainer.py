@@ -67,7 +67,11 @@ def make_reward_env(envs, cfg: RLConfig, instruction: str, n_action_steps: int) 
 def results_config(cfg: RLConfig) -> dict[str, Any]:
     """The options that decide a run's results: what `--resume` must match (the episode budget may
     grow; the device, logging and evaluation do not change what is learnt)."""
-    return {k: v for k, v in cfg.to_dict().items() if k not in ("rollouts", "device", "log")}
+    config = {k: v for k, v in cfg.to_dict().items() if k not in ("rollouts", "device", "log")}
+    for key, readers in (("grm", ("grm", "naive")), ("perceptual", ("perceptual", "naive"))):
+        if cfg.reward not in readers:  # a checkpoint the reward never reads cannot change the run
+            config[key] = None
+    return config
 
 
 def _finished(out: Path, cfg: RLConfig, n_exec: int, image_size: int) -> dict:
