@@ -62,7 +62,8 @@ class FlowPolicyConfig:
     mlp_ratio: float = 2.0
     dropout: float = 0.0
     num_readouts: int = 2  # features = readout tokens flattened: (B, num_readouts * width)
-    # action expert: transformer over the H noisy action tokens + the readout tokens, adaLN on time
+    # action expert: transformer over the readout tokens + the H noisy action tokens, each action token
+    # carrying its flow time (a sinusoidal embedding concatenated with the action, then an MLP)
     expert_width: int = 128
     expert_depth: int = 2
     # action chunk

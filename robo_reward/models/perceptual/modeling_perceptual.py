@@ -181,7 +181,7 @@ class StepClassifier:
 
 
 class PerceptualReward:
-    """A progress source: `reward(episode)` → Φ (T,) in [0, 1]."""
+    """A progress source: `reward(episode)` (`__call__`) → Φ (T,) in [0, 1]; `progress_obs(obs)` online."""
 
     def __init__(
         self,
