@@ -372,6 +372,8 @@ def eval(
         "table_markdown": markdown_table(rows),
     }
     if chunk_policy is not None:
+        from robo_reward.train.dpo.judges import chunk_ranking
+
         out["chunk_ranking"] = chunk_ranking(model, chunk_policy, chunk_tasks, chunk_episodes, chunk_seed)
         print_table("chunk ranking (same-state 8-step chunks, against privileged progress)",
                     [{"task": t, **row} for t, row in out["chunk_ranking"]["rows"].items()])  # fmt: skip
@@ -385,34 +387,6 @@ def eval(
         (Path(plots) / "table.md").write_text(out["table_markdown"] + "\n")
     emit_json(json, out)
     return out
-
-
-def chunk_ranking(
-    model, policy_path: Path, tasks: tuple[str, ...], episodes: int, seed: int, min_gap: float = 0.02
-) -> dict:
-    """The GRM as a judge of same-state chunks (train/dpo/judges.py), per task: pair accuracy (over pairs
-    whose oracle gains differ by ≥ `min_gap`), and at the pair builder's margin (0.02) the kept states
-    and the kept pairs' right / wrong / oracle ties."""
-    from robo_reward.models.flow_policy.steering import load_policy
-    from robo_reward.train.dpo.judges import judge_agreement
-
-    policy = load_policy(policy_path)
-    full, rows = {}, {}
-    for task in tasks:
-        r = judge_agreement(
-            policy, task, model, k=5, execute_steps=8, episodes=episodes, seed=seed, min_gap=min_gap
-        )
-        full[task] = r
-        g = r["grm"]
-        rows[task] = {
-            "pair_accuracy": g["pair_accuracy"],
-            "kept@0.02": g["kept@0.02"],
-            "right@0.02": g["right@0.02"],
-            "wrong@0.02": g["wrong@0.02"],
-            "oracle_ties@0.02": 1.0 - g["right@0.02"] - g["wrong@0.02"],
-            "pairs": g["pairs"],
-        }
-    return {"policy": str(policy_path), "episodes": episodes, "rows": rows, "agreement": full}
 
 
 COMMANDS = {"train": train, "label": label, "adapt": adapt, "pack-replay": pack_replay, "eval": eval}

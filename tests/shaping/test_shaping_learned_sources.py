@@ -205,10 +205,10 @@ def test_grm_eval_chunk_ranking_rows(tiny_grm, tmp_path):
     right nor wrong (a random policy rarely moves reach's progress, so only the plumbing is checked)."""
     import math
 
-    from robo_reward.commands.grm import chunk_ranking
     from robo_reward.models.flow_policy import FlowPolicy, make_config
     from robo_reward.models.grm.modeling_grm import GRM
     from robo_reward.sim import STATE_NAMES
+    from robo_reward.train.dpo.judges import chunk_ranking
 
     torch.manual_seed(0)
     policy = FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))).save_pretrained(tmp_path / "p")

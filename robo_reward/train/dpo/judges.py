@@ -16,6 +16,7 @@ noise, as in `pairs_from_task`); the oracle's progress gains are the truth. Repo
 from __future__ import annotations
 
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -128,3 +129,30 @@ def judge_agreement(
     out["oracle"] = ranking_agreement(truth, truth, min_gap)
     out["constant (chance)"] = ranking_agreement(truth, [np.zeros(k)] * len(truth), min_gap)
     return out
+
+
+def chunk_ranking(
+    model, policy_path: Path, tasks: tuple[str, ...], episodes: int, seed: int, min_gap: float = 0.02
+) -> dict:
+    """The GRM as a judge of same-state chunks (`judge_agreement`), per task: pair accuracy (over pairs
+    whose oracle gains differ by ≥ `min_gap`), and at the pair builder's margin (0.02) the kept states
+    and the kept pairs' right / wrong / oracle ties."""
+    from robo_reward.models.flow_policy.steering import load_policy
+
+    policy = load_policy(policy_path)
+    full, rows = {}, {}
+    for task in tasks:
+        r = judge_agreement(
+            policy, task, model, k=5, execute_steps=8, episodes=episodes, seed=seed, min_gap=min_gap
+        )
+        full[task] = r
+        g = r["grm"]
+        rows[task] = {
+            "pair_accuracy": g["pair_accuracy"],
+            "kept@0.02": g["kept@0.02"],
+            "right@0.02": g["right@0.02"],
+            "wrong@0.02": g["wrong@0.02"],
+            "oracle_ties@0.02": 1.0 - g["right@0.02"] - g["wrong@0.02"],
+            "pairs": g["pairs"],
+        }
+    return {"policy": str(policy_path), "episodes": episodes, "rows": rows, "agreement": full}
