@@ -252,10 +252,10 @@ recipe(
     output="runs/vla/multi/model/config.json",
     needs=tuple(f"data/vla/{t}" for t in VLA_TASKS),
 )
-for _wordings in ("train", "held_out"):
+for _wordings, _episodes in (("train", 50), ("held_out", 20)):
     recipe(
         f"vla-eval/{_wordings}",
-        f"policy eval --checkpoint models/flow-vla-sim --task all --episodes 50 --num-envs 4 --seed 20000 "
+        f"policy eval --checkpoint models/flow-vla-sim --task all --episodes {_episodes} --num-envs 4 --seed 20000 "
         f"--wordings {_wordings} --record 0 --json runs/bench/vla_{_wordings}.json",
         f"the shipped VLA on every task and grounding scene, {_wordings} instructions",
     )
