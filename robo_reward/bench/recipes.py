@@ -229,17 +229,20 @@ recipe(
 )
 
 # ---- RL from the weak BC starts --------------------------------------------------------------------
+_RL = "--rollouts 200 --eval-episodes 50 --eval-seeds 3 --resume"
 for _task, _short in (("open_drawer", "od"), ("pick_place", "pp")):
     # the trained checkpoints, byte-identical to models/bc-<task>-5demo and models/grm-lite-sim (their
     # cards), so that runs made one by one join the table (`--resume` checks each run's options)
-    recipe(
-        f"rl/{_task}",
-        f"rl compare --task {_task} --init runs/bc/{_task}5/model --grm runs/grm2/lite96-a "
-        "--rewards sparse,grm,oracle --seeds 3 --rollouts 200 --eval-episodes 50 --eval-seeds 3 "
-        f"--out runs/rl/cmp-{_short} --resume --json runs/bench/rl_{_task}.json",
-        f"noise-space SAC on the 5-demo {_task} BC: sparse vs GRM-shaped vs oracle-shaped, 3 seeds",
-        needs=(f"bc/{_task}5", "grm2-train"),
-    )
+    _base = f"rl compare --task {_task} --init runs/bc/{_task}5/model --grm runs/grm2/lite96-a {_RL} "
+    for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3), ("-sparse", "sparse", 2),
+                                    ("-oracle", "oracle", 1)):  # fmt: skip
+        recipe(
+            f"rl/{_task}{_name}",
+            _base + f"--rewards {_rewards} --seeds {_seeds} --out runs/rl/cmp-{_short} "
+            f"--json runs/bench/rl_{_task}{_name}.json",
+            f"noise-space SAC on the 5-demo {_task} BC, 200 episodes: {_rewards} reward, {_seeds} seed(s)",
+            needs=(f"bc/{_task}5", "grm2-train"),
+        )
 
 # ---- the multi-task VLA ------------------------------------------------------------------------------
 recipe(

@@ -44,7 +44,14 @@ SECTIONS: tuple[Section, ...] = (
         "Policies",
         ("policy-latency", "policy-success", "bc-eval/open_drawer5", "bc-eval/pick_place5"),
     ),
-    Section("rl", "RL from the 5-demo BC policies", ("rl/open_drawer", "rl/pick_place")),
+    Section(
+        "rl",
+        "RL from the 5-demo BC policies",
+        ("rl/open_drawer-grm", "rl/open_drawer-sparse", "rl/open_drawer-oracle"),
+        "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
+        "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. The pick_place "
+        "start never grasps (0/50), so its comparison (`bench run rl/pick_place`) is not run.",
+    ),
     Section("vla", "The multi-task VLA", ("vla-eval/train", "vla-eval/held_out", "vla-latency")),
     Section("calibration", "Cameras and calibration", ("calibration",)),
     Section("ros", "ROS 2 latency", ("ros",)),

@@ -29,12 +29,12 @@ def test_report_renders_each_recipe_under_its_command_and_records_failures(tmp_p
         assert f"## {s.title}" in md
         for name in s.recipes:
             assert get_recipe(name).command_line() in md
-    assert "| rl/open_drawer | 0.500 |" in md
+    assert "| rl/open_drawer-grm | 0.500 |" in md
     assert "**failed**: RuntimeError: no network" in md
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["ros"]["recipes"]["ros"]["status"] == "failed"
-    assert saved["rl"]["recipes"]["rl/pick_place"]["result"] == {
-        "rows": [{"recipe": "rl/pick_place", "value": 0.5}]
+    assert saved["rl"]["recipes"]["rl/open_drawer-oracle"]["result"] == {
+        "rows": [{"recipe": "rl/open_drawer-oracle", "value": 0.5}]
     }
 
 
@@ -44,7 +44,7 @@ def test_only_remeasures_one_section_and_keeps_the_rest(tmp_path):
     assert "(not measured yet: `robo-reward bench all --only rl`)" in path.read_text()
     report.run_all(path, only=["rl"], runner=lambda name: {"rows": [{"recipe": name, "value": 0.25}]})
     md = path.read_text()
-    assert "| rl/open_drawer | 0.250 |" in md and "| bench-sim | 0.500 |" in md
+    assert "| rl/open_drawer-grm | 0.250 |" in md and "| bench-sim | 0.500 |" in md
     assert "not measured yet: `robo-reward bench all --only rl`" not in md
     with pytest.raises(ValueError, match="unknown bench sections"):
         report.run_all(path, only=["nope"], runner=_runner)
