@@ -130,7 +130,7 @@ def quickstart(cfg: Quickstart) -> dict:
         res["grm_eval"] = st.run("evaluate GRM", lambda: _grm_eval(grm, seen, out))
         res["adapt"] = st.run("one-shot adaptation", lambda: _adapt(cfg, grm, held, seen, out))
         policy = st.run("policy", lambda: _policy(cfg, out))
-        res["policy_source"] = str(cfg.policy) if cfg.policy else f"{cfg.bc_demos} demos, trained here"
+        res["policy_source"] = _shown(cfg.policy) if cfg.policy else f"{cfg.bc_demos} demos, trained here"
         res["rl"] = st.run("RL with GRM-shaped reward", lambda: _rl(cfg, policy, grm, out))
         res["dpo"] = st.run("DPO", lambda: _dpo(cfg, policy, out))
         res["stage_seconds"] = st.times
@@ -258,6 +258,14 @@ def _curves(cfg: Quickstart, out: Path) -> dict[str, str]:
     }
     runs |= {"RL with GRM-shaped reward": "rl", "DPO": "dpo"}
     return {name: f"{d}/metrics.png" for name, d in runs.items() if d and (out / d / "metrics.png").exists()}
+
+
+def _shown(path: Path) -> str:
+    """A path as a reader would type it: relative to the working folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _scalars(d: dict) -> dict:
