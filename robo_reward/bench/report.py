@@ -141,14 +141,16 @@ def run_all(
         raise ValueError(f"unknown bench sections {sorted(unknown)}; choose from {section_names()}")
     report = Path(report)
     store = report.with_suffix(".json")
-    measured = json.loads(store.read_text()) if store.exists() else {}
     report.parent.mkdir(parents=True, exist_ok=True)
     done = {}
     for s in SECTIONS:
         if only and s.key not in only:
             continue
-        done[s.key] = measured[s.key] = run_section(s, runner)
-        # after every section, so a long run that is stopped keeps what it measured
+        done[s.key] = run_section(s, runner)
+        # after every section, so a long run that is stopped keeps what it measured; read again just
+        # before writing, so another `bench all --only` running beside this one keeps its sections
+        measured = json.loads(store.read_text()) if store.exists() else {}
+        measured[s.key] = done[s.key]
         write_json(store, measured)
         with atomic_path(report) as tmp:
             tmp.write_text(render(measured))

@@ -54,3 +54,16 @@ def test_render_result_takes_table_rows_or_scalars():
     assert report.render_result({"table": [{"a": 1, "per_episode": [1, 2]}]}) == "| a |\n|---|\n| 1 |"
     assert report.render_result({"x": 2.0, "nested": {"y": 1}}) == "| x |\n|---|\n| 2.000 |"
     assert report.render_result("runs/bc/model") == "`runs/bc/model`"
+
+
+def test_a_section_measured_meanwhile_by_another_run_is_kept(tmp_path):
+    path = tmp_path / "results.md"
+
+    def runner(name: str) -> dict:
+        if name == "bench-sim":  # while this run measures sim, another one finishes the ros section
+            report.run_all(path, only=["ros"], runner=lambda n: {"rows": [{"recipe": n, "value": 0.75}]})
+        return {"rows": [{"recipe": name, "value": 0.5}]}
+
+    report.run_all(path, only=["sim"], runner=runner)
+    md = path.read_text()
+    assert "| bench-sim | 0.500 |" in md and "| ros | 0.750 |" in md
