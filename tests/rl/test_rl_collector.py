@@ -91,3 +91,7 @@ def test_compare_curve_helpers():
     assert rollouts_to_fraction(x, mean, final=1.0) == 4  # 0.75 < 0.8
     assert rollouts_to_fraction(x, mean, final=0.9) == 3  # 0.75 ≥ 0.72
     assert rollouts_to_fraction(x, mean, final=0.0) is None
+    # a running mean's first points are means of a handful: read from a full window on
+    early = np.array([1.0, 0.5, 0.33, 0.5, 0.6, 0.7])
+    assert rollouts_to_fraction(np.arange(1, 7), early, final=0.7) == 1
+    assert rollouts_to_fraction(np.arange(1, 7), early, final=0.7, from_rollout=3) == 5  # 0.6 ≥ 0.56

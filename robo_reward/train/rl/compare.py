@@ -32,11 +32,15 @@ def mean_curve(
     return x, ys.mean(0), ys.min(0), ys.max(0)
 
 
-def rollouts_to_fraction(x: np.ndarray, y: np.ndarray, final: float, fraction: float = 0.8) -> int | None:
-    """First rollout where the curve reaches `fraction` of `final` (None when final is 0)."""
+def rollouts_to_fraction(
+    x: np.ndarray, y: np.ndarray, final: float, fraction: float = 0.8, from_rollout: int = 1
+) -> int | None:
+    """First rollout (from `from_rollout` on) where the curve reaches `fraction` of `final` (None when
+    final is 0). A running mean is read only once its window is full: over its first few episodes it is
+    the mean of a handful and crosses any level by chance."""
     if final <= 0:
         return None
-    hit = np.flatnonzero(y >= fraction * final)
+    hit = np.flatnonzero((y >= fraction * final) & (x >= from_rollout))
     return int(x[hit[0]]) if len(hit) else None
 
 
@@ -83,7 +87,9 @@ def compare(
                 "final_success": final,
                 "final_success_std": float(np.std(finals)),
                 "final_progress": float(np.mean(progress)),
-                "rollouts_to_80pct": rollouts_to_fraction(x, mean, float(mean[-1])),
+                "rollouts_to_80pct": rollouts_to_fraction(
+                    x, mean, float(mean[-1]), from_rollout=base.log.success_window
+                ),
                 "sim_s": timings["sim"],
                 "reward_s": timings["reward"],
                 "policy_s": timings["policy"],
