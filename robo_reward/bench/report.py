@@ -122,7 +122,11 @@ def render_result(r: Any) -> str:
     if not isinstance(r, dict):
         return f"`{r}`"
     if "table_markdown" in r:
-        return r["table_markdown"]
+        chunks = r.get("chunk_ranking", {}).get("rows")
+        if not chunks:
+            return r["table_markdown"]
+        ranking = markdown_table([{"task": task, **row} for task, row in chunks.items()])
+        return f"{r['table_markdown']}\n\nSame-state chunk ranking against privileged progress:\n\n{ranking}"
     for key in ("table", "tasks", "rows", "presets"):
         if isinstance(r.get(key), list) and r[key] and isinstance(r[key][0], dict):
             # scalar columns only: per-episode lists and nested dicts stay in the JSON
@@ -130,6 +134,14 @@ def render_result(r: Any) -> str:
             return markdown_table(rows)
     flat = {k: v for k, v in r.items() if isinstance(v, int | float | str)}
     return markdown_table([flat]) if flat else "(see docs/results.json)"
+
+
+def rerender(report: Path = REPORT) -> Path:
+    """Write the report again from its stored measurements (after a change of how results render)."""
+    report = Path(report)
+    with atomic_path(report) as tmp:
+        tmp.write_text(render(json.loads(report.with_suffix(".json").read_text())))
+    return report
 
 
 def run_all(

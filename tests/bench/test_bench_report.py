@@ -67,3 +67,17 @@ def test_a_section_measured_meanwhile_by_another_run_is_kept(tmp_path):
     report.run_all(path, only=["sim"], runner=runner)
     md = path.read_text()
     assert "| bench-sim | 0.500 |" in md and "| ros | 0.750 |" in md
+
+
+def test_a_reward_model_evaluation_shows_its_chunk_ranking_rows(tmp_path):
+    r = {
+        "table_markdown": "| source |\n|---|\n| grm |",
+        "chunk_ranking": {"rows": {"open_drawer": {"pair_accuracy": 0.8}}},
+    }
+    md = report.render_result(r)
+    assert md.startswith(r["table_markdown"]) and "| open_drawer | 0.800 |" in md
+    path = tmp_path / "results.md"
+    report.run_all(path, only=["grm"], runner=lambda name: r)
+    path.write_text("stale")
+    report.rerender(path)
+    assert "| open_drawer | 0.800 |" in path.read_text()
