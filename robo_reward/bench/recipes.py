@@ -72,6 +72,14 @@ def run_with_needs(name: str, seen: set[str] | None = None) -> Any:
 
 SEEN = "reach,push,pick_place,stack,open_drawer"
 
+
+def dataset(path: str, args: str, about: str = "") -> Recipe:
+    """A `sim collect --out PATH ARGS` recipe whose output is the dataset's info file."""
+    return recipe(
+        path, f"sim collect --out {path} {args}", about or f"dataset {path}", output=f"{path}/meta/info.json"
+    )
+
+
 # ---- datasets (canonical instructions: the numbers were measured on them) --------------------------
 for _name, _args in {
     "grm/train": f"--task {SEEN} --episodes 24 --failures 0.3 --seed 0 --image-size 64",
@@ -91,8 +99,7 @@ for _name, _args in {
     "rl/open_drawer10": "--task open_drawer --episodes 10 --noise 0.05 --seed 0 --image-size 64",
     "rl/pick_place10": "--task pick_place --episodes 10 --noise 0.05 --seed 0 --image-size 64",
 }.items():
-    recipe(f"data/{_name}", f"sim collect --out data/{_name} {_args} --wordings canonical",
-           f"dataset data/{_name}", output=f"data/{_name}/meta/info.json")  # fmt: skip
+    dataset(f"data/{_name}", f"{_args} --wordings canonical")
 
 # GRM v2: 128² demos with injected failures, noisy experts, policy rollouts; held-out sets on new seeds
 for _name, _args in {
@@ -104,8 +111,7 @@ for _name, _args in {
     "drawer_eval": "--task drawer_store --episodes 14 --failures 0.4 --seed 5000",
     "drawer_eval2": "--task drawer_store --episodes 24 --failures 0.4 --seed 7000",
 }.items():
-    recipe(f"data/grm2/{_name}", f"sim collect --out data/grm2/{_name} {_args} --image-size 128 --wordings canonical",
-           f"dataset data/grm2/{_name}", output=f"data/grm2/{_name}/meta/info.json")  # fmt: skip
+    dataset(f"data/grm2/{_name}", f"{_args} --image-size 128 --wordings canonical")
 for _task, _policy, _needs in (
     ("open_drawer", "runs/bc/open_drawer5/model", ("bc/open_drawer5",)),
     ("pick_place", "runs/bc/pick_place5/model", ("bc/pick_place5",)),
@@ -117,17 +123,16 @@ for _task, _policy, _needs in (
                f"{_task} rollouts of the 5-demo BC policy", output=f"data/grm2/{_split}-{_tag}/meta/info.json",
                needs=_needs)  # fmt: skip
 # the multi-task VLA: training wordings; cube tasks with the staged recoveries of the pick_place recipe
-for _task, _episodes, _extra in (
-    ("reach", 50, ""), ("push", 50, ""), ("open_drawer", 50, ""), ("drawer_or_cube", 100, ""),
-    ("pick_place", 50, " --regrasp 0.3 --drop 0.3 --align"), ("stack", 50, " --regrasp 0.3 --drop 0.3 --align"),
-    ("drawer_store", 50, " --regrasp 0.3 --drop 0.3 --align"),
-    ("pick_place_color", 100, " --regrasp 0.3 --drop 0.3 --align"),
-):  # fmt: skip
-    recipe(f"data/vla/{_task}", f"sim collect --out data/vla/{_task} --task {_task} --episodes {_episodes} "
-           f"--image-size 64 --noise 0.05 --wordings train{_extra}", f"VLA demos of {_task}",
-           output=f"data/vla/{_task}/meta/info.json")  # fmt: skip
-VLA_TASKS = ("reach", "push", "pick_place", "stack", "open_drawer", "drawer_store", "drawer_or_cube",
-             "pick_place_color")  # fmt: skip
+_RECOVERIES = " --regrasp 0.3 --drop 0.3 --align"
+_VLA_DEMOS = {  # task: (episodes, extra options), in the order the training command lists them
+    "reach": (50, ""), "push": (50, ""), "pick_place": (50, _RECOVERIES), "stack": (50, _RECOVERIES),
+    "open_drawer": (50, ""), "drawer_store": (50, _RECOVERIES), "drawer_or_cube": (100, ""),
+    "pick_place_color": (100, _RECOVERIES),
+}  # fmt: skip
+for _task, (_episodes, _extra) in _VLA_DEMOS.items():
+    dataset(f"data/vla/{_task}", f"--task {_task} --episodes {_episodes} --image-size 64 --noise 0.05 "
+            f"--wordings train{_extra}", f"VLA demos of {_task}")  # fmt: skip
+VLA_TASKS = tuple(_VLA_DEMOS)
 
 # ---- the weak BC starts of RL and DPO (shipped as models/bc-<task>-5demo) ---------------------------
 for _task in ("open_drawer", "pick_place"):

@@ -164,7 +164,6 @@ def run_all(
         measured = json.loads(store.read_text()) if store.exists() else {}
         measured[s.key] = done[s.key]
         write_json(store, measured)
-        with atomic_path(report) as tmp:
-            tmp.write_text(render(measured))
+        rerender(report)
     console.print(f"report: {report}")
     return done

@@ -26,10 +26,9 @@ def _online(model, task: str, steps: int, image_size: int) -> dict:
     from robo_reward.sim import make_env
 
     env = make_env(task, image_size=image_size)
-    obs, info = env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     source = make_source("grm", 1, env.unwrapped.instruction, model=model)
-    batch = _batched(obs)
-    source.reset(np.ones(1, bool), batch, {})
+    source.reset(np.ones(1, bool), _batched(obs), {})
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, (steps, 7)).astype(np.float32)
     reward_ms, env_ms = [], []
     try:
@@ -60,11 +59,11 @@ def _batched(obs: dict) -> dict:
 
 
 def _offline(model, data: Path, episodes: int) -> dict:
-    from robo_reward.data.lerobot_io import load_episodes
+    from robo_reward.data.lerobot_io import dataset_info, load_episodes
     from robo_reward.models.grm.features import FeatureCache
     from robo_reward.models.grm.inference import ProgressEstimator
 
-    eps = load_episodes(data)[:episodes]
+    eps = load_episodes(data, episodes=range(min(episodes, dataset_info(data)["episodes"])))
     frames = sum(len(ep) for ep in eps)
     estimator = ProgressEstimator(model, cache=FeatureCache(model))
     rates = {}

@@ -123,13 +123,12 @@ def all(
 ) -> dict:
     """Run the recipes behind every published number (or the sections named by --only) and write the
     report (`docs/results.md`; the measurements beside it in `docs/results.json`). Sections: sim, tasks,
-    grm, adapt, perceptual, policy, rl, vla, calibration, ros. Hours on 2 CPU cores; datasets and
-    checkpoints a recipe needs are made first when missing."""
+    grm, adapt, reward_speed, perceptual, policy, rl, vla, calibration, ros. Hours on 2 CPU cores;
+    datasets and checkpoints a recipe needs are made first when missing."""
     from robo_reward.bench.report import run_all
 
     result = run_all(report, only=only)
-    if json is not None:
-        emit_json(json, result)
+    emit_json(json, result)
     return result
 
 

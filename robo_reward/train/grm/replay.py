@@ -66,6 +66,8 @@ def pack(checkpoint: Path, data: list[Path], episodes: int, seed: int = 0, overw
     out = Path(checkpoint) / REPLAY_DIR
     if out.exists() and not overwrite:
         raise UserError(f"{out} exists: pass --overwrite to replace it")
-    pool = [ep for d in data for ep in load_episodes(d)]
-    chosen = balanced_choice([task_key(ep) for ep in pool], episodes, seed)
-    return write_dataset([pool[i] for i in chosen], out, overwrite=overwrite)
+    # choose from the episodes' labels alone, then decode the videos of the chosen ones only
+    pool = [(d, i, task_key(ep)) for d in data for i, ep in enumerate(load_episodes(d, with_images=False))]
+    chosen = [pool[j] for j in balanced_choice([key for _, _, key in pool], episodes, seed)]
+    picked = [ep for d in data for ep in load_episodes(d, episodes=[i for dd, i, _ in chosen if dd == d])]
+    return write_dataset(picked, out, overwrite=overwrite)

@@ -114,6 +114,9 @@ def train(
     policy = FlowPolicy.from_pretrained(cfg.init, device=cfg.device)
     pc = policy.config
     n_exec = cfg.rollout.n_action_steps or pc.n_action_steps
+    image_size = cfg.rollout.image_size or getattr(pc, "source_image_size", None) or pc.image_size
+    if manifest is not None and state["episodes"] >= cfg.rollouts and (out / "summary.json").exists():
+        return _finished(out, cfg, n_exec, image_size)  # before the learner and its replay are loaded
     spec = task_spec(cfg.task)
     horizon = cfg.rollout.max_steps or spec.max_steps
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
@@ -121,9 +124,6 @@ def train(
     if manifest is not None:
         algo.load(manifest.folder)
 
-    image_size = cfg.rollout.image_size or getattr(pc, "source_image_size", None) or pc.image_size
-    if manifest is not None and state["episodes"] >= cfg.rollouts and (out / "summary.json").exists():
-        return _finished(out, cfg, n_exec, image_size)
     envs = make_vector_env(cfg.task, cfg.rollout.num_envs, image_size, cfg.rollout.max_steps)
     envs = make_reward_env(envs, cfg, spec.instruction, n_exec)
     seed0 = state["next_seed"] or TRAIN_SEED_BASE + 100_003 * cfg.seed
