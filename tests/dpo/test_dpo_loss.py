@@ -174,3 +174,50 @@ def test_beta_0_is_flow_matching_on_the_winners_alone():
     for got, want in zip(grads, [p.grad for p in policy.parameters()], strict=True):
         torch.testing.assert_close(got, want)
     assert loss.item() == pytest.approx(math.log(2.0) + stats["sft"].item(), rel=1e-6)
+
+
+def test_winner_guard_hand_values():
+    """Winner error up 0.1, loser up 0.3, β = 10, λ = 2: margin 2, guard 10·2·0.1 = 2, logit 0 → log 2."""
+    args = torch.tensor([0.7]), torch.tensor([0.6]), torch.tensor([0.9]), torch.tensor([0.6])
+    loss, stats = diffusion_dpo_loss(*args, beta=10.0, winner_guard=2.0)
+    assert stats["implicit_margin"].item() == pytest.approx(2.0)
+    assert loss.item() == pytest.approx(math.log(2.0))
+    # a winner whose error fell pays nothing: the same loss as plain DPO
+    args = torch.tensor([0.5]), torch.tensor([0.6]), torch.tensor([0.7]), torch.tensor([0.6])
+    guarded, _ = diffusion_dpo_loss(*args, beta=10.0, winner_guard=2.0)
+    plain, _ = diffusion_dpo_loss(*args, beta=10.0)
+    assert guarded.item() == pytest.approx(plain.item())
+
+
+def test_winner_guard_keeps_winners_likely_where_plain_dpo_drops_them():
+    """Near-identical winners and losers in one shared network: plain DPO widens the margin by raising
+    both errors (the winners become less likely); with the guard the winners' error falls."""
+
+    def train(guard: float) -> tuple[float, float]:
+        torch.manual_seed(0)
+        policy = ToyFlow()
+        reference = copy.deepcopy(policy).requires_grad_(False)
+        g = torch.Generator().manual_seed(10)
+        batch = {"observation.state": torch.randn(64, 3, generator=g)}
+        w = torch.randn(64, 2, 2, generator=g)
+        l = w + 0.3 * torch.randn(64, 2, 2, generator=g)
+        noise, t = sample_shared_noise_and_t(tuple(w.shape), generator=torch.Generator().manual_seed(7))
+
+        def winner_error() -> float:
+            with torch.no_grad():
+                return policy.flow_matching_loss(batch, w, noise, t).mean().item()
+
+        before = winner_error()
+        opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+        cfg = DPOLossConfig(beta=20.0, winner_guard=guard)
+        for step in range(300):
+            loss, _ = dpo_step_loss(policy, reference, batch, w, l, cfg, torch.Generator().manual_seed(step))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return before, winner_error()
+
+    before, plain = train(0.0)
+    assert plain > before + 0.05  # the failure the guard is for
+    before, guarded = train(5.0)
+    assert guarded < before

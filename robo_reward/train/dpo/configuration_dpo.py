@@ -63,6 +63,9 @@ class DPOConfig:
     # on the winners alone (best-of-K imitation, no push away from the losers)
     beta: float = 100.0
     sft_weight: float = 0.0  # plain flow-matching loss on winners, added to the DPO loss
+    # λ ≥ 0 of the winners' guard: the DPO logit pays β·λ for every rise of a winner's flow-matching
+    # error above the reference's, so the winners cannot be made less likely (`loss.py`); 0: plain DPO
+    winner_guard: float = 0.0
     steps: int = 200  # optimisation steps per round
     # cap on passes over a round's pairs: a round with few pairs (a strict margin, a judge that keeps
     # little) then takes fewer steps instead of fitting them for hundreds of epochs (None: no cap)
@@ -85,6 +88,8 @@ class DPOConfig:
                 f"need beta ≥ 0 and sft_weight ≥ 0, not both 0 (nothing to learn), got {self.beta}, "
                 f"{self.sft_weight}"
             )
+        if self.winner_guard < 0:
+            raise ValueError(f"winner_guard must be ≥ 0 (0: plain DPO), got {self.winner_guard}")
         if self.max_epochs is not None and self.max_epochs <= 0:
             raise ValueError(f"max_epochs must be > 0 (or None: no cap), got {self.max_epochs}")
 

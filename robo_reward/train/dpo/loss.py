@@ -8,6 +8,14 @@ relative to a frozen reference:
 
 with the SAME noise and the same t for winner and loser (and for policy and reference), so the
 difference measures the chunks and not the luck of the draw. Optional SFT term on winners.
+
+The winners' guard (after DPO-Positive, Pal et al. 2024): plain DPO can widen the margin by making
+the winners *less* likely too, as long as the losers fall faster — the collapse seen with noisy judges.
+With `winner_guard` λ > 0 the logit pays for every rise of the winner's error above the reference's:
+
+    logit = −β·[(e_θ^w − e_ref^w) − (e_θ^l − e_ref^l)] − β·λ·max(0, e_θ^w − e_ref^w),
+
+so the winners' implicit reward −β·(e_θ^w − e_ref^w) (logged as `reward_w`) is kept from going negative.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ class FlowMatchingModel(Protocol):
 class DPOLossConfig:
     beta: float = 100.0  # errors are per-element means of order 0.01–1, so differences are small
     sft_weight: float = 0.0  # weight of the plain flow-matching loss on winners
+    winner_guard: float = 0.0  # λ of the winners' guard (module docstring); 0: plain DPO
 
 
 def diffusion_dpo_loss(
@@ -43,14 +52,17 @@ def diffusion_dpo_loss(
     err_l: torch.Tensor,
     err_l_ref: torch.Tensor,
     beta: float,
+    winner_guard: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Mean DPO loss over the batch (all inputs (B,)), plus per-pair diagnostics.
 
-    implicit_margin = −β·[(e_θ^w − e_ref^w) − (e_θ^l − e_ref^l)], the logit inside σ: > 0 means the
-    policy prefers the winner more than the reference does (the implicit preference is right).
+    implicit_margin = −β·[(e_θ^w − e_ref^w) − (e_θ^l − e_ref^l)]: > 0 means the policy prefers the
+    winner more than the reference does (the implicit preference is right). The logit inside σ is
+    the margin less the winners' guard β·λ·max(0, e_θ^w − e_ref^w).
     """
     margin = -beta * ((err_w - err_w_ref) - (err_l - err_l_ref))
-    loss = -F.logsigmoid(margin).mean()
+    logit = margin - beta * winner_guard * torch.relu(err_w - err_w_ref) if winner_guard > 0 else margin
+    loss = -F.logsigmoid(logit).mean()
     with torch.no_grad():
         stats = {
             "implicit_margin": margin.detach(),
@@ -105,7 +117,9 @@ def dpo_step_loss(
     err = _errors(policy, batch, both, chunks, noise2, t2, features)
     with torch.no_grad():
         err_ref = _errors(reference, batch, both, chunks, noise2, t2, features)
-    loss, stats = diffusion_dpo_loss(err[:B], err_ref[:B], err[B:], err_ref[B:], config.beta)
+    loss, stats = diffusion_dpo_loss(
+        err[:B], err_ref[:B], err[B:], err_ref[B:], config.beta, config.winner_guard
+    )
     if config.sft_weight > 0:
         sft = err[:B].mean()
         loss = loss + config.sft_weight * sft

@@ -128,7 +128,7 @@ def train_dpo(
 
         load_optimizer(optimizer, ckpt / "optimizer.safetensors")
     policy.eval()  # dropout off: the flow-matching errors must be deterministic given noise and t
-    loss_cfg = DPOLossConfig(beta=cfg.beta, sft_weight=cfg.sft_weight)
+    loss_cfg = DPOLossConfig(beta=cfg.beta, sft_weight=cfg.sft_weight, winner_guard=cfg.winner_guard)
     generator = torch.Generator().manual_seed(cfg.seed + state["step"])
     rng = np.random.default_rng(cfg.seed + state["step"])
 
