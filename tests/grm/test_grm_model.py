@@ -137,3 +137,31 @@ def test_encoder_checkpoint_replaces_backbone(tmp_path, synthetic_episodes):
     a = loaded.encode_frames({v: ep.views[v][:3] for v in loaded.config.views})
     b = model.eval().encode_frames({v: ep.views[v][:3] for v in model.config.views})
     torch.testing.assert_close(a, b)
+
+
+def test_frozen_graph_matches_the_eager_encoder_and_follows_new_weights(synthetic_episodes):
+    """The frozen inference graph (BatchNorm folded) gives the eager features at any batch size, and a
+    weight load or a BatchNorm calibration replaces it instead of serving stale weights."""
+    torch.manual_seed(0)
+    model = build_grm(get_config("grm-tiny")).eval()
+    ep = synthetic_episodes[0]
+    views = {v: ep.views[v][:7] for v in model.config.views}
+    x = torch.from_numpy(model.preprocessing.batch(views)).flatten(0, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.encode_frames(views).flatten(0, 1), model.encoder(x), atol=1e-4, rtol=1e-4
+        )
+        torch.testing.assert_close(
+            model.encoder.frozen_forward(x[:2]), model.encoder(x[:2]), atol=1e-4, rtol=1e-4
+        )
+        other = build_grm(get_config("grm-tiny"))
+        for p in other.encoder.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        model.load_state_dict(other.state_dict())
+        torch.testing.assert_close(
+            model.encode_frames(views).flatten(0, 1), model.encoder(x), atol=1e-4, rtol=1e-4
+        )
+        model.calibrate_batchnorm(views)
+        torch.testing.assert_close(
+            model.encode_frames(views).flatten(0, 1), model.encoder(x), atol=1e-4, rtol=1e-4
+        )

@@ -14,6 +14,8 @@ share this one forward.
 from __future__ import annotations
 
 import dataclasses
+import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,8 @@ from robo_reward.utils.checkpoint import load_extra, load_folder, save_folder
 
 ROLES = ("start", "goal", "before", "after")
 REFERENCE_PREFIX = "reference."
+# FrameEncoder → its frozen inference graphs: outside the module, so never saved, copied or moved
+_GRAPHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class FrameEncoder(nn.Module):
@@ -37,6 +41,7 @@ class FrameEncoder(nn.Module):
 
     def __init__(self, config: GRMConfig):
         super().__init__()
+        self.register_load_state_dict_post_hook(FrameEncoder.invalidate)
         self.grid = config.feature_grid
         self.stages = config.feature_stages
         if config.encoder_config is not None:  # the project's own encoder (e.g. time-contrastive)
@@ -71,6 +76,36 @@ class FrameEncoder(nn.Module):
         if hasattr(self, "tcn"):
             return self.tcn.pooled_features(self.tcn.feature_maps(x))
         return torch.cat([F.adaptive_avg_pool2d(m, self.grid).flatten(1) for m in self.backbone(x)], dim=1)
+
+    @torch.no_grad()
+    def frozen_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The same features through a frozen TorchScript graph of this encoder in eval mode, BatchNorm
+        folded into the convolutions (~2× faster on CPU): for a frozen encoder at inference. One graph
+        per (device, image shape), traced at its first use; `invalidate()` after the weights or
+        statistics change. Falls back to `forward` where tracing fails."""
+        key = (str(x.device), tuple(x.shape[1:]))
+        graphs = _GRAPHS.setdefault(self, {})
+        if key not in graphs:
+            was_training = self.training
+            self.eval()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape arithmetic: fixed here
+                    graphs[key] = torch.jit.freeze(torch.jit.trace(self, x[:1], check_trace=False))
+            except (RuntimeError, TypeError) as e:
+                warnings.warn(f"encoder graph not built ({e}); using the eager encoder", stacklevel=2)
+                graphs[key] = None
+            self.train(was_training)
+        graph = graphs[key]
+        return self(x) if graph is None else graph(x)
+
+    def invalidate(self, *_) -> None:
+        """Forget the traced graphs (they hold a copy of the weights and statistics)."""
+        _GRAPHS.pop(self, None)
+
+    def _apply(self, fn, recurse=True):  # .to(device) / .float() / ...: graphs hold the old tensors
+        self.invalidate()
+        return super()._apply(fn, recurse)
 
 
 class GRM(nn.Module):
@@ -128,10 +163,11 @@ class GRM(nn.Module):
         x = torch.from_numpy(self.preprocessing.batch(views))  # (T, V, 3, S, S)
         T, V = x.shape[:2]
         flat = x.flatten(0, 1)
+        frozen = self.config.frozen_encoder and not self.encoder.training
+        encode = self.encoder.frozen_forward if frozen else self.encoder
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.frozen_encoder):
             feats = [
-                self.encoder(flat[i : i + batch_size].to(self.device))
-                for i in range(0, len(flat), batch_size)
+                encode(flat[i : i + batch_size].to(self.device)) for i in range(0, len(flat), batch_size)
             ]
         return torch.cat(feats).view(T, V, -1)
 
@@ -156,6 +192,7 @@ class GRM(nn.Module):
         self.encoder.train(self.training and not self.config.frozen_encoder)
         for m in norms:
             m.momentum = 0.1
+        self.encoder.invalidate()
         return len(norms)
 
     def embed_text(self, texts: list[str]) -> torch.Tensor:
