@@ -234,7 +234,7 @@ recipe(
 )
 
 # ---- RL from the weak BC starts --------------------------------------------------------------------
-_RL = "--rollouts 200 --eval-episodes 50 --eval-seeds 3 --resume"
+_RL = "--rollouts 300 --eval-episodes 50 --eval-seeds 3 --resume"
 for _task, _short in (("open_drawer", "od"), ("pick_place", "pp")):
     # the trained checkpoints, byte-identical to models/bc-<task>-5demo and models/grm-lite-sim (their
     # cards), so that runs made one by one join the table (`--resume` checks each run's options)
@@ -245,9 +245,80 @@ for _task, _short in (("open_drawer", "od"), ("pick_place", "pp")):
             f"rl/{_task}{_name}",
             _base + f"--rewards {_rewards} --seeds {_seeds} --out runs/rl/cmp-{_short} "
             f"--json runs/bench/rl_{_task}{_name}.json",
-            f"noise-space SAC on the 5-demo {_task} BC, 200 episodes: {_rewards} reward, {_seeds} seed(s)",
+            f"noise-space SAC on the 5-demo {_task} BC, 300 episodes: {_rewards} reward, {_seeds} seed(s)",
+            output=f"runs/bench/rl_{_task}{_name}.json",
             needs=(f"bc/{_task}5", "grm2-train"),
         )
+
+# ---- GRM round 2: the states an optimising policy reaches ---------------------------------------------
+# rollouts of the RL policies that GRM v2's reward trained (and of one sparse-reward run stopped at 200
+# episodes, for its failures), labelled by the simulator; held-out sets on new seeds
+recipe("rl/open_drawer-sparse200", "rl train --task open_drawer --init runs/bc/open_drawer5/model --reward sparse "
+       "--rollouts 200 --seed 1 --out runs/rl/od-sparse200/seed1 --resume",
+       "a sparse-reward run stopped at 200 episodes (0.57 success): RL states with failures",
+       output="runs/rl/od-sparse200/seed1/policy/config.json", needs=("bc/open_drawer5",))  # fmt: skip
+_RL_POLICIES = {"grm-s0": ("runs/rl/cmp-od/grm/seed0", "rl/open_drawer-grm"),
+                "grm-s1": ("runs/rl/cmp-od/grm/seed1", "rl/open_drawer-grm"),
+                "sparse-s1": ("runs/rl/od-sparse200/seed1", "rl/open_drawer-sparse200")}  # fmt: skip
+for _name, (_run, _need) in _RL_POLICIES.items():
+    for _split, _episodes, _seed in (("rl", 15, 5600), ("test-rl", 10, 9600)):
+        if _split == "test-rl" and _name == "grm-s0":
+            continue  # its rollouts all succeed: nothing a held-out set learns from
+        recipe(f"data/grm2/{_split}-od-{_name}", f"policy rollouts --checkpoint {_run}/policy --task open_drawer "
+               f"--episodes {_episodes} --seed {_seed} --image-size 128 --out data/grm2/{_split}-od-{_name}",
+               f"open_drawer rollouts of the RL policy {_run}", output=f"data/grm2/{_split}-od-{_name}/meta/info.json",
+               needs=(_need,))  # fmt: skip
+_GRM_R2_DATA = ("data/grm2/demos", "data/grm2/noisy", "data/grm2/bc-runs_bc_open_drawer5_model",
+                "data/grm2/bc-runs_bc_pick_place5_model", "data/grm2/rl-od-grm-s0", "data/grm2/rl-od-grm-s1",
+                "data/grm2/rl-od-sparse-s1")  # fmt: skip
+recipe(
+    "grm2-train-r2",
+    "grm train --config grm-small-pretrained --data " + " ".join(_GRM_R2_DATA) + " --out runs/grm2/lite96-r2 "
+    "--steps 3000 --cache-dir runs/grm2/cache-lite96 --threads 1 "
+    "--override image_size=96 'label_source=\"progress\"' anchor_fraction=0.5",
+    "GRM round 2: grm2-train's recipe plus pick_place BC rollouts and the RL policies' rollouts",
+    output="runs/grm2/lite96-r2/checkpoint/model.safetensors",
+    needs=("data/grm2/demos", "data/grm2/noisy", "data/grm2/bc-open_drawer", "data/grm2/bc-pick_place",
+           "data/grm2/rl-od-grm-s0", "data/grm2/rl-od-grm-s1", "data/grm2/rl-od-sparse-s1"),
+)  # fmt: skip
+_RL_TEST = ("data/grm2/test-rl-od-grm-s1", "data/grm2/test-rl-od-sparse-s1")
+for _model in ("runs/grm2/lite96-a", "runs/grm2/lite96-r2"):
+    _tag = Path(_model).name
+    recipe(f"grm2-eval-rl/{_tag}", f"grm eval --checkpoint {_model} --data " + " ".join(_RL_TEST)
+           + f" --no-perspectives --threads 1 --json runs/bench/grm2_rl_{_tag}.json",
+           f"{_model} on held-out rollouts of RL policies (new seeds)", needs=_RL_TEST)  # fmt: skip
+    recipe(f"grm2-chunks-pp/{_tag}", f"grm eval --checkpoint {_model} --data data/grm2/test-bc-runs_bc_pick_place5_model"
+           " --no-perspectives --chunk-policy runs/bc/pick_place5/model --chunk-tasks pick_place --chunk-episodes 5 "
+           f"--chunk-seed 777 --threads 1 --json runs/bench/grm2_chunks_pp_{_tag}.json",
+           f"{_model}: same-state chunk ranking on pick_place BC rollouts", needs=("data/grm2/test-bc-pick_place",))  # fmt: skip
+
+recipe(
+    "rl/open_drawer-grm-r2",
+    f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
+    "--rewards grm --seeds 3 --out runs/rl/cmp-od-r2 --json runs/bench/rl_open_drawer-grm-r2.json",
+    "noise-space SAC on the 5-demo open_drawer BC, 300 episodes: the round-2 GRM's shaped reward, 3 seeds",
+    output="runs/bench/rl_open_drawer-grm-r2.json",
+    needs=("bc/open_drawer5", "grm2-train-r2"),
+)
+
+# ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM -----------------------------------
+# the winners' guard λ = 5 and one 200-step round were chosen on evaluation seeds 30000-30049 (BC 0.36;
+# plain DPO 0.26, λ = 1 0.44, λ = 5 0.48, λ = 5 with 400 steps 0.46, SFT on winners 0.36) with the
+# quickstart's GRM-judged pairs; the runs below draw their own pairs and are scored on seeds 20000-20149
+_DPO = ("--task open_drawer --winner-guard 5 --pairs-config.scorer grm --pairs-config.grm models/grm-lite-sim "
+        "--pairs-config.k 5 --pairs-config.execute-steps 8 --pairs-config.episodes 20")  # fmt: skip
+for _seed in range(3):
+    recipe(f"dpo/open_drawer-s{_seed}", f"dpo train --policy models/bc-open_drawer-5demo --out runs/dpo/od-grm-s{_seed} "
+           f"{_DPO} --seed {_seed} --pairs-config.seed {_seed}",
+           f"GRM-judged DPO of the 5-demo open_drawer BC, seed {_seed}",
+           output=f"runs/dpo/od-grm-s{_seed}/policy/config.json")  # fmt: skip
+    recipe(f"dpo-eval/open_drawer-s{_seed}", f"policy eval --checkpoint runs/dpo/od-grm-s{_seed}/policy "
+           f"--task open_drawer --episodes 150 --seed 20000 --record 0 --json runs/bench/dpo_open_drawer_s{_seed}.json",
+           f"success of GRM-judged DPO seed {_seed} on 150 evaluation episodes (seeds 20000-20149)",
+           needs=(f"dpo/open_drawer-s{_seed}",))  # fmt: skip
+recipe("bc-eval/open_drawer5-150", "policy eval --checkpoint models/bc-open_drawer-5demo --task open_drawer "
+       "--episodes 150 --seed 20000 --record 0 --json runs/bench/bc_open_drawer5_150.json",
+       "the 5-demo open_drawer BC on DPO's 150 evaluation episodes (seeds 20000-20149)")  # fmt: skip
 
 # ---- the multi-task VLA ------------------------------------------------------------------------------
 recipe(
@@ -259,6 +330,17 @@ recipe(
     "one flow-matching VLA (keypoints + MiniLM) on every task's demos",
     output="runs/vla/multi/model/config.json",
     needs=tuple(f"data/vla/{t}" for t in VLA_TASKS),
+)
+recipe(
+    "vla-train-12k",
+    "policy train --config flow-vla --data "
+    + " ".join(f"data/vla/{t}" for t in VLA_TASKS)
+    + " --out runs/vla/multi --steps 12000 --batch-size 64 --lr 5e-4 --threads 1 --ckpt-every 1000 "
+    "--ema-decay 0.999 --log-every 100 --shift-pad 1 --balance sqrt_frames --resume",
+    "vla-train resumed to 12,000 steps (its cosine schedule restarts from step 6,000's point of the longer "
+    "one): models/flow-vla-sim",
+    output="runs/vla/multi/checkpoints/step_012000/model.safetensors",
+    needs=("vla-train",),
 )
 for _wordings, _episodes in (("train", 50), ("held_out", 20)):
     recipe(

@@ -35,7 +35,21 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("sim", "Simulation throughput", ("bench-sim",)),
     Section("tasks", "Task suite", ("tasks",), "every task's experts, injected failures and progress"),
-    Section("grm", "GRM quality", ("grm-eval", "grm2-eval/grm-small-sim", "grm2-eval/grm-lite-sim")),
+    Section(
+        "grm",
+        "GRM quality",
+        (
+            "grm-eval",
+            "grm2-eval/grm-small-sim",
+            "grm2-eval/grm-lite-sim",
+            "grm2-eval-rl/lite96-a",
+            "grm2-eval-rl/lite96-r2",
+            "grm2-chunks-pp/lite96-a",
+            "grm2-chunks-pp/lite96-r2",
+        ),
+        "`runs/grm2/lite96-a` is GRM v2 as first trained (demos, noisy experts, BC rollouts); `lite96-r2` "
+        "adds the rollouts of the RL policies that lite96-a's reward trained (round 2).",
+    ),
     Section("adapt", "One-shot adaptation", ("grm-adapt", "grm2-adapt")),
     Section("reward_speed", "Reward model speed", ("grm2-speed",)),
     Section("perceptual", "Perceptual reward", ("perceptual",)),
@@ -47,7 +61,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "rl",
         "RL from the 5-demo BC policies",
-        ("rl/open_drawer-grm", "rl/open_drawer-sparse", "rl/open_drawer-oracle"),
+        ("rl/open_drawer-grm", "rl/open_drawer-grm-r2", "rl/open_drawer-sparse", "rl/open_drawer-oracle"),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. The pick_place "
         "start never grasps (0/50), so its comparison (`bench run rl/pick_place`) is not run.",
