@@ -237,7 +237,9 @@ def _dpo(cfg: Quickstart, policy: Path, out: Path) -> dict:
     summary = train_dpo(
         policy,
         out / "dpo",
-        DPOConfig(rounds=cfg.dpo_rounds, eval_episodes=0),  # evaluated below, like BC and RL
+        # the winners' guard (λ = 5) keeps a noisy judge from buying its margin with less likely winners;
+        # evaluated below, like BC and RL
+        DPOConfig(rounds=cfg.dpo_rounds, eval_episodes=0, winner_guard=5.0),
         task=cfg.rl_task,
         # pairs of 5 chunks per observation, ranked by the reward model's progress gain of executing
         # 8 actions from the same simulator state
