@@ -3,7 +3,8 @@
 A section is a title and the recipes (`robo_reward.bench.recipes`) whose results it shows; each
 recipe's table is printed under the exact command line that produced it. The measured results are kept
 beside the report (`docs/results.json`, one entry per section with the time it was measured), so
-`--only rl` re-measures one section and re-renders the others from what they last measured. A failing
+`--only rl` re-measures one section and re-renders the others from what they last measured; `--recipe NAME`
+re-measures single recipes and keeps the rest of their sections (each recipe dated). A failing
 recipe is recorded as failed and the rest go on. Slow (hours on 2 CPU cores); never part of CI.
 """
 
@@ -82,10 +83,13 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def run_section(section: Section, runner: Callable[[str], Any] = run_with_needs) -> dict:
-    """Each recipe of the section (after what it needs), timed; a failure recorded, not raised."""
+def run_section(
+    section: Section, runner: Callable[[str], Any] = run_with_needs, recipes: tuple[str, ...] | None = None
+) -> dict:
+    """Each recipe of the section (or those of `recipes`; after what it needs), timed and dated; a
+    failure recorded, not raised."""
     results = {}
-    for name in section.recipes:
+    for name in section.recipes if recipes is None else recipes:
         console.rule(f"[bold]{section.title}: {name}")
         t0 = time.perf_counter()
         try:
@@ -96,7 +100,11 @@ def run_section(section: Section, runner: Callable[[str], Any] = run_with_needs)
                 "error": f"{type(e).__name__}: {e}",
                 "traceback": traceback.format_exc(),
             }
-        results[name] = {**entry, "seconds": time.perf_counter() - t0}
+        results[name] = {
+            **entry,
+            "seconds": time.perf_counter() - t0,
+            "measured": time.strftime("%Y-%m-%d %H:%M"),
+        }
     return {"measured": time.strftime("%Y-%m-%d %H:%M"), "recipes": results}
 
 
@@ -122,6 +130,8 @@ def render(measured: dict) -> str:
         for name in s.recipes:
             r = entry["recipes"].get(name)
             lines += [f"### {get_recipe(name).about}", "", "```", get_recipe(name).command_line(), "```", ""]
+            if r is not None and r.get("measured", entry["measured"]) != entry["measured"]:
+                lines += [f"Measured {r['measured']}.", ""]
             if r is None:
                 lines += ["(not measured in this run)", ""]
             elif r["status"] != "ok":
@@ -159,23 +169,41 @@ def rerender(report: Path = REPORT) -> Path:
 
 
 def run_all(
-    report: Path = REPORT, only: list[str] | None = None, runner: Callable[[str], Any] = run_with_needs
+    report: Path = REPORT,
+    only: list[str] | None = None,
+    runner: Callable[[str], Any] = run_with_needs,
+    recipes: list[str] | None = None,
 ) -> dict:
-    """Measure every section (or those in `only`), merge into `<report>.json`, write `<report>`."""
+    """Measure every section (or those in `only`; or just the `recipes`, merged into their sections'
+    stored results), merge into `<report>.json`, write `<report>`."""
     unknown = set(only or ()) - set(section_names())
     if unknown:
         raise ValueError(f"unknown bench sections {sorted(unknown)}; choose from {section_names()}")
+    if only and recipes:
+        raise ValueError("give --only SECTION or --recipe NAME, not both")
+    published = {name for s in SECTIONS for name in s.recipes}
+    if set(recipes or ()) - published:
+        raise ValueError(
+            f"recipes {sorted(set(recipes) - published)} publish nothing in the report; "
+            "`robo-reward bench run NAME` runs any recipe"
+        )
     report = Path(report)
     store = report.with_suffix(".json")
     report.parent.mkdir(parents=True, exist_ok=True)
     done = {}
     for s in SECTIONS:
-        if only and s.key not in only:
+        subset = tuple(n for n in s.recipes if n in recipes) if recipes else None
+        if (only and s.key not in only) or (recipes and not subset):
             continue
-        done[s.key] = run_section(s, runner)
+        done[s.key] = run_section(s, runner, subset)
         # after every section, so a long run that is stopped keeps what it measured; read again just
         # before writing, so another `bench all --only` running beside this one keeps its sections
         measured = json.loads(store.read_text()) if store.exists() else {}
+        if subset and s.key in measured:  # single recipes: the section's other results stay
+            old = measured[s.key]["recipes"]
+            for r in old.values():
+                r.setdefault("measured", measured[s.key]["measured"])
+            done[s.key] = {**done[s.key], "recipes": {**old, **done[s.key]["recipes"]}}
         measured[s.key] = done[s.key]
         write_json(store, measured)
         rerender(report)

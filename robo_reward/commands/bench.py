@@ -119,15 +119,17 @@ def run(name: Positional[str]) -> dict:
 def all(
     report: Path = Path("docs/results.md"),
     only: list[str] | None = None,
+    recipe: list[str] | None = None,
     json: Path | None = None,
 ) -> dict:
     """Run the recipes behind every published number (or the sections named by --only) and write the
     report (`docs/results.md`; the measurements beside it in `docs/results.json`). Sections: sim, tasks,
-    grm, adapt, reward_speed, perceptual, policy, rl, vla, calibration, ros. Hours on 2 CPU cores;
+    grm, adapt, reward_speed, perceptual, policy, rl, vla, calibration, ros. `--recipe NAME` (repeatable)
+    re-measures single recipes and keeps the other results of their sections. Hours on 2 CPU cores;
     datasets and checkpoints a recipe needs are made first when missing."""
     from robo_reward.bench.report import run_all
 
-    result = run_all(report, only=only)
+    result = run_all(report, only=only, recipes=recipe)
     emit_json(json, result)
     return result
 

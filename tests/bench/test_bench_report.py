@@ -81,3 +81,22 @@ def test_a_reward_model_evaluation_shows_its_chunk_ranking_rows(tmp_path):
     path.write_text("stale")
     report.rerender(path)
     assert "| open_drawer | 0.800 |" in path.read_text()
+
+
+def test_recipe_remeasures_one_recipe_and_keeps_its_section(tmp_path):
+    path = tmp_path / "results.md"
+    report.run_all(path, only=["rl"], runner=_runner)
+    report.run_all(
+        path,
+        recipes=["rl/open_drawer-grm-r2"],
+        runner=lambda name: {"rows": [{"recipe": name, "value": 0.75}]},
+    )
+    md = path.read_text()
+    assert "| rl/open_drawer-grm-r2 | 0.750 |" in md and "| rl/open_drawer-grm | 0.500 |" in md
+    saved = json.loads(path.with_suffix(".json").read_text())["rl"]["recipes"]
+    assert set(saved) == set(next(s for s in report.SECTIONS if s.key == "rl").recipes)
+    assert all("measured" in r for r in saved.values())
+    with pytest.raises(ValueError, match="publish nothing"):
+        report.run_all(path, recipes=["bc/open_drawer5"], runner=_runner)
+    with pytest.raises(ValueError, match="not both"):
+        report.run_all(path, only=["rl"], recipes=["rl/open_drawer-grm"], runner=_runner)
