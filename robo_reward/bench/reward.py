@@ -3,7 +3,8 @@
 Online: one env with its 3 views, stepped with random actions; each control step's reward is the
 `grm` progress source's `update` on that step's observation (what the RL wrapper and the ROS reward
 node call). Its time is reported beside the env step's own, measured in the same loop, so a busy
-machine shows in both. Offline: `ProgressEstimator` over recorded episodes, every frame labelled,
+machine shows in both; so is the image encoding alone, through the frozen inference graph and through
+the eager encoder (the reference) on the same frames, alternating step by step. Offline: `ProgressEstimator` over recorded episodes, every frame labelled,
 once with the image features computed (cold) and once read from the feature cache (warm).
 """
 
@@ -22,6 +23,7 @@ OFFLINE_TARGET_FPS = 1000.0
 
 
 def _online(model, task: str, steps: int, image_size: int) -> dict:
+    from robo_reward.data.episode import IMAGE_KEY
     from robo_reward.rewards.sources import make_source
     from robo_reward.sim import make_env
 
@@ -30,7 +32,8 @@ def _online(model, task: str, steps: int, image_size: int) -> dict:
     source = make_source("grm", 1, env.unwrapped.instruction, model=model)
     source.reset(np.ones(1, bool), _batched(obs), {})
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, (steps, 7)).astype(np.float32)
-    reward_ms, env_ms = [], []
+    reward_ms, env_ms, graph_ms, eager_ms = [], [], [], []
+    views_of = lambda o: {v: np.asarray(o[IMAGE_KEY + v])[None] for v in model.config.views}  # noqa: E731
     try:
         for a in actions:
             t0 = time.perf_counter()
@@ -40,6 +43,11 @@ def _online(model, task: str, steps: int, image_size: int) -> dict:
             t2 = time.perf_counter()
             env_ms.append(1e3 * (t1 - t0))
             reward_ms.append(1e3 * (t2 - t1))
+            with torch.no_grad():
+                for graph, out in ((True, graph_ms), (False, eager_ms)):
+                    t = time.perf_counter()
+                    model.encode_frames(views_of(obs), graph=graph)
+                    out.append(1e3 * (time.perf_counter() - t))
             if term or trunc:
                 obs, _ = env.reset()
                 source.reset(np.ones(1, bool), _batched(obs), {})
@@ -51,6 +59,9 @@ def _online(model, task: str, steps: int, image_size: int) -> dict:
         "reward_ms_p95": float(np.percentile(reward_ms[warm], 95)),
         "env_step_ms_p50": float(np.median(env_ms[warm])),
         "reward_over_env_step": float(np.median(reward_ms[warm]) / np.median(env_ms[warm])),
+        "encode_ms_p50_graph": float(np.median(graph_ms[warm])),
+        "encode_ms_p50_eager": float(np.median(eager_ms[warm])),
+        "encode_speedup_graph": float(np.median(eager_ms[warm]) / np.median(graph_ms[warm])),
     }
 
 

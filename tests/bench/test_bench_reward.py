@@ -28,3 +28,4 @@ def test_online_reward_is_timed_beside_the_env_step(tiny_grm, monkeypatch):
     assert 0 < r["reward_ms_p50"] <= r["reward_ms_p95"] and r["env_step_ms_p50"] > 0
     assert r["reward_over_env_step"] == pytest.approx(r["reward_ms_p50"] / r["env_step_ms_p50"])
     assert "label_fps_cold" not in r  # no --data: online only
+    assert r["encode_speedup_graph"] == pytest.approx(r["encode_ms_p50_eager"] / r["encode_ms_p50_graph"])

@@ -158,12 +158,15 @@ class GRM(nn.Module):
         return self
 
     # ---- images -> features --------------------------------------------------------------------
-    def encode_frames(self, views: dict[str, np.ndarray], batch_size: int = 256) -> torch.Tensor:
-        """{view: (T, H, W, 3) uint8} → (T, V, F) features (no grad when the encoder is frozen)."""
+    def encode_frames(
+        self, views: dict[str, np.ndarray], batch_size: int = 256, graph: bool = True
+    ) -> torch.Tensor:
+        """{view: (T, H, W, 3) uint8} → (T, V, F) features (no grad when the encoder is frozen). A frozen
+        encoder runs as its frozen inference graph (`FrameEncoder.frozen_forward`) unless `graph=False`."""
         x = torch.from_numpy(self.preprocessing.batch(views))  # (T, V, 3, S, S)
         T, V = x.shape[:2]
         flat = x.flatten(0, 1)
-        frozen = self.config.frozen_encoder and not self.encoder.training
+        frozen = graph and self.config.frozen_encoder and not self.encoder.training
         encode = self.encoder.frozen_forward if frozen else self.encoder
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.frozen_encoder):
             feats = [
