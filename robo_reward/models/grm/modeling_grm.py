@@ -91,8 +91,9 @@ class FrameEncoder(nn.Module):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape arithmetic: fixed here
+                    warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: the fallback below
                     graphs[key] = torch.jit.freeze(torch.jit.trace(self, x[:1], check_trace=False))
-            except (RuntimeError, TypeError) as e:
+            except (RuntimeError, TypeError, AttributeError) as e:  # AttributeError: a torch without jit
                 warnings.warn(f"encoder graph not built ({e}); using the eager encoder", stacklevel=2)
                 graphs[key] = None
             self.train(was_training)
