@@ -239,7 +239,7 @@ for _task, _short in (("open_drawer", "od"), ("pick_place", "pp")):
     # the trained checkpoints, byte-identical to models/bc-<task>-5demo and models/grm-lite-sim (their
     # cards), so that runs made one by one join the table (`--resume` checks each run's options)
     _base = f"rl compare --task {_task} --init runs/bc/{_task}5/model --grm runs/grm2/lite96-a {_RL} "
-    for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3), ("-sparse", "sparse", 2),
+    for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3), ("-sparse", "sparse", 3),
                                     ("-oracle", "oracle", 1)):  # fmt: skip
         recipe(
             f"rl/{_task}{_name}",

@@ -65,7 +65,9 @@ SECTIONS: tuple[Section, ...] = (
         ("rl/open_drawer-grm", "rl/open_drawer-grm-r2", "rl/open_drawer-sparse", "rl/open_drawer-oracle"),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. The pick_place "
-        "start never grasps (0/50), so its comparison (`bench run rl/pick_place`) is not run.",
+        "start never grasps (0/50), so its comparison (`bench run rl/pick_place`) is not run. `grm` is "
+        "shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
+        "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies.",
     ),
     Section("vla", "The multi-task VLA", ("vla-eval/train", "vla-eval/held_out", "vla-latency")),
     Section("calibration", "Cameras and calibration", ("calibration",)),
