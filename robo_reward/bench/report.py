@@ -69,6 +69,19 @@ SECTIONS: tuple[Section, ...] = (
         "shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies.",
     ),
+    Section(
+        "dpo",
+        "DPO judged by the shipped GRM",
+        (
+            "bc-eval/open_drawer5-150",
+            "dpo-eval/open_drawer-s0",
+            "dpo-eval/open_drawer-s1",
+            "dpo-eval/open_drawer-s2",
+        ),
+        "One round of Diffusion-DPO with the winners' guard (λ = 5) from `models/bc-open_drawer-5demo`; each "
+        "seed draws its own GRM-judged pairs (20 rollouts, 5 chunks per state, 8 steps executed from the "
+        "cloned simulator state); success on 150 evaluation episodes (seeds 20000-20149).",
+    ),
     Section("vla", "The multi-task VLA", ("vla-eval/train", "vla-eval/held_out", "vla-latency")),
     Section("calibration", "Cameras and calibration", ("calibration",)),
     Section("ros", "ROS 2 latency", ("ros",)),
