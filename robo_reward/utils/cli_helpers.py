@@ -51,7 +51,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.3f}"
+        return "n/a" if v != v else f"{v:.3f}"  # NaN: a metric undefined on this data (e.g. one class)
     return "" if v is None else str(v)
 
 

@@ -100,3 +100,10 @@ def test_recipe_remeasures_one_recipe_and_keeps_its_section(tmp_path):
         report.run_all(path, recipes=["bc/open_drawer5"], runner=_runner)
     with pytest.raises(ValueError, match="not both"):
         report.run_all(path, only=["rl"], recipes=["rl/open_drawer-grm"], runner=_runner)
+
+
+def test_an_undefined_metric_reads_n_a_not_nan():
+    assert (
+        report.render_result({"table": [{"auroc": float("nan"), "voc": 0.5}]})
+        == "| auroc | voc |\n|---|---|\n| n/a | 0.500 |"
+    )
