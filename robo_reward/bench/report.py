@@ -158,6 +158,8 @@ def render(measured: dict) -> str:
 
 def render_result(r: Any) -> str:
     """A command's result as markdown: its table rows (scalar columns), else its scalar fields."""
+    if isinstance(r, list) and r and all(isinstance(row, dict) for row in r):
+        r = {"rows": r}  # a command that returns its rows
     if not isinstance(r, dict):
         return f"`{r}`"
     if "table_markdown" in r:

@@ -107,3 +107,11 @@ def test_an_undefined_metric_reads_n_a_not_nan():
         report.render_result({"table": [{"auroc": float("nan"), "voc": 0.5}]})
         == "| auroc | voc |\n|---|---|\n| n/a | 0.500 |"
     )
+
+
+def test_a_list_of_rows_renders_as_a_table():
+    rows = [
+        {"task": "reach", "ok": True, "outcomes": {"partial": 2}},
+        {"task": "push", "ok": True, "outcomes": {}},
+    ]
+    assert report.render_result(rows) == "| task | ok |\n|---|---|\n| reach | True |\n| push | True |"
