@@ -190,12 +190,21 @@ def _out(name: str) -> str:
     return RECIPES[name].output or ""
 
 
+def _grm2_train(data: tuple[str, ...], out: str) -> str:
+    """GRM v2's training command (every round): frozen Lite0 at 96², progress labels, shared feature cache."""
+    return (
+        f"grm train --config grm-small-pretrained --data {' '.join(data)} --out {out} --steps 3000 "
+        "--cache-dir runs/grm2/cache-lite96 --threads 1 "
+        "--override image_size=96 'label_source=\"progress\"' anchor_fraction=0.5"
+    )
+
+
 recipe(
     "grm2-train",
-    "grm train --config grm-small-pretrained --data data/grm2/demos data/grm2/noisy "
-    "data/grm2/bc-runs_bc_open_drawer5_model --out runs/grm2/lite96-a --steps 3000 "
-    "--cache-dir runs/grm2/cache-lite96 --threads 1 "
-    "--override image_size=96 'label_source=\"progress\"' anchor_fraction=0.5",
+    _grm2_train(
+        ("data/grm2/demos", "data/grm2/noisy", "data/grm2/bc-runs_bc_open_drawer5_model"),
+        "runs/grm2/lite96-a",
+    ),
     "GRM v2 (models/grm-lite-sim): frozen EfficientNet-Lite0 at 96², progress labels, demos + noisy "
     "experts + open_drawer BC rollouts",
     output="runs/grm2/lite96-a/checkpoint/model.safetensors",
@@ -273,9 +282,7 @@ _GRM_R2_DATA = ("data/grm2/demos", "data/grm2/noisy", "data/grm2/bc-runs_bc_open
                 "data/grm2/rl-od-sparse-s1")  # fmt: skip
 recipe(
     "grm2-train-r2",
-    "grm train --config grm-small-pretrained --data " + " ".join(_GRM_R2_DATA) + " --out runs/grm2/lite96-r2 "
-    "--steps 3000 --cache-dir runs/grm2/cache-lite96 --threads 1 "
-    "--override image_size=96 'label_source=\"progress\"' anchor_fraction=0.5",
+    _grm2_train(_GRM_R2_DATA, "runs/grm2/lite96-r2"),
     "GRM round 2: grm2-train's recipe plus pick_place BC rollouts and the RL policies' rollouts",
     output="runs/grm2/lite96-r2/checkpoint/model.safetensors",
     needs=("data/grm2/demos", "data/grm2/noisy", "data/grm2/bc-open_drawer", "data/grm2/bc-pick_place",
@@ -321,22 +328,22 @@ recipe("bc-eval/open_drawer5-150", "policy eval --checkpoint models/bc-open_draw
        "the 5-demo open_drawer BC on DPO's 150 evaluation episodes (seeds 20000-20149)")  # fmt: skip
 
 # ---- the multi-task VLA ------------------------------------------------------------------------------
-recipe(
-    "vla-train",
+_VLA_TRAIN = (
     "policy train --config flow-vla --data "
     + " ".join(f"data/vla/{t}" for t in VLA_TASKS)
-    + " --out runs/vla/multi --steps 6000 --batch-size 64 --lr 5e-4 --threads 1 --ckpt-every 1000 "
-    "--ema-decay 0.999 --log-every 100 --shift-pad 1 --balance sqrt_frames",
+    + " --out runs/vla/multi --steps {steps} --batch-size 64 --lr 5e-4 --threads 1 --ckpt-every 1000 "
+    "--ema-decay 0.999 --log-every 100 --shift-pad 1 --balance sqrt_frames"
+)
+recipe(
+    "vla-train",
+    _VLA_TRAIN.format(steps=6000),
     "one flow-matching VLA (keypoints + MiniLM) on every task's demos",
     output="runs/vla/multi/model/config.json",
     needs=tuple(f"data/vla/{t}" for t in VLA_TASKS),
 )
 recipe(
     "vla-train-12k",
-    "policy train --config flow-vla --data "
-    + " ".join(f"data/vla/{t}" for t in VLA_TASKS)
-    + " --out runs/vla/multi --steps 12000 --batch-size 64 --lr 5e-4 --threads 1 --ckpt-every 1000 "
-    "--ema-decay 0.999 --log-every 100 --shift-pad 1 --balance sqrt_frames --resume",
+    _VLA_TRAIN.format(steps=12000) + " --resume",
     "vla-train resumed to 12,000 steps (its cosine schedule restarts from step 6,000's point of the longer "
     "one): models/flow-vla-sim",
     output="runs/vla/multi/checkpoints/step_012000/model.safetensors",

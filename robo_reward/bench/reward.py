@@ -4,8 +4,9 @@ Online: one env with its 3 views, stepped with random actions; each control step
 `grm` progress source's `update` on that step's observation (what the RL wrapper and the ROS reward
 node call). Its time is reported beside the env step's own, measured in the same loop, so a busy
 machine shows in both; so is the image encoding alone, through the frozen inference graph and through
-the eager encoder (the reference) on the same frames, alternating step by step. Offline: `ProgressEstimator` over recorded episodes, every frame labelled,
-once with the image features computed (cold) and once read from the feature cache (warm).
+the eager encoder (the reference) on the same frames, alternating step by step. Offline:
+`ProgressEstimator` over recorded episodes, every frame labelled, once with the image features
+computed (cold) and once read from the feature cache (warm).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _online(model, task: str, steps: int, image_size: int) -> dict:
     source.reset(np.ones(1, bool), _batched(obs), {})
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, (steps, 7)).astype(np.float32)
     reward_ms, env_ms, graph_ms, eager_ms = [], [], [], []
-    views_of = lambda o: {v: np.asarray(o[IMAGE_KEY + v])[None] for v in model.config.views}  # noqa: E731
+    views = model.config.views
     try:
         for a in actions:
             t0 = time.perf_counter()
@@ -46,7 +47,7 @@ def _online(model, task: str, steps: int, image_size: int) -> dict:
             with torch.no_grad():
                 for graph, out in ((True, graph_ms), (False, eager_ms)):
                     t = time.perf_counter()
-                    model.encode_frames(views_of(obs), graph=graph)
+                    model.encode_frames({v: np.asarray(obs[IMAGE_KEY + v])[None] for v in views}, graph=graph)
                     out.append(1e3 * (time.perf_counter() - t))
             if term or trunc:
                 obs, _ = env.reset()
