@@ -248,8 +248,8 @@ for _task, _short in (("open_drawer", "od"), ("pick_place", "pp")):
     # the trained checkpoints, byte-identical to models/bc-<task>-5demo and models/grm-lite-sim (their
     # cards), so that runs made one by one join the table (`--resume` checks each run's options)
     _base = f"rl compare --task {_task} --init runs/bc/{_task}5/model --grm runs/grm2/lite96-a {_RL} "
-    for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3), ("-sparse", "sparse", 4),
-                                    ("-oracle", "oracle", 1)):  # fmt: skip
+    for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3), ("-sparse", "sparse", 5),
+                                    ("-oracle", "oracle", 3)):  # fmt: skip
         recipe(
             f"rl/{_task}{_name}",
             _base + f"--rewards {_rewards} --seeds {_seeds} --out runs/rl/cmp-{_short} "
@@ -310,10 +310,10 @@ recipe(
 recipe(
     "rl/open_drawer-grm-r2-pe8",
     f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
-    "--potential-every 8 --rewards grm --seeds 4 --out runs/rl/cmp-od-r2-pe8 "
+    "--potential-every 8 --rewards grm --seeds 5 --out runs/rl/cmp-od-r2-pe8 "
     "--json runs/bench/rl_open_drawer-grm-r2-pe8.json",
     "noise-space SAC on the 5-demo open_drawer BC, 300 episodes: the round-2 GRM's Φ held over 8-step "
-    "windows, 4 seeds",
+    "windows, 5 seeds",
     output="runs/bench/rl_open_drawer-grm-r2-pe8.json",
     needs=("bc/open_drawer5", "grm2-train-r2"),
 )

@@ -73,7 +73,9 @@ SECTIONS: tuple[Section, ...] = (
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. The pick_place "
         "start never grasps (0/50), so its comparison (`bench run rl/pick_place`) is not run. `grm` is "
         "shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
-        "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies.",
+        "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
+        "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
+        "potential differences carry twice the signal-to-noise of 2-step ones (`grm2-eval-rl/lite96-r2`).",
     ),
     Section(
         "dpo",
