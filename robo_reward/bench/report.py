@@ -171,11 +171,24 @@ def render_result(r: Any) -> str:
     if not isinstance(r, dict):
         return f"`{r}`"
     if "table_markdown" in r:
+        parts = [r["table_markdown"]]
         chunks = r.get("chunk_ranking", {}).get("rows")
-        if not chunks:
-            return r["table_markdown"]
-        ranking = markdown_table([{"task": task, **row} for task, row in chunks.items()])
-        return f"{r['table_markdown']}\n\nSame-state chunk ranking against privileged progress:\n\n{ranking}"
+        if chunks:
+            ranking = markdown_table([{"task": task, **row} for task, row in chunks.items()])
+            parts.append(f"Same-state chunk ranking against privileged progress:\n\n{ranking}")
+        potential = {
+            name: res["potential"]
+            for name, res in r.get("results", {}).items()
+            if isinstance(res, dict) and isinstance(res.get("potential"), dict)
+        }
+        if potential:
+            rows = [{"source": name, **diag} for name, diag in potential.items()]
+            parts.append(
+                "The potential as shaping sees it (`diff_snr@k`: signal-to-noise of k-step differences against "
+                "privileged progress; `bias_spread`: per-episode offset; `over_rate`: frames over-rated by > 0.2):"
+                f"\n\n{markdown_table(rows)}"
+            )
+        return "\n\n".join(parts)
     for key in ("table", "tasks", "rows", "presets"):
         if isinstance(r.get(key), list) and r[key] and isinstance(r[key][0], dict):
             # scalar columns only: per-episode lists and nested dicts stay in the JSON

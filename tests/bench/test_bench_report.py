@@ -83,6 +83,16 @@ def test_a_reward_model_evaluation_shows_its_chunk_ranking_rows(tmp_path):
     assert "| open_drawer | 0.800 |" in path.read_text()
 
 
+def test_a_reward_model_evaluation_shows_its_potential_diagnostics():
+    r = {
+        "table_markdown": "| source |\n|---|\n| grm |",
+        "results": {"grm": {"voc_dense": 0.9, "potential": {"diff_snr@2": 1.25, "over_rate": 0.5}}},
+    }
+    md = report.render_result(r)
+    assert "| source | diff_snr@2 | over_rate |" in md and "| grm | 1.250 | 0.500 |" in md
+    assert "potential" not in report.render_result({"table_markdown": "| source |", "results": {"grm": {}}})
+
+
 def test_recipe_remeasures_one_recipe_and_keeps_its_section(tmp_path):
     path = tmp_path / "results.md"
     report.run_all(path, only=["rl"], runner=_runner)
