@@ -38,9 +38,9 @@ class RolloutConfig:
 class ShapingOptions:
     success_source: str = "env"  # r_success from the env's success flag, or "progress" (Φ ≥ 1 − δ)
     scale: float = 1.0  # multiplies the shaping term, never the success bonus
-    # Φ is evaluated every this many env steps (None: once per decision) and held in between; a
-    # longer window averages a learned Φ's frame-to-frame noise out of the per-decision reward (8 for
-    # the shipped GRM: its 8-step differences carry twice the signal-to-noise of 2-step ones)
+    # Φ is evaluated every this many env steps (None: once per decision) and held in between, so the
+    # shaping is paid as differences over that window: less of a learned Φ's frame-to-frame noise per
+    # unit of signal (8 for the shipped GRM: its 8-step differences carry twice the SNR of 2-step ones)
     potential_every: int | None = None
     naive_source: str = "auto"  # Φ for reward=naive: grm | perceptual | oracle | auto (grm if given)
 

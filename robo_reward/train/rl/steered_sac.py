@@ -255,8 +255,10 @@ class SteeredSAC(Algorithm):
 
         new_action, logp = self.actor(obs, generator=self.generator)
         self.critic.requires_grad_(False)  # the actor's loss needs ∂Q/∂a only, not the critics' weights
-        q_new = self.critic(critic_obs, new_action)
-        self.critic.requires_grad_(True)
+        try:
+            q_new = self.critic(critic_obs, new_action)
+        finally:
+            self.critic.requires_grad_(True)
         cost = self.cost(new_action, logp)
         loss_pi = actor_loss(
             q_new.min(0, keepdim=True).values if self.algo.actor_q == "min" else q_new, cost, alpha
