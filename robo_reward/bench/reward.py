@@ -44,10 +44,11 @@ def _online(model, task: str, steps: int, image_size: int) -> dict:
             t2 = time.perf_counter()
             env_ms.append(1e3 * (t1 - t0))
             reward_ms.append(1e3 * (t2 - t1))
+            frames = {v: np.asarray(obs[IMAGE_KEY + v])[None] for v in views}
             with torch.no_grad():
                 for graph, out in ((True, graph_ms), (False, eager_ms)):
                     t = time.perf_counter()
-                    model.encode_frames({v: np.asarray(obs[IMAGE_KEY + v])[None] for v in views}, graph=graph)
+                    model.encode_frames(frames, graph=graph)
                     out.append(1e3 * (time.perf_counter() - t))
             if term or trunc:
                 obs, _ = env.reset()
