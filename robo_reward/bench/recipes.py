@@ -81,6 +81,7 @@ def dataset(path: str, args: str, about: str = "") -> Recipe:
 
 
 # ---- datasets (canonical instructions: the numbers were measured on them) --------------------------
+_RECOVERIES = " --regrasp 0.3 --drop 0.3 --align"  # the staged misses and slips of the pick_place recipe
 for _name, _args in {
     "grm/train": f"--task {SEEN} --episodes 24 --failures 0.3 --seed 0 --image-size 64",
     "grm/train_fail": f"--task {SEEN} --episodes 16 --failures 0.7 --seed 20000 --image-size 64",
@@ -98,6 +99,8 @@ for _name, _args in {
     "perc/eval-fail/reach": "--task reach --episodes 40 --failures 1.0 --seed 2000",
     "rl/open_drawer10": "--task open_drawer --episodes 10 --noise 0.05 --seed 0 --image-size 64",
     "rl/pick_place10": "--task pick_place --episodes 10 --noise 0.05 --seed 0 --image-size 64",
+    "rl/pick_place15-rd": "--task pick_place --episodes 15 --noise 0.05 --seed 0 --image-size 64"
+    + _RECOVERIES,
 }.items():
     dataset(f"data/{_name}", f"{_args} --wordings canonical")
 
@@ -123,7 +126,6 @@ for _task, _policy, _needs in (
                f"{_task} rollouts of the 5-demo BC policy", output=f"data/grm2/{_split}-{_tag}/meta/info.json",
                needs=_needs)  # fmt: skip
 # the multi-task VLA: training wordings; cube tasks with the staged recoveries of the pick_place recipe
-_RECOVERIES = " --regrasp 0.3 --drop 0.3 --align"
 _VLA_DEMOS = {  # task: (episodes, extra options), in the order the training command lists them
     "reach": (50, ""), "push": (50, ""), "pick_place": (50, _RECOVERIES), "stack": (50, _RECOVERIES),
     "open_drawer": (50, ""), "drawer_store": (50, _RECOVERIES), "drawer_or_cube": (100, ""),
@@ -142,6 +144,16 @@ for _task in ("open_drawer", "pick_place"):
     recipe(f"bc-eval/{_task}5", f"policy eval --checkpoint models/bc-{_task}-5demo --task {_task} --episodes 50 "
            f"--seed 20000 --record 0 --json runs/bench/bc_{_task}5.json",
            f"the shipped 5-demo {_task} BC policy (RL's evaluation seeds 20000-20049)")  # fmt: skip
+
+# pick_place's 5-demo BC never grasps (0/50): its weak start is 15 demos with recoveries, in the shipped
+# pick_place policy's recipe (models/flow-small-sim: keypoint encoder), trained 3,000 steps
+recipe("bc/pick_place15", "policy train --config flow-small-kp --data data/rl/pick_place15-rd "
+       "--out runs/bc/pick_place15-kp --steps 3000 --batch-size 64 --lr 5e-4 --shift-pad 1 --threads 1 "
+       "--ckpt-every 1000 --seed 2 --override num_keypoints=64", "BC on 15 pick_place demos with recoveries",
+       output="runs/bc/pick_place15-kp/model/config.json", needs=("data/rl/pick_place15-rd",))  # fmt: skip
+recipe("bc-eval/pick_place15", "policy eval --checkpoint models/bc-pick_place-15demo --task pick_place "
+       "--episodes 50 --seed 20000 --record 0 --json runs/bench/bc_pick_place15.json",
+       "the shipped 15-demo pick_place BC policy (RL's evaluation seeds 20000-20049)")  # fmt: skip
 
 # ---- suite, speed, shipped models ------------------------------------------------------------------
 recipe("bench-sim", "bench sim --json runs/bench/sim.json", "env steps/s with 3 views vs raw MuJoCo")
@@ -317,6 +329,25 @@ recipe(
     output="runs/bench/rl_open_drawer-grm-r2-pe8.json",
     needs=("bc/open_drawer5", "grm2-train-r2"),
 )
+
+recipe(
+    "rl/open_drawer-grm-r2-pe8-qmin",
+    f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
+    "--potential-every 8 --rewards grm --seeds 5 --out runs/rl/cmp-od-r2-pe8-qmin "
+    "--json runs/bench/rl_open_drawer-grm-r2-pe8-qmin.json noise-sac --actor-q min",
+    "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean",
+    output="runs/bench/rl_open_drawer-grm-r2-pe8-qmin.json",
+    needs=("bc/open_drawer5", "grm2-train-r2"),
+)
+
+_PP15 = f"rl compare --task pick_place --init runs/bc/pick_place15-kp/model {_RL} --out runs/rl/cmp-pp15 "
+for _name, _opts, _seeds in (
+    ("grm", "--grm runs/grm2/lite96-r2 --potential-every 8 --rewards grm", 2),
+    ("sparse", "--rewards sparse", 3),
+):
+    recipe(f"rl/pick_place15-{_name}", f"{_PP15}{_opts} --seeds {_seeds} --json runs/bench/rl_pick_place15-{_name}.json",
+           f"noise-space SAC on the 15-demo pick_place BC, 300 episodes: {_name} reward, {_seeds} seeds",
+           output=f"runs/bench/rl_pick_place15-{_name}.json", needs=("bc/pick_place15", "grm2-train-r2"))  # fmt: skip
 
 # ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM -----------------------------------
 # the winners' guard λ = 5 and one 200-step round were chosen on evaluation seeds 30000-30049 (BC 0.36;
