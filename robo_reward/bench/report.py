@@ -61,7 +61,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "rl",
-        "RL from the 5-demo BC policies",
+        "RL from the weak BC starts",
         (
             "rl/open_drawer-grm",
             "rl/open_drawer-grm-r2",
