@@ -311,34 +311,18 @@ for _model in ("runs/grm2/lite96-a", "runs/grm2/lite96-r2"):
            f"--chunk-seed 777 --threads 1 --json runs/bench/grm2_chunks_pp_{_tag}.json",
            f"{_model}: same-state chunk ranking on pick_place BC rollouts", needs=("data/grm2/test-bc-pick_place",))  # fmt: skip
 
-recipe(
-    "rl/open_drawer-grm-r2",
-    f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
-    "--rewards grm --seeds 3 --out runs/rl/cmp-od-r2 --json runs/bench/rl_open_drawer-grm-r2.json",
-    "noise-space SAC on the 5-demo open_drawer BC, 300 episodes: the round-2 GRM's shaped reward, 3 seeds",
-    output="runs/bench/rl_open_drawer-grm-r2.json",
-    needs=("bc/open_drawer5", "grm2-train-r2"),
-)
-recipe(
-    "rl/open_drawer-grm-r2-pe8",
-    f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
-    "--potential-every 8 --rewards grm --seeds 5 --out runs/rl/cmp-od-r2-pe8 "
-    "--json runs/bench/rl_open_drawer-grm-r2-pe8.json",
-    "noise-space SAC on the 5-demo open_drawer BC, 300 episodes: the round-2 GRM's Φ held over 8-step "
-    "windows, 5 seeds",
-    output="runs/bench/rl_open_drawer-grm-r2-pe8.json",
-    needs=("bc/open_drawer5", "grm2-train-r2"),
-)
-
-recipe(
-    "rl/open_drawer-grm-r2-pe8-qmin",
-    f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
-    "--potential-every 8 --rewards grm --seeds 5 --out runs/rl/cmp-od-r2-pe8-qmin "
-    "--json runs/bench/rl_open_drawer-grm-r2-pe8-qmin.json noise-sac --actor-q min",
-    "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean",
-    output="runs/bench/rl_open_drawer-grm-r2-pe8-qmin.json",
-    needs=("bc/open_drawer5", "grm2-train-r2"),
-)
+# the round-2 GRM's reward on open_drawer: Φ every decision, held over 8 env steps, and with a pessimistic actor
+_OD_R2 = f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
+_OD = "noise-space SAC on the 5-demo open_drawer BC, 300 episodes: the round-2 GRM's"
+for _name, _window, _seeds, _algo, _about in (
+    ("", "", 3, "", f"{_OD} shaped reward, 3 seeds"),
+    ("-pe8", "--potential-every 8 ", 5, "", f"{_OD} Φ held over 8-step windows, 5 seeds"),
+    ("-pe8-qmin", "--potential-every 8 ", 5, " noise-sac --actor-q min",
+     "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean"),
+):  # fmt: skip
+    recipe(f"rl/open_drawer-grm-r2{_name}", f"{_OD_R2}{_window}--rewards grm --seeds {_seeds} --out runs/rl/cmp-od-r2{_name} "
+           f"--json runs/bench/rl_open_drawer-grm-r2{_name}.json{_algo}", _about,
+           output=f"runs/bench/rl_open_drawer-grm-r2{_name}.json", needs=("bc/open_drawer5", "grm2-train-r2"))  # fmt: skip
 
 _PP15 = f"rl compare --task pick_place --init runs/bc/pick_place15-kp/model {_RL} --out runs/rl/cmp-pp15 "
 for _name, _opts, _seeds in (
