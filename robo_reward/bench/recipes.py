@@ -319,6 +319,8 @@ for _name, _window, _seeds, _algo, _about in (
     ("-pe8", "--potential-every 8 ", 5, "", f"{_OD} Φ held over 8-step windows, 5 seeds"),
     ("-pe8-qmin", "--potential-every 8 ", 5, " noise-sac --actor-q min",
      "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean"),
+    ("-pe8-utd8", "--potential-every 8 ", 3, " noise-sac --utd 8",
+     "as rl/open_drawer-grm-r2-pe8, with 8 updates per decision instead of 4"),
 ):  # fmt: skip
     recipe(f"rl/open_drawer-grm-r2{_name}", f"{_OD_R2}{_window}--rewards grm --seeds {_seeds} --out runs/rl/cmp-od-r2{_name} "
            f"--json runs/bench/rl_open_drawer-grm-r2{_name}.json{_algo}", _about,
@@ -326,7 +328,7 @@ for _name, _window, _seeds, _algo, _about in (
 
 _PP15 = f"rl compare --task pick_place --init runs/bc/pick_place15-kp/model {_RL} --out runs/rl/cmp-pp15 "
 for _name, _opts, _seeds in (
-    ("grm", "--grm runs/grm2/lite96-r2 --potential-every 8 --rewards grm", 2),
+    ("grm", "--grm runs/grm2/lite96-r2 --potential-every 8 --rewards grm", 3),
     ("sparse", "--rewards sparse", 3),
 ):
     recipe(f"rl/pick_place15-{_name}", f"{_PP15}{_opts} --seeds {_seeds} --json runs/bench/rl_pick_place15-{_name}.json",
