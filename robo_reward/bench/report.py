@@ -67,6 +67,7 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-grm-r2",
             "rl/open_drawer-grm-r2-pe8",
             "rl/open_drawer-grm-r2-pe8-qmin",
+            "rl/open_drawer-grm-r2-pe8-utd2",
             "rl/open_drawer-grm-r2-pe8-utd8",
             "rl/open_drawer-sparse",
             "rl/open_drawer-oracle",
@@ -76,8 +77,8 @@ SECTIONS: tuple[Section, ...] = (
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
-        "climbs the critics' minimum instead of their mean (`noise-sac --actor-q min`); `utd8`: 8 gradient updates "
-        "per decision instead of 4 (`noise-sac --utd 8`). pick_place's 5-demo "
+        "climbs the critics' minimum instead of their mean (`noise-sac --actor-q min`); `utd2`/`utd8`: 2 or 8 gradient "
+        "updates per decision instead of 4 (`noise-sac --utd N`). pick_place's 5-demo "
         "start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, "
         "0.17 on the same 150 seeds). `grm` is "
         "shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
