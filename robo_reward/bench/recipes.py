@@ -319,7 +319,7 @@ for _name, _window, _seeds, _algo, _about in (
     ("-pe8", "--potential-every 8 ", 5, "", f"{_OD} Φ held over 8-step windows, 5 seeds"),
     ("-pe8-qmin", "--potential-every 8 ", 5, " noise-sac --actor-q min",
      "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean"),
-    ("-pe8-utd2", "--potential-every 8 ", 3, " noise-sac --utd 2",
+    ("-pe8-utd2", "--potential-every 8 ", 5, " noise-sac --utd 2",
      "as rl/open_drawer-grm-r2-pe8, with 2 updates per decision instead of 4"),
     ("-pe8-utd8", "--potential-every 8 ", 3, " noise-sac --utd 8",
      "as rl/open_drawer-grm-r2-pe8, with 8 updates per decision instead of 4"),
