@@ -256,20 +256,20 @@ recipe(
 
 # ---- RL from the weak BC starts --------------------------------------------------------------------
 _RL = "--rollouts 300 --eval-episodes 50 --eval-seeds 3 --resume"
-for _task, _short in (("open_drawer", "od"), ("pick_place", "pp")):
-    # the trained checkpoints, byte-identical to models/bc-<task>-5demo and models/grm-lite-sim (their
-    # cards), so that runs made one by one join the table (`--resume` checks each run's options)
-    _base = f"rl compare --task {_task} --init runs/bc/{_task}5/model --grm runs/grm2/lite96-a {_RL} "
-    for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3), ("-sparse", "sparse", 5),
-                                    ("-oracle", "oracle", 3)):  # fmt: skip
-        recipe(
-            f"rl/{_task}{_name}",
-            _base + f"--rewards {_rewards} --seeds {_seeds} --out runs/rl/cmp-{_short} "
-            f"--json runs/bench/rl_{_task}{_name}.json",
-            f"noise-space SAC on the 5-demo {_task} BC, 300 episodes: {_rewards} reward, {_seeds} seed(s)",
-            output=f"runs/bench/rl_{_task}{_name}.json",
-            needs=(f"bc/{_task}5", "grm2-train"),
-        )
+# the trained checkpoints, byte-identical to models/bc-open_drawer-5demo and models/grm-lite-sim (their
+# cards), so that runs made one by one join the table (`--resume` checks each run's options); pick_place's
+# 5-demo start never grasps, so its RL starts from 15 demos (below)
+_OD5 = f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-a {_RL} "
+for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3), ("-sparse", "sparse", 5),
+                                ("-oracle", "oracle", 3)):  # fmt: skip
+    recipe(
+        f"rl/open_drawer{_name}",
+        _OD5
+        + f"--rewards {_rewards} --seeds {_seeds} --out runs/rl/cmp-od --json runs/bench/rl_open_drawer{_name}.json",
+        f"noise-space SAC on the 5-demo open_drawer BC, 300 episodes: {_rewards} reward, {_seeds} seed(s)",
+        output=f"runs/bench/rl_open_drawer{_name}.json",
+        needs=("bc/open_drawer5", "grm2-train"),
+    )
 
 # ---- GRM round 2: the states an optimising policy reaches ---------------------------------------------
 # rollouts of the RL policies that GRM v2's reward trained (and of one sparse-reward run stopped at 200
@@ -329,12 +329,12 @@ for _name, _window, _seeds, _algo, _about in (
            output=f"runs/bench/rl_open_drawer-grm-r2{_name}.json", needs=("bc/open_drawer5", "grm2-train-r2"))  # fmt: skip
 
 _PP15 = f"rl compare --task pick_place --init runs/bc/pick_place15-kp/model {_RL} --out runs/rl/cmp-pp15 "
-for _name, _opts, _seeds in (
-    ("grm", "--grm runs/grm2/lite96-r2 --potential-every 8 --rewards grm", 3),
-    ("sparse", "--rewards sparse", 3),
+for _name, _opts in (
+    ("grm", "--grm runs/grm2/lite96-r2 --potential-every 8 --rewards grm"),
+    ("sparse", "--rewards sparse"),
 ):
-    recipe(f"rl/pick_place15-{_name}", f"{_PP15}{_opts} --seeds {_seeds} --json runs/bench/rl_pick_place15-{_name}.json",
-           f"noise-space SAC on the 15-demo pick_place BC, 300 episodes: {_name} reward, {_seeds} seeds",
+    recipe(f"rl/pick_place15-{_name}", f"{_PP15}{_opts} --seeds 3 --json runs/bench/rl_pick_place15-{_name}.json",
+           f"noise-space SAC on the 15-demo pick_place BC, 300 episodes: {_name} reward, 3 seeds",
            output=f"runs/bench/rl_pick_place15-{_name}.json", needs=("bc/pick_place15", "grm2-train-r2"))  # fmt: skip
 
 # ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM -----------------------------------

@@ -77,11 +77,10 @@ SECTIONS: tuple[Section, ...] = (
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
-        "climbs the critics' minimum instead of their mean (`noise-sac --actor-q min`); `utd2`/`utd8`: 2 or 8 gradient "
-        "updates per decision instead of 4 (`noise-sac --utd N`). pick_place's 5-demo "
-        "start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, "
-        "0.17 on the same 150 seeds). `grm` is "
-        "shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
+        "climbs the critics' minimum instead of their mean (`noise-sac --actor-q min`); `utd2`/`utd8`: 2 or 8 "
+        "gradient updates per decision instead of 4 (`noise-sac --utd N`). pick_place's 5-demo start never "
+        "grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
+        "150 seeds). `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
         "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
         "potential differences carry twice the signal-to-noise of 2-step ones (`grm2-eval-rl/lite96-r2`).",
