@@ -180,6 +180,38 @@ def test_prior_regularizer_cost_is_a_kl_sample_to_the_policy_prior(tiny_policy):
     assert algo.target_cost == pytest.approx(0.5 * algo.steered.steer_dim)
 
 
+def test_averaged_actor_is_the_polyak_average_of_the_actor_and_ships(tiny_policy, tmp_path):
+    """With actor_average = r, each update moves the averaged actor r of the way to the actor (checked
+    against the weights recorded around every update); the export ships it, the checkpoint keeps it."""
+    from robo_reward.train.rl.configuration_rl import RLConfig
+    from robo_reward.train.rl.rollout import Transition
+    from robo_reward.train.rl.steered_sac import NoiseSAC, NoiseSACConfig
+
+    cfg = NoiseSACConfig(hidden=32, critics=2, batch_size=8, utd=1, warmstart_episodes=0, warmstart_updates=0,
+                         actor_average=0.25)  # fmt: skip
+    algo = NoiseSAC(tiny_policy, RLConfig(init="x"), cfg, 2, 10, torch.Generator().manual_seed(0))
+    batch = _batch(tiny_policy, B=8) | {"episode_step": torch.zeros(8)}
+    d = algo.act(batch)
+    algo.observe([Transition(d.obs[j], d.records[j], env=j, reward=float(j % 2), discount=0.97,
+                             terminated=True) for j in range(8)])  # fmt: skip
+    expected = {k: v.clone() for k, v in algo.actor.state_dict().items()}
+    for _ in range(3):
+        algo.sac_step()
+        expected = {k: 0.75 * v + 0.25 * algo.actor.state_dict()[k] for k, v in expected.items()}
+    avg = algo.actor_avg.state_dict()
+    assert all(torch.allclose(avg[k], v, atol=1e-6) for k, v in expected.items())
+    assert not torch.allclose(avg[next(iter(avg))], algo.actor.state_dict()[next(iter(avg))])
+    shipped = SteeredPolicy.from_pretrained(algo.export(tmp_path / "policy"))
+    assert all(torch.equal(shipped.actor.state_dict()[k], avg[k]) for k in avg)
+    last = {k: v.clone() for k, v in algo.actor.state_dict().items()}
+    assert all(torch.equal(algo.actor.state_dict()[k], v) for k, v in last.items())  # export restored it
+    algo.save(tmp_path / "ckpt")
+    again = NoiseSAC(tiny_policy, RLConfig(init="x"), cfg, 2, 10, torch.Generator().manual_seed(1))
+    again.load(tmp_path / "ckpt")
+    assert all(torch.equal(again.actor_avg.state_dict()[k], avg[k]) for k in avg)
+    assert all(torch.equal(again.actor.state_dict()[k], last[k]) for k in last)
+
+
 def test_steering_only_the_executed_steps_keeps_the_rest_at_zero_noise(tiny_policy):
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", steer_steps=2))
     A, H = tiny_policy.config.action_dim, tiny_policy.config.chunk_size

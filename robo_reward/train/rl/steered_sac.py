@@ -77,6 +77,9 @@ class SteeredSACConfig(AlgorithmConfig):
     warmstart_episodes: int = 20  # episodes of the unsteered policy before learning
     warmstart_updates: int = 1000  # updates on them before the first steered episode
     buffer_size: int = 100_000
+    # Polyak rate of an averaged copy of the actor that ships instead of the last one (0: ship the
+    # last): the exported policy then averages the actor over ~1/rate updates, not one noisy snapshot
+    actor_average: float = 0.0
 
     def __post_init__(self) -> None:
         if self.bound <= 0 or self.critics < 1 or self.utd < 0 or self.batch_size < 1:
@@ -87,6 +90,8 @@ class SteeredSACConfig(AlgorithmConfig):
             )
         if self.regularizer not in ("entropy", "prior"):
             raise ValueError(f"regularizer must be 'entropy' or 'prior', got {self.regularizer!r}")
+        if not 0.0 <= self.actor_average < 1.0:
+            raise ValueError(f"actor_average must be in [0, 1), got {self.actor_average}")
 
     def steering(self, n_action_steps: int) -> SteeringConfig:
         """The shipped policy's half of this config: how its actor steers the frozen policy."""
@@ -124,6 +129,7 @@ class SteeredSAC(Algorithm):
         self.critic = EnsembleCritic(obs_dim + 1, act_dim, algo.critics, algo.hidden, algo.depth)
         self.critic.to(policy.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_avg = copy.deepcopy(self.actor).requires_grad_(False) if algo.actor_average else None
         self.log_alpha = torch.tensor(math.log(algo.init_alpha), requires_grad=True)
         # the regulariser's cost c(a) and the level α holds it at (see `sac.temperature_loss`)
         if algo.regularizer == "entropy":
@@ -272,6 +278,8 @@ class SteeredSAC(Algorithm):
         self.opt_alpha.step()
 
         polyak(self.critic_target, self.critic, self.algo.tau)
+        if self.actor_avg is not None:
+            polyak(self.actor_avg, self.actor, self.algo.actor_average)
         self.updates += 1
         return {
             "losses/critic": loss_q.item() / self.algo.critics,
@@ -292,6 +300,8 @@ class SteeredSAC(Algorithm):
         tensors = {f"actor.{k}": v for k, v in self.actor.state_dict().items()}
         tensors |= {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
         tensors |= {f"critic_target.{k}": v for k, v in self.critic_target.state_dict().items()}
+        if self.actor_avg is not None:
+            tensors |= {f"actor_avg.{k}": v for k, v in self.actor_avg.state_dict().items()}
         tensors["log_alpha"] = self.log_alpha.detach().clone()
         tensors["generator"] = self.generator.get_state()
         save_folder(folder / "learner", {"algorithm": self.name}, tensors)
@@ -314,7 +324,7 @@ class SteeredSAC(Algorithm):
             ("actor.", self.actor),
             ("critic.", self.critic),
             ("critic_target.", self.critic_target),
-        ):
+        ) + ((("actor_avg.", self.actor_avg),) if self.actor_avg is not None else ()):
             module.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
         with torch.no_grad():
             self.log_alpha.copy_(tensors["log_alpha"])
@@ -332,7 +342,15 @@ class SteeredSAC(Algorithm):
         self._starts = deque((tuple(s) for s in c["starts"]), maxlen=self._starts.maxlen)
 
     def export(self, folder: Path, extras: dict[str, Any] | None = None) -> Path:
-        return self.steered.save_pretrained(folder, extras=extras)
+        """The steered policy with the shipped actor: the averaged one when `actor_average` > 0."""
+        if self.actor_avg is None:
+            return self.steered.save_pretrained(folder, extras=extras)
+        last = copy.deepcopy(self.actor.state_dict())
+        self.actor.load_state_dict(self.actor_avg.state_dict())
+        try:
+            return self.steered.save_pretrained(folder, extras=extras)
+        finally:
+            self.actor.load_state_dict(last)
 
 
 @register
