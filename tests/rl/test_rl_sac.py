@@ -180,6 +180,23 @@ def test_prior_regularizer_cost_is_a_kl_sample_to_the_policy_prior(tiny_policy):
     assert algo.target_cost == pytest.approx(0.5 * algo.steered.steer_dim)
 
 
+def test_prior_kl_budget_below_the_bounded_floor_is_refused(tiny_policy):
+    """A policy bounded at b puts no mass outside (−b, b): its KL to N(0, s²) is at least −log P(|z| < b)
+    per dimension, 0.3817 nats for b = s (by hand: P = 0.6827)."""
+    from robo_reward.train.rl.configuration_rl import RLConfig
+    from robo_reward.train.rl.steered_sac import NoiseSAC, NoiseSACConfig
+
+    s = tiny_policy.config.noise_scale
+
+    def make(kl):
+        cfg = NoiseSACConfig(regularizer="prior", bound=s, target_kl_per_dim=kl)
+        return NoiseSAC(tiny_policy, RLConfig(init="x"), cfg, 2, 10, torch.Generator().manual_seed(0))
+
+    with pytest.raises(ValueError, match="0.382 nats per dimension"):
+        make(0.38)
+    assert make(0.39).target_cost == pytest.approx(0.39 * make(0.39).steered.steer_dim)
+
+
 def test_averaged_actor_is_the_polyak_average_of_the_actor_and_ships(tiny_policy, tmp_path):
     """With actor_average = r, each update moves the averaged actor r of the way to the actor (checked
     against the weights recorded around every update); the export ships it, the checkpoint keeps it."""

@@ -73,7 +73,7 @@ class SteeredSACConfig(AlgorithmConfig):
     # where the warm-start data lies, which is where the critics' values can be trusted
     regularizer: str = "entropy"
     target_entropy_per_dim: float = 0.0
-    target_kl_per_dim: float = 0.25
+    target_kl_per_dim: float = 0.25  # must exceed −log P(|z| < bound/s) per dimension: 0.382 at bound = s
     warmstart_episodes: int = 20  # episodes of the unsteered policy before learning
     warmstart_updates: int = 1000  # updates on them before the first steered episode
     buffer_size: int = 100_000
@@ -135,6 +135,16 @@ class SteeredSAC(Algorithm):
         if algo.regularizer == "entropy":
             self.target_cost = -algo.target_entropy_per_dim * act_dim
         else:
+            # a bound·tanh action cannot put mass outside (−bound, bound): its KL to N(0, s²) is at least
+            # −log P(|z| < bound) per dimension (the truncated prior), so a budget below that floor only
+            # drives α up until the KL term drowns the rewards
+            floor = -math.log(math.erf(algo.bound / (self.prior_std * math.sqrt(2.0))))
+            if algo.target_kl_per_dim <= floor:
+                raise ValueError(
+                    f"target_kl_per_dim {algo.target_kl_per_dim} is below what a policy bounded at "
+                    f"{algo.bound} can reach against its prior ({floor:.3f} nats per dimension): raise "
+                    "--target-kl-per-dim above it or the --bound"
+                )
             self.target_cost = algo.target_kl_per_dim * act_dim
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=algo.lr_actor)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=algo.lr_critic)
