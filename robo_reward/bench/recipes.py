@@ -314,16 +314,23 @@ for _model in ("runs/grm2/lite96-a", "runs/grm2/lite96-r2"):
 # the round-2 GRM's reward on open_drawer: Φ every decision, held over 8 env steps, and with a pessimistic actor
 _OD_R2 = f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
 _OD = "noise-space SAC on the 5-demo open_drawer BC, 300 episodes: the round-2 GRM's"
-for _name, _window, _seeds, _algo, _about in (
-    ("", "", 3, "", f"{_OD} shaped reward, 3 seeds"),
-    ("-pe8", "--potential-every 8 ", 5, "", f"{_OD} Φ held over 8-step windows, 5 seeds"),
-    ("-pe8-qmin", "--potential-every 8 ", 5, " noise-sac --actor-q min",
-     "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean"),
-    ("-pe8-utd2", "--potential-every 8 ", 5, " noise-sac --utd 2",
-     "as rl/open_drawer-grm-r2-pe8, with 2 updates per decision instead of 4"),
-    ("-pe8-utd8", "--potential-every 8 ", 3, " noise-sac --utd 8",
-     "as rl/open_drawer-grm-r2-pe8, with 8 updates per decision instead of 4"),
-):  # fmt: skip
+_U2 = "as rl/open_drawer-grm-r2-pe8-utd2"
+# fmt: off
+_ROWS = [("", "", 3, "", f"{_OD} shaped reward, 3 seeds"),
+         ("-pe8", "--potential-every 8 ", 5, "", f"{_OD} Φ held over 8-step windows, 5 seeds"),
+         ("-pe8-qmin", "--potential-every 8 ", 5, " noise-sac --actor-q min",
+          "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean")]
+_ROWS += [(f"-pe8-utd{n}", "--potential-every 8 ", seeds, f" noise-sac --utd {n}",
+           f"as rl/open_drawer-grm-r2-pe8, with {n} updates per decision instead of 4") for n, seeds in ((2, 5), (8, 3))]
+# levers on top of utd2, 3 seeds each
+_ROWS += [(f"-pe8-utd2-{tag}", "--potential-every 8 ", 3, f" noise-sac --utd 2 {opts}", f"{_U2}, {about}") for tag, opts, about in (
+    ("kl1", "--regularizer prior --target-kl-per-dim 1.0",
+     "α weighing the KL to the policy's own noise prior (1 nat per dimension), not the entropy"),
+    ("b15", "--bound 1.5", "with the noise bounded at 1.5 instead of 1"),
+    ("b075", "--bound 0.75", "with the noise bounded at 0.75 instead of 1"),
+    ("avg", "--actor-average 0.001", "shipping the actor averaged over ~1,000 updates"))]
+# fmt: on
+for _name, _window, _seeds, _algo, _about in _ROWS:
     recipe(f"rl/open_drawer-grm-r2{_name}", f"{_OD_R2}{_window}--rewards grm --seeds {_seeds} --out runs/rl/cmp-od-r2{_name} "
            f"--json runs/bench/rl_open_drawer-grm-r2{_name}.json{_algo}", _about,
            output=f"runs/bench/rl_open_drawer-grm-r2{_name}.json", needs=("bc/open_drawer5", "grm2-train-r2"))  # fmt: skip

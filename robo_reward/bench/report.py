@@ -69,6 +69,10 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-grm-r2-pe8-qmin",
             "rl/open_drawer-grm-r2-pe8-utd2",
             "rl/open_drawer-grm-r2-pe8-utd8",
+            "rl/open_drawer-grm-r2-pe8-utd2-kl1",
+            "rl/open_drawer-grm-r2-pe8-utd2-b15",
+            "rl/open_drawer-grm-r2-pe8-utd2-b075",
+            "rl/open_drawer-grm-r2-pe8-utd2-avg",
             "rl/open_drawer-sparse",
             "rl/open_drawer-oracle",
             "bc-eval/pick_place15",
@@ -78,7 +82,10 @@ SECTIONS: tuple[Section, ...] = (
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
         "climbs the critics' minimum instead of their mean (`noise-sac --actor-q min`); `utd2`/`utd8`: 2 or 8 "
-        "gradient updates per decision instead of 4 (`noise-sac --utd N`). pick_place's 5-demo start never "
+        "gradient updates per decision instead of 4 (`noise-sac --utd N`); on top of `utd2`: `kl1` keeps the "
+        "actor within 1 nat per dimension of the policy's own noise prior (`--regularizer prior`), `b15`/`b075` "
+        "bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 updates (`--actor-average 0.001`; its seeds train "
+        "bit for bit as `utd2`'s seeds 0-2, so the two compare the shipped actor alone). pick_place's 5-demo start never "
         "grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
         "150 seeds). `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
