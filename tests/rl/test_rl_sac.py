@@ -218,9 +218,9 @@ def test_averaged_actor_is_the_polyak_average_of_the_actor_and_ships(tiny_policy
     avg = algo.actor_avg.state_dict()
     assert all(torch.allclose(avg[k], v, atol=1e-6) for k, v in expected.items())
     assert not torch.allclose(avg[next(iter(avg))], algo.actor.state_dict()[next(iter(avg))])
+    last = {k: v.clone() for k, v in algo.actor.state_dict().items()}
     shipped = SteeredPolicy.from_pretrained(algo.export(tmp_path / "policy"))
     assert all(torch.equal(shipped.actor.state_dict()[k], avg[k]) for k in avg)
-    last = {k: v.clone() for k, v in algo.actor.state_dict().items()}
     assert all(torch.equal(algo.actor.state_dict()[k], v) for k, v in last.items())  # export restored it
     algo.save(tmp_path / "ckpt")
     again = NoiseSAC(tiny_policy, RLConfig(init="x"), cfg, 2, 10, torch.Generator().manual_seed(1))

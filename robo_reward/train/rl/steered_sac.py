@@ -136,7 +136,7 @@ class SteeredSAC(Algorithm):
             self.target_cost = -algo.target_entropy_per_dim * act_dim
         else:
             # a bound·tanh action cannot put mass outside (−bound, bound): its KL to N(0, s²) is at least
-            # −log P(|z| < bound) per dimension (the truncated prior), so a budget below that floor only
+            # −log P(|z| < bound/s) per dimension (the truncated prior), so a budget below that floor only
             # drives α up until the KL term drowns the rewards
             floor = -math.log(math.erf(algo.bound / (self.prior_std * math.sqrt(2.0))))
             if algo.target_kl_per_dim <= floor:
