@@ -196,9 +196,13 @@ class SteeredPolicy(nn.Module):
         return self.base.unnormalize_action(chunk)
 
     # ---- persistence ------------------------------------------------------------------------------
-    def save_pretrained(self, folder: str | Path, extras: dict | None = None) -> Path:
+    def save_pretrained(
+        self, folder: str | Path, extras: dict | None = None, actor_state: dict | None = None
+    ) -> Path:
+        """Save the base policy and the actor (or `actor_state`, weights of the same actor shape)."""
         folder = Path(folder)
-        save_folder(folder, self.steering, self.actor.state_dict(), extras=extras)
+        state = self.actor.state_dict() if actor_state is None else actor_state
+        save_folder(folder, self.steering, state, extras=extras)
         self.base.save_pretrained(folder / BASE_DIR)
         return folder
 

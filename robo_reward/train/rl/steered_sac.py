@@ -353,14 +353,8 @@ class SteeredSAC(Algorithm):
 
     def export(self, folder: Path, extras: dict[str, Any] | None = None) -> Path:
         """The steered policy with the shipped actor: the averaged one when `actor_average` > 0."""
-        if self.actor_avg is None:
-            return self.steered.save_pretrained(folder, extras=extras)
-        last = copy.deepcopy(self.actor.state_dict())
-        self.actor.load_state_dict(self.actor_avg.state_dict())
-        try:
-            return self.steered.save_pretrained(folder, extras=extras)
-        finally:
-            self.actor.load_state_dict(last)
+        shipped = self.actor_avg.state_dict() if self.actor_avg is not None else None
+        return self.steered.save_pretrained(folder, extras=extras, actor_state=shipped)
 
 
 @register
