@@ -40,7 +40,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "pretrained": ("robo_reward.commands.pretrained", "offline pretrained encoders: convert, info, time"),
     "perceptual": ("robo_reward.commands.perceptual", "perceptual reward: fit, score"),
     "policy": ("robo_reward.commands.policy", "flow-matching policy: train, eval, serve"),
-    "rl": ("robo_reward.commands.rl", "online RL of the flow policy: train, compare"),
+    "rl": ("robo_reward.commands.rl", "online RL of the flow policy: train, compare, eval, export"),
     "dpo": ("robo_reward.commands.dpo", "DPO fine-tuning: pairs, train"),
     "bench": ("robo_reward.commands.bench", "benchmarks: sim, policy, ros, all"),
     "ros": ("robo_reward.commands.ros", "ROS 2 graph without a ROS 2 CLI: launch, lifecycle, estop, status"),

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from robo_reward.utils.cli_helpers import console, emit_json, parse_overrides, print_table
+from robo_reward.utils.errors import UserError
 
 
 def train(
@@ -85,7 +86,6 @@ def _check_policy_config(preset: str, overrides: dict) -> None:
     import dataclasses
 
     from robo_reward.models.flow_policy.configuration_flow_policy import PRESETS, FlowPolicyConfig
-    from robo_reward.utils.errors import UserError
 
     if preset not in PRESETS:
         raise UserError(f"unknown policy preset {preset!r}: choose one of {', '.join(sorted(PRESETS))}")
@@ -107,6 +107,8 @@ def eval(
     temporal_ensemble: float | None = None,
     num_steps: int | None = None,
     noise_scale: float | None = None,
+    candidates: int | None = None,
+    guide: Literal["min", "mean"] | None = None,
     record: int = 3,
     sheet_dir: Path | None = None,
     json: Path | None = None,
@@ -120,7 +122,9 @@ def eval(
     `--wordings train|held_out` draws each episode's instruction from the task's training or held-out
     wordings (by seed) instead of the canonical one. Seeds start at 1000 by default, away from the seeds
     demos are usually collected with (0, 1, ...). `--noise-scale` overrides the checkpoint's acting
-    temperature (config `noise_scale`).
+    temperature (config `noise_scale`). An off-policy RL fine-tune acts with its actor's mode, or with
+    `--candidates K` value-guided: the best of the mode and K − 1 actor samples by the run's critics
+    (`--guide min|mean` over the ensemble).
     """
     from robo_reward.utils.preflight import require_checkpoint, require_positive
 
@@ -138,7 +142,10 @@ def eval(
 
     if threads:
         torch.set_num_threads(threads)
-    policy = load_policy(checkpoint)  # a BC policy, or an RL fine-tune steering a frozen one
+    try:  # a BC policy, or an RL fine-tune steering a frozen one
+        policy = load_policy(checkpoint, candidates=candidates, guide=guide)
+    except ValueError as e:
+        raise UserError(str(e)) from e
     sheets = sheet_dir or (json.parent if json else Path("runs/policy-eval"))
     suite = evaluate_suite(
         policy, tasks, episodes=episodes, num_envs=num_envs, seed=seed, wordings=wordings,

@@ -1,4 +1,4 @@
-"""`robo-reward rl {train, compare}`: online RL of a BC flow policy in the sim.
+"""`robo-reward rl {train, compare, eval, export}`: online RL of a BC flow policy in the sim.
 
 The algorithm is a subcommand after the run's options, with its own options:
     robo-reward rl train --task open_drawer --init models/bc-open_drawer-5 --reward grm \
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import field
 from pathlib import Path
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 import tyro
 
@@ -122,4 +122,70 @@ def compare(
     return result
 
 
-COMMANDS = {"train": train, "compare": compare}
+def _run_folders(paths: tuple[Path, ...]) -> list[Path]:
+    """Run folders (with rl_config.json) among `paths`, or under them (`rl compare`'s --out)."""
+    runs: list[Path] = []
+    for p in paths:
+        found = (
+            [p] if (p / "rl_config.json").exists() else sorted(c.parent for c in p.glob("**/rl_config.json"))
+        )
+        if not found:
+            raise UserError(
+                f"{p} holds no RL run (no rl_config.json in it or below): pass `rl train`'s --out"
+            )
+        runs += found
+    return runs
+
+
+def eval(
+    runs: tuple[Path, ...],
+    candidates: int = 16,
+    guide: Literal["min", "mean"] = "min",
+    episodes: int = 50,
+    eval_seeds: int = 3,
+    json: Path | None = None,
+    threads: int | None = 1,
+) -> dict:
+    """Evaluate finished off-policy RL runs again on the trainer's held-out evaluation seeds, acting
+    value-guided: each decision takes the best of the actor's mode and `--candidates` − 1 samples of the
+    actor by the run's critics (their `--guide` min or mean over the ensemble); `--candidates 1` is the
+    actor's mode, as the trainer evaluates. `--runs` takes run folders or folders of them (`rl compare`'s
+    --out). Runs whose policy/ lacks the critics are re-exported from their last checkpoint first; each
+    run's result is kept in it (eval-k<K>-<guide>-<S>x<N>.json) and reused."""
+    from robo_reward.train.rl.reevaluate import reevaluate, summarize
+    from robo_reward.utils.logging import progress_bar
+
+    if candidates < 1 or episodes < 1 or not 1 <= eval_seeds <= 5:
+        raise UserError("need --candidates ≥ 1, --episodes ≥ 1 and 1 ≤ --eval-seeds ≤ 5")
+    folders = _run_folders(runs)
+    set_threads(threads)
+    results = []
+    with progress_bar() as bar:
+        job = bar.add_task(f"rl eval (k={candidates}, {guide})", total=len(folders), info="")
+        for run in folders:
+            bar.update(job, info=str(run))
+            results.append(reevaluate(run, candidates, guide, episodes, eval_seeds))
+            bar.advance(job)
+    out = summarize(results)
+    mean = {"run": "mean ± std over runs", "success": f"{out['success_mean']:.3f} ± {out['success_std']:.3f}"}
+    if "greedy_mean" in out:
+        mean["greedy_success"] = f"{out['greedy_mean']:.3f} ± {out['greedy_std']:.3f}"
+    title = f"rl eval: {candidates} candidates by the critics' {guide}, {eval_seeds} × {episodes} episodes"
+    print_table(title, out["table"] + [mean])
+    emit_json(json, out)
+    return out
+
+
+def export(run: Path) -> Path:
+    """Export `run/policy` again from the run's last verified checkpoint: the steered policy with its
+    critics as value guide (for runs trained before the critics shipped, or killed before the export)."""
+    from robo_reward.train.rl.reevaluate import export_from_checkpoint
+
+    if not (run / "rl_config.json").exists():
+        raise UserError(f"{run} is not an RL run folder (no rl_config.json): pass `rl train`'s --out")
+    folder = export_from_checkpoint(run)
+    console.print(f"policy {folder}")
+    return folder
+
+
+COMMANDS = {"train": train, "compare": compare, "eval": eval, "export": export}

@@ -16,6 +16,8 @@ IMAGE_KEY = "observation.images."
 STATE_KEY = "observation.state"
 # privileged object state recorded by the sim suite (an `Episode.extras` column): auxiliary targets only
 ENV_STATE_KEY = "observation.environment_state"
+# a policy batch's env steps executed in each observation's episode so far (a value-guided policy's time)
+EPISODE_STEP_KEY = "episode_step"
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from robo_reward.data.episode import IMAGE_KEY
+from robo_reward.data.episode import EPISODE_STEP_KEY, IMAGE_KEY
 from robo_reward.utils.logging import progress_bar
 
 if TYPE_CHECKING:
@@ -165,6 +165,7 @@ def evaluate(
                     k: v[need] for k, v in obs.items() if k.startswith(IMAGE_KEY) or k == "observation.state"
                 }
                 batch["task"] = [instructions[slot_ep[i]] for i in need]
+                batch[EPISODE_STEP_KEY] = np.array([sched[i].step for i in need])
                 with torch.inference_mode():
                     chunks = policy.sample(
                         batch, num_steps=num_steps, generator=generator, noise_scale=noise_scale

@@ -15,15 +15,16 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from robo_reward.data.episode import IMAGE_KEY, STATE_KEY, Episode
+from robo_reward.data.episode import EPISODE_STEP_KEY, IMAGE_KEY, STATE_KEY, Episode
 
 
 def chunk_actor(policy, instruction: str, generator: torch.Generator, n_action_steps: int | None = None,
                 noise_scale: float | None = None) -> Callable[[dict, dict], np.ndarray]:  # fmt: skip
-    """An `act_fn(obs, info)` that queries `policy` for a chunk when its queue is empty and executes the
-    chunk's first `n_action_steps` actions (receding horizon, as in evaluation)."""
+    """An `act_fn(obs, info)` for one episode that queries `policy` for a chunk when its queue is empty
+    and executes the chunk's first `n_action_steps` actions (receding horizon, as in evaluation)."""
     n_exec = n_action_steps or policy.config.n_action_steps
     queue: list[np.ndarray] = []
+    steps = [0]  # env steps executed in this episode
 
     def act(obs: dict, info: dict) -> np.ndarray:
         if not queue:
@@ -31,9 +32,11 @@ def chunk_actor(policy, instruction: str, generator: torch.Generator, n_action_s
                 k: np.asarray(v)[None] for k, v in obs.items() if k.startswith(IMAGE_KEY) or k == STATE_KEY
             }
             batch["task"] = [instruction]
+            batch[EPISODE_STEP_KEY] = np.array(steps)
             with torch.inference_mode():
                 chunk = policy.sample(batch, generator=generator, noise_scale=noise_scale)[0].cpu().numpy()
             queue.extend(chunk[:n_exec])
+        steps[0] += 1
         return queue.pop(0)
 
     return act

@@ -24,10 +24,11 @@ import pytest
 import torch
 
 import robo_reward
-from robo_reward.data.episode import Episode
+from robo_reward.data.episode import EPISODE_STEP_KEY, Episode
 from robo_reward.models.encoders import ImageEncoder, build_encoder
 from robo_reward.models.flow_policy import FlowPolicy, make_config
 from robo_reward.models.flow_policy.steering import SteeredPolicy, SteeringConfig
+from robo_reward.models.flow_policy.value_guide import ValueGuide
 from robo_reward.models.grm import GRM, build_grm, get_config
 from robo_reward.models.perceptual import PerceptualConfig, PerceptualReward
 
@@ -110,14 +111,32 @@ def _probe_flow_policy(model: FlowPolicy, episodes: Episodes) -> np.ndarray:
         return model.sample(_policy_batch(c), noise=noise).numpy()
 
 
+def _build_value_guide(seed: int, episodes: Episodes) -> ValueGuide:
+    torch.manual_seed(seed)
+    return _moved_off_init(
+        ValueGuide(obs_dim=6, action_dim=3, horizon=20, ensemble=2, hidden=8, depth=1), seed
+    )
+
+
+def _probe_value_guide(model: ValueGuide, episodes: Episodes) -> np.ndarray:
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        return model(torch.randn(4, 6, generator=g), [0, 5, 10, 25], torch.randn(4, 3, generator=g)).numpy()
+
+
 def _build_steered_policy(seed: int, episodes: Episodes) -> SteeredPolicy:
-    policy = SteeredPolicy(_build_flow_policy(seed, episodes), SteeringConfig(hidden=32, bound=0.5)).eval()
+    """Acting value-guided (3 candidates), so that the probe reads the actor and the critics back."""
+    config = SteeringConfig(hidden=32, bound=0.5, candidates=3)
+    policy = SteeredPolicy(_build_flow_policy(seed, episodes), config).eval()
+    policy.guide = ValueGuide(policy.obs_dim, policy.steer_dim, horizon=20, ensemble=2, hidden=8, depth=1)
     _moved_off_init(policy.actor, seed)
+    _moved_off_init(policy.guide, seed)
     return policy
 
 
 def _probe_steered_policy(model: SteeredPolicy, episodes: Episodes) -> np.ndarray:
-    return model.sample(_policy_batch(model.config), generator=torch.Generator().manual_seed(5)).numpy()
+    batch = _policy_batch(model.config) | {EPISODE_STEP_KEY: np.array([0, 7])}
+    return model.sample(batch, generator=torch.Generator().manual_seed(5)).numpy()
 
 
 def _build_perceptual(seed: int, episodes: Episodes) -> PerceptualReward:
@@ -136,6 +155,7 @@ MODEL_TYPES: dict[type, tuple[Callable[[int, Episodes], Any], Callable[[Any, Epi
     GRM: (_build_grm, _probe_grm),
     FlowPolicy: (_build_flow_policy, _probe_flow_policy),
     SteeredPolicy: (_build_steered_policy, _probe_steered_policy),
+    ValueGuide: (_build_value_guide, _probe_value_guide),
     PerceptualReward: (_build_perceptual, _probe_perceptual),
 }
 

@@ -12,7 +12,10 @@ Two ways to steer (`SteeringConfig.mode`):
 The actor's observation is the frozen policy's trunk features (computed once per decision and shared
 with the sampler), optionally followed by the normalised state. A `SteeredPolicy` acts like a
 `FlowPolicy` (`sample`, `config`, `device`), so evaluation, serving and the ROS node take it as is.
-Folder: `base/` (the FlowPolicy) + `config.json` and `model.safetensors` (the actor).
+With `candidates` K > 1 it acts value-guided: the RL run's critics (`guide/`, a `ValueGuide`) pick the
+best of the actor's mode and K − 1 of its samples; that needs the episode step in the batch.
+Folder: `base/` (the FlowPolicy) + `config.json` and `model.safetensors` (the actor) + `guide/` (the
+critics, where the RL run shipped them).
 """
 
 from __future__ import annotations
@@ -24,14 +27,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from robo_reward.data.episode import STATE_KEY
+from robo_reward.data.episode import EPISODE_STEP_KEY, STATE_KEY
 from robo_reward.models.flow_policy.modeling_flow_policy import FlowPolicy
+from robo_reward.models.flow_policy.value_guide import GUIDE_STATISTICS, ValueGuide
 from robo_reward.utils.checkpoint import load_folder, save_folder
 from robo_reward.utils.config import strict_from_dict
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 STEERING_MODES = ("noise", "residual")
 BASE_DIR = "base"
+GUIDE_DIR = "guide"
+REEXPORT = "`robo-reward rl export --run <its RL run folder>`"
 
 
 @dataclass
@@ -46,6 +52,10 @@ class SteeringConfig:
     # flow's own path there); None: every step's (DSRL). Fewer dimensions are fewer for the critics to learn.
     steer_steps: int | None = None
     num_denoise_steps: int | None = None  # the sampler's Euler steps (None: the policy's)
+    # value-guided acting: the best of the actor's mode and `candidates` − 1 of its samples by the shipped
+    # critics' `guide` statistic over the ensemble ("min" or "mean"); 1: the actor's mode
+    candidates: int = 1
+    guide: str = "min"
 
     def __post_init__(self) -> None:
         if self.mode not in STEERING_MODES:
@@ -54,6 +64,10 @@ class SteeringConfig:
             raise ValueError(f"steering bound must be > 0, got {self.bound}")
         if self.steer_steps is not None and self.steer_steps < 1:
             raise ValueError(f"steer_steps must be ≥ 1 (or None: every chunk step), got {self.steer_steps}")
+        if self.candidates < 1 or self.guide not in GUIDE_STATISTICS:
+            raise ValueError(
+                f"need candidates ≥ 1 and guide one of {GUIDE_STATISTICS}, got {self.candidates}, {self.guide!r}"
+            )
 
     @classmethod
     def from_dict(cls, d: dict) -> SteeringConfig:
@@ -108,9 +122,9 @@ def squashed_log_prob(
 class SteeredPolicy(nn.Module):
     """A frozen `FlowPolicy` and the actor that steers it; `sample` acts like `FlowPolicy.sample`."""
 
-    def __init__(self, base: FlowPolicy, config: SteeringConfig):
+    def __init__(self, base: FlowPolicy, config: SteeringConfig, guide: ValueGuide | None = None):
         super().__init__()
-        self.base, self.steering = base.eval(), config
+        self.base, self.steering, self.guide = base.eval(), config, guide
         self.base.requires_grad_(False)
         c = base.config
         self.horizon, self.action_dim = c.chunk_size, c.action_dim
@@ -137,9 +151,21 @@ class SteeredPolicy(nn.Module):
     def sample(
         self, batch: dict, num_steps=None, generator=None, noise_scale=None, noise=None
     ) -> torch.Tensor:
-        """Action chunk (B, H, A) in real units from the actor's mode (deterministic steering)."""
+        """Action chunk (B, H, A) in real units from the actor's mode (deterministic steering), or with
+        `candidates` > 1 the best of the mode and candidates − 1 actor samples by the shipped critics."""
         features, obs, base_chunk = self.observe(batch, generator)
         action, _ = self.actor(obs, deterministic=True)
+        k = self.steering.candidates
+        if k > 1:
+            if self.guide is None:
+                raise ValueError("value-guided acting (candidates > 1) needs the RL run's critics: this policy "
+                                 f"has no guide/ (re-export it: {REEXPORT}), or act with candidates 1")  # fmt: skip
+            if EPISODE_STEP_KEY not in batch:
+                raise ValueError(f"value-guided acting needs each observation's episode step in the batch "
+                                 f"({EPISODE_STEP_KEY!r}); pass it, or act with candidates 1")  # fmt: skip
+            samples, _ = self.actor(obs.repeat_interleave(k - 1, 0), generator=generator)
+            options = torch.cat([action[:, None], samples.view(len(obs), k - 1, -1)], dim=1)
+            action = self.guide.choose(obs, batch[EPISODE_STEP_KEY], options, self.steering.guide)
         return self.decode(features, action, base_chunk)
 
     # ---- the learner's face ------------------------------------------------------------------------
@@ -199,20 +225,37 @@ class SteeredPolicy(nn.Module):
     def save_pretrained(
         self, folder: str | Path, extras: dict | None = None, actor_state: dict | None = None
     ) -> Path:
-        """Save the base policy and the actor (or `actor_state`, weights of the same actor shape)."""
+        """Save the base policy, the actor (or `actor_state`, weights of the same actor shape) and the
+        guide's critics where there are any."""
         folder = Path(folder)
         state = self.actor.state_dict() if actor_state is None else actor_state
         save_folder(folder, self.steering, state, extras=extras)
         self.base.save_pretrained(folder / BASE_DIR)
+        if self.guide is not None:
+            self.guide.save_pretrained(folder / GUIDE_DIR)
         return folder
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> SteeredPolicy:
+    def from_pretrained(
+        cls,
+        folder: str | Path,
+        device: str | torch.device = "cpu",
+        candidates: int | None = None,
+        guide: str | None = None,
+    ) -> SteeredPolicy:
+        """Load a steered policy; `candidates` and `guide` override how it acts value-guided."""
         folder = Path(folder)
         cfg, tensors = load_folder(folder)
-        model = cls(
-            FlowPolicy.from_pretrained(folder / BASE_DIR, device=device), SteeringConfig.from_dict(cfg)
-        )
+        overrides = {"candidates": candidates, "guide": guide}
+        cfg = {**cfg, **{k: v for k, v in overrides.items() if v is not None}}
+        steering = SteeringConfig.from_dict(cfg)
+        critics = None
+        if (folder / GUIDE_DIR).exists():
+            critics = ValueGuide.from_pretrained(folder / GUIDE_DIR, device)
+        elif steering.candidates > 1:
+            raise ValueError(f"{folder} has no guide/ (the RL run's critics) to choose among "
+                             f"{steering.candidates} candidates: re-export it ({REEXPORT})")  # fmt: skip
+        model = cls(FlowPolicy.from_pretrained(folder / BASE_DIR, device=device), steering, critics)
         model.actor.load_state_dict(tensors, strict=True)
         return model.to(device).eval()
 
@@ -231,6 +274,17 @@ def is_steered(folder: str | Path) -> bool:
     return (Path(folder) / BASE_DIR / "config.json").exists()
 
 
-def load_policy(folder: str | Path, device: str | torch.device = "cpu") -> FlowPolicy | SteeredPolicy:
-    """A policy folder: a plain `FlowPolicy`, or a `SteeredPolicy` (an RL fine-tune over a frozen one)."""
-    return (SteeredPolicy if is_steered(folder) else FlowPolicy).from_pretrained(folder, device=device)
+def load_policy(
+    folder: str | Path,
+    device: str | torch.device = "cpu",
+    candidates: int | None = None,
+    guide: str | None = None,
+) -> FlowPolicy | SteeredPolicy:
+    """A policy folder: a plain `FlowPolicy`, or a `SteeredPolicy` (an RL fine-tune over a frozen one);
+    `candidates` > 1 asks a steered policy to act value-guided by the `guide` statistic (refused for a
+    plain one)."""
+    if is_steered(folder):
+        return SteeredPolicy.from_pretrained(folder, device=device, candidates=candidates, guide=guide)
+    if candidates not in (None, 1):
+        raise ValueError(f"{folder} is a plain flow policy: value-guided candidates need an RL fine-tune")
+    return FlowPolicy.from_pretrained(folder, device=device)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from robo_reward.data.episode import EPISODE_STEP_KEY
 from robo_reward.rewards.sources import info_array
 from robo_reward.train.rl.ppo import chunk_return
 
@@ -85,9 +86,6 @@ def obs_to_batch(obs: dict, index: np.ndarray | None, instructions: list[str], d
     batch["task"] = list(np.asarray(instructions, dtype=object)[idx])
     return batch
 
-
-# a decision's batch also carries how many env steps its episode has run (a learner's time feature)
-EPISODE_STEP_KEY = "episode_step"
 
 ActFn = Callable[[dict], Decision]
 EmbedFn = Callable[[dict], torch.Tensor]

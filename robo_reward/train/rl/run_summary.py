@@ -55,14 +55,18 @@ def summarize_run(out: Path, cfg: RLConfig, state: dict) -> dict:
     }
 
 
-def evaluate_policy(folder: Path, cfg: RLConfig, n_action_steps: int, image_size: int) -> dict:
-    """The exported policy on `log.eval_seeds` held-out seed sets of `log.eval_episodes` episodes each."""
+def evaluate_policy(
+    folder: Path, cfg: RLConfig, n_action_steps: int, image_size: int, candidates: int | None = None,
+    guide: str | None = None,
+) -> dict:
+    """The exported policy on `log.eval_seeds` held-out seed sets of `log.eval_episodes` episodes each
+    (`candidates` > 1: acting value-guided by the critics' `guide` statistic, see `SteeredPolicy`)."""
     from robo_reward.models.flow_policy.steering import load_policy
     from robo_reward.sim.policy_evaluation import evaluate, wilson_interval
 
     if cfg.log.eval_seeds > len(EVAL_SEED_SETS):
         raise ValueError(f"log.eval_seeds must be ≤ {len(EVAL_SEED_SETS)}, got {cfg.log.eval_seeds}")
-    policy = load_policy(folder, device=cfg.device)
+    policy = load_policy(folder, device=cfg.device, candidates=candidates, guide=guide)
     per_set = []
     for seed in EVAL_SEED_SETS[: cfg.log.eval_seeds]:
         r = evaluate(

@@ -1,8 +1,7 @@
 """Soft actor-critic pieces shared by the off-policy learners: networks and the maths as pure functions.
 
-- `EnsembleCritic`: E Q-networks evaluated in one batched pass (weights (E, in, out)), LayerNorm after
-  every hidden layer — the normalisation that keeps high update-to-data ratios from over-estimating
-  (Ball et al. 2023, RLPD).
+- `EnsembleCritic` (defined with the value guide that ships it, `models.flow_policy.value_guide`):
+  E Q-networks evaluated in one batched pass, LayerNorm after every hidden layer.
 - The actor (`SquashedGaussianActor`) lives with the steered policy it belongs to
   (`robo_reward.models.flow_policy.steering`).
 - `soft_target`: y = r + d·(1 − term)·(min over the ensemble of Q'(s', a') − α·log π(a'|s')); the
@@ -14,43 +13,12 @@ Shapes: observations (B, O), actions (B, A), ensemble outputs (E, B).
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from robo_reward.models.flow_policy.value_guide import EnsembleCritic, EnsembleLinear
 
-class EnsembleLinear(nn.Module):
-    """E independent linear layers applied to (E, B, in) → (E, B, out) with one batched matmul."""
-
-    def __init__(self, ensemble: int, fan_in: int, fan_out: int):
-        super().__init__()
-        bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default initialisation, per member
-        self.weight = nn.Parameter(torch.empty(ensemble, fan_in, fan_out).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(ensemble, 1, fan_out).uniform_(-bound, bound))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
-
-
-class EnsembleCritic(nn.Module):
-    """Q_e(s, a) for e = 1..E: [obs, action] → hidden (LayerNorm, ReLU) × depth → 1."""
-
-    def __init__(self, obs_dim: int, action_dim: int, ensemble: int = 4, hidden: int = 256, depth: int = 2):
-        super().__init__()
-        self.ensemble = ensemble
-        layers: list[nn.Module] = []
-        fan_in = obs_dim + action_dim
-        for _ in range(depth):
-            layers += [EnsembleLinear(ensemble, fan_in, hidden), nn.LayerNorm(hidden), nn.ReLU()]
-            fan_in = hidden
-        layers.append(EnsembleLinear(ensemble, fan_in, 1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """(B, O), (B, A) → (E, B)."""
-        x = torch.cat([obs, action], dim=-1)
-        return self.net(x.unsqueeze(0).expand(self.ensemble, -1, -1)).squeeze(-1)
+__all__ = ["EnsembleCritic", "EnsembleLinear", "actor_loss", "critic_loss", "polyak", "soft_target", "temperature_loss"]
 
 
 def soft_target(

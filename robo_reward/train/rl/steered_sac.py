@@ -32,12 +32,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from robo_reward.data.episode import EPISODE_STEP_KEY
 from robo_reward.models.flow_policy.steering import SteeredPolicy, SteeringConfig
+from robo_reward.models.flow_policy.value_guide import ValueGuide
 from robo_reward.train.rl.algorithm import Algorithm, AlgorithmConfig, register
 from robo_reward.train.rl.replay import ReplayBuffer
-from robo_reward.train.rl.rollout import EPISODE_STEP_KEY, Decision, Transition
+from robo_reward.train.rl.rollout import Decision, Transition
 from robo_reward.train.rl.sac import (
-    EnsembleCritic,
     actor_loss,
     critic_loss,
     polyak,
@@ -121,13 +122,14 @@ class ResidualSACConfig(SteeredSACConfig):
 class SteeredSAC(Algorithm):
     def __init__(self, policy, cfg, algo: SteeredSACConfig, n_action_steps: int, horizon: int, generator):
         super().__init__(policy, cfg, algo, n_action_steps, horizon, generator)
-        self.steered = SteeredPolicy(policy, algo.steering(n_action_steps)).to(policy.device)
+        self.steered = SteeredPolicy(policy, algo.steering(n_action_steps))
         self.actor = self.steered.actor
         obs_dim, act_dim = self.steered.obs_dim, self.steered.steer_dim
-        # the critic also sees the share of the episode's time left: with the time limit as the end of
-        # a finite-horizon task, values depend on it (the actor, which ships, does not need it)
-        self.critic = EnsembleCritic(obs_dim + 1, act_dim, algo.critics, algo.hidden, algo.depth)
-        self.critic.to(policy.device)
+        # the critics also see the share of the episode's time left: with the time limit as the end of a
+        # finite-horizon task, values depend on it. They ship with the actor as its guide (`ValueGuide`).
+        self.steered.guide = ValueGuide(obs_dim, act_dim, horizon, algo.critics, algo.hidden, algo.depth)
+        self.steered.to(policy.device)
+        self.critic = self.steered.guide.critic
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_avg = copy.deepcopy(self.actor).requires_grad_(False) if algo.actor_average else None
         self.log_alpha = torch.tensor(math.log(algo.init_alpha), requires_grad=True)
@@ -186,18 +188,9 @@ class SteeredSAC(Algorithm):
         else:
             action = self.prior_action(len(obs))
         chunks = self.steered.decode(features, action, base_chunk).cpu().numpy()
-        q = self.critic(self.critic_input(obs, self.time_left(batch[EPISODE_STEP_KEY])), action).mean(0)
+        q = self.steered.guide(obs, batch[EPISODE_STEP_KEY], action).mean(0)
         records = [{"action": action[j].cpu(), "q": q[j].cpu()} for j in range(len(obs))]
         return Decision(obs=obs, chunks=chunks, records=records)
-
-    def time_left(self, steps) -> torch.Tensor:
-        """Share of the episode's steps still to run, in [0, 1]."""
-        steps = torch.as_tensor(steps, dtype=torch.float32, device=self.steered.device)
-        return (1.0 - steps / self.horizon).clamp(0.0, 1.0)
-
-    @staticmethod
-    def critic_input(obs: torch.Tensor, time_left: torch.Tensor) -> torch.Tensor:
-        return torch.cat([obs, time_left.reshape(-1, 1)], dim=1)
 
     @torch.no_grad()
     def embed(self, batch: dict) -> torch.Tensor:
@@ -208,7 +201,7 @@ class SteeredSAC(Algorithm):
         for tr in transitions:
             nxt = tr.next_obs if tr.next_obs is not None else torch.zeros_like(tr.obs)
             final = tr.final(self.cfg.time_limit)
-            time, next_time = self.time_left([tr.step, tr.next_step]).tolist()
+            time, next_time = self.steered.guide.time_left([tr.step, tr.next_step]).tolist()
             row = self.buffer.add(
                 tr.obs, tr.record["action"], tr.reward, tr.discount, final, nxt, source, time, next_time
             )
@@ -256,11 +249,12 @@ class SteeredSAC(Algorithm):
         b = self.buffer.sample(self.algo.batch_size, self.generator, n_step=self.algo.n_step)
         dev = self.steered.device
         obs, action, next_obs = b["obs"].to(dev), b["action"].to(dev), b["next_obs"].to(dev)
-        critic_obs = self.critic_input(obs, b["time"].to(dev))
+        critic_input = self.steered.guide.critic_input
+        critic_obs = critic_input(obs, b["time"].to(dev))
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
             next_action, next_logp = self.actor(next_obs, generator=self.generator)
-            next_q = self.critic_target(self.critic_input(next_obs, b["next_time"].to(dev)), next_action)
+            next_q = self.critic_target(critic_input(next_obs, b["next_time"].to(dev)), next_action)
             next_cost = self.cost(next_action, next_logp)
             target = soft_target(b["reward"], b["discount"], b["terminated"], next_q, next_cost, alpha)
         q = self.critic(critic_obs, action)
@@ -352,7 +346,8 @@ class SteeredSAC(Algorithm):
         self._starts = deque((tuple(s) for s in c["starts"]), maxlen=self._starts.maxlen)
 
     def export(self, folder: Path, extras: dict[str, Any] | None = None) -> Path:
-        """The steered policy with the shipped actor: the averaged one when `actor_average` > 0."""
+        """The steered policy with the shipped actor (the averaged one when `actor_average` > 0) and the
+        critics as its value guide (acting greedily unless asked for candidates)."""
         shipped = self.actor_avg.state_dict() if self.actor_avg is not None else None
         return self.steered.save_pretrained(folder, extras=extras, actor_state=shipped)
 

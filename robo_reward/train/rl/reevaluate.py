@@ -1,0 +1,103 @@
+"""Evaluate finished RL runs again — e.g. acting value-guided — on the held-out evaluation seeds.
+
+A run's `policy/` is what its trainer exported after the last episode; runs trained before the critics
+shipped with the actor have no `guide/` there, so `export_from_checkpoint` rebuilds the learner from the
+run's verified last checkpoint (written after the last episode, the state the export came from) and
+exports it again. Each run's result is kept in its folder (`eval-<tag>.json`, tagged by the options that
+decide it), so a long re-evaluation continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robo_reward.models.flow_policy.steering import GUIDE_DIR, is_steered
+from robo_reward.train.rl.configuration_rl import RLConfig
+from robo_reward.utils.io import read_json, write_json
+
+
+def run_config(run: Path) -> RLConfig:
+    if not (run / "rl_config.json").exists():
+        raise FileNotFoundError(f"{run} is not an RL run folder (no rl_config.json): pass `rl train`'s --out")
+    return RLConfig.from_dict(read_json(run / "rl_config.json"))
+
+
+def _exec_and_size(cfg: RLConfig, policy) -> tuple[int, int]:
+    pc = policy.config
+    n_exec = cfg.rollout.n_action_steps or pc.n_action_steps
+    return n_exec, cfg.rollout.image_size or getattr(pc, "source_image_size", None) or pc.image_size
+
+
+def export_from_checkpoint(run: Path) -> Path:
+    """Export `run/policy` again from the run's last verified checkpoint (with the critics as its guide)."""
+    from robo_reward.models.flow_policy import FlowPolicy
+    from robo_reward.sim import task_spec
+    from robo_reward.train.rl.algorithm import get_algorithm
+    from robo_reward.utils.checkpoint import verify_checkpoint
+    from robo_reward.utils.run_folder import RUN_FILE
+
+    cfg = run_config(run)
+    started = read_json(run / RUN_FILE)  # the checkpoint must be this run's own, under its options
+    manifest = verify_checkpoint(
+        run / "checkpoint", run_id=started["run_id"], config_hash=started["config_hash"]
+    )
+    policy = FlowPolicy.from_pretrained(cfg.init, device=cfg.device)
+    n_exec, _ = _exec_and_size(cfg, policy)
+    horizon = cfg.rollout.max_steps or task_spec(cfg.task).max_steps
+    generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
+    algo = get_algorithm(cfg.algorithm)(policy, cfg, cfg.algo, n_exec, horizon, generator)
+    algo.load(manifest.folder)
+    extras = {"rl": {"task": cfg.task, "reward": cfg.reward, "algorithm": cfg.algorithm}}
+    return algo.export(run / "policy", extras=extras)
+
+
+def reevaluate(
+    run: Path, candidates: int = 1, guide: str = "min", episodes: int = 50, eval_seeds: int = 3
+) -> dict:
+    """`run`'s policy on `eval_seeds` × `episodes` held-out episodes, value-guided when `candidates` > 1."""
+    from robo_reward.models.flow_policy import FlowPolicy
+    from robo_reward.train.rl.run_summary import evaluate_policy
+
+    cfg = run_config(run)
+    tag = f"k{candidates}-{guide}-{eval_seeds}x{episodes}"
+    cached = run / f"eval-{tag}.json"
+    if cached.exists():
+        return read_json(cached)
+    folder = run / "policy"
+    if not is_steered(folder):
+        raise ValueError(f"{folder} is not a steered policy (an off-policy RL fine-tune): nothing to guide")
+    if candidates > 1 and not (folder / GUIDE_DIR).exists():
+        export_from_checkpoint(run)
+    cfg.log.eval_episodes, cfg.log.eval_seeds = episodes, eval_seeds
+    n_exec, size = _exec_and_size(cfg, FlowPolicy.from_pretrained(folder / "base"))
+    result = {"run": str(run), "seed": cfg.seed, "candidates": candidates, "guide": guide}
+    result["eval"] = evaluate_policy(folder, cfg, n_exec, size, candidates=candidates, guide=guide)
+    write_json(cached, result)
+    return result
+
+
+def summarize(results: list[dict]) -> dict:
+    """Per run and over runs: the success acting as asked beside the run's own (greedy) evaluation, when
+    that covered the same episodes."""
+    table = []
+    for r in results:
+        summary = Path(r["run"]) / "summary.json"
+        own = read_json(summary).get("eval", {}) if summary.exists() else {}
+        same = own.get("episodes") == r["eval"]["episodes"]
+        table.append({"run": r["run"], "seed": r["seed"], "success": r["eval"]["success_rate"],
+                      "ci95": "[{:.2f}, {:.2f}]".format(*r["eval"]["success_ci95"]),
+                      "greedy_success": own["success_rate"] if same else None})  # fmt: skip
+    rates = np.array([row["success"] for row in table])
+    greedy = [row["greedy_success"] for row in table]
+    out = {
+        "table": table,
+        "runs": results,
+        "success_mean": float(rates.mean()),
+        "success_std": float(rates.std()),
+    }
+    if all(g is not None for g in greedy):
+        out |= {"greedy_mean": float(np.mean(greedy)), "greedy_std": float(np.std(greedy))}
+    return out
