@@ -69,10 +69,15 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-grm-r2-pe8-qmin",
             "rl/open_drawer-grm-r2-pe8-utd2",
             "rl/open_drawer-grm-r2-pe8-utd8",
+            "rl/open_drawer-grm-r2-pe8-kl1",
             "rl/open_drawer-grm-r2-pe8-utd2-kl1",
+            "rl/open_drawer-grm-r2-pe8-utd2-kl06",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
+            "rl-guided/open_drawer-grm-r2-pe8",
+            "rl-guided/open_drawer-grm-r2-pe8-utd2",
+            "rl-guided/open_drawer-grm-r2-pe8-utd2-kl1",
             "rl/open_drawer-sparse",
             "rl/open_drawer-oracle",
             "bc-eval/pick_place15",
@@ -82,11 +87,15 @@ SECTIONS: tuple[Section, ...] = (
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
         "climbs the critics' minimum instead of their mean (`noise-sac --actor-q min`); `utd2`/`utd8`: 2 or 8 "
-        "gradient updates per decision instead of 4 (`noise-sac --utd N`); on top of `utd2`: `kl1` keeps the "
-        "actor within 1 nat per dimension of the policy's own noise prior (`--regularizer prior`), "
+        "gradient updates per decision instead of 4 (`noise-sac --utd N`); `kl1` keeps the actor within 1 nat "
+        "per dimension of the policy's own noise prior (`--regularizer prior --target-kl-per-dim 1`; `kl06`: "
+        "0.6 nats), on top of 4 or (`utd2-kl*`) 2 updates per decision; on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
-        "compare the shipped actor alone). pick_place's 5-demo start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
+        "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "
+        "--candidates 16 --guide min`: each decision the best of the actor's mode and 15 of its samples by the "
+        "critics' minimum; 16 and the minimum chosen on seeds 30000-30049), beside each run's greedy success. "
+        "pick_place's 5-demo start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
         "150 seeds). `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
         "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
