@@ -341,7 +341,7 @@ for _name, _window, _seeds, _algo, _about in _ROWS:
 
 # the same runs acting value-guided: the best of the actor's mode and 15 samples by the critics' minimum
 # (16 and the minimum chosen on seeds 30000-30049 over both rows' 10 runs, against the mean and greedy)
-for _name in ("-pe8", "-pe8-utd2", "-pe8-utd2-kl1"):
+for _name in ("-pe8", "-pe8-utd2"):
     recipe(f"rl-guided/open_drawer-grm-r2{_name}", f"rl eval --runs runs/rl/cmp-od-r2{_name}/grm --candidates 16 "
            f"--guide min --json runs/bench/rl-guided_open_drawer-grm-r2{_name}.json",
            f"rl/open_drawer-grm-r2{_name}'s runs acting value-guided (16 candidates, the critics' minimum)",

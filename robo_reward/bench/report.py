@@ -77,7 +77,6 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
             "rl-guided/open_drawer-grm-r2-pe8",
             "rl-guided/open_drawer-grm-r2-pe8-utd2",
-            "rl-guided/open_drawer-grm-r2-pe8-utd2-kl1",
             "rl/open_drawer-sparse",
             "rl/open_drawer-oracle",
             "bc-eval/pick_place15",

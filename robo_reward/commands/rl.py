@@ -167,11 +167,8 @@ def eval(
             results.append(reevaluate(run, candidates, guide, episodes, eval_seeds))
             bar.advance(job)
     out = summarize(results)
-    mean = {"run": "mean ± std over runs", "success": f"{out['success_mean']:.3f} ± {out['success_std']:.3f}"}
-    if "greedy_mean" in out:
-        mean["greedy_success"] = f"{out['greedy_mean']:.3f} ± {out['greedy_std']:.3f}"
     title = f"rl eval: {candidates} candidates by the critics' {guide}, {eval_seeds} × {episodes} episodes"
-    print_table(title, out["table"] + [mean])
+    print_table(title, out["table"])
     emit_json(json, out)
     return out
 

@@ -92,12 +92,10 @@ def summarize(results: list[dict]) -> dict:
                       "greedy_success": own["success_rate"] if same else None})  # fmt: skip
     rates = np.array([row["success"] for row in table])
     greedy = [row["greedy_success"] for row in table]
-    out = {
-        "table": table,
-        "runs": results,
-        "success_mean": float(rates.mean()),
-        "success_std": float(rates.std()),
-    }
+    out = {"runs": results, "success_mean": float(rates.mean()), "success_std": float(rates.std())}
+    mean = {"run": "mean ± std over runs", "seed": None, "success": out["success_mean"],
+            "ci95": f"± {out['success_std']:.3f}", "greedy_success": None}  # fmt: skip
     if all(g is not None for g in greedy):
         out |= {"greedy_mean": float(np.mean(greedy)), "greedy_std": float(np.std(greedy))}
-    return out
+        mean["greedy_success"] = f"{out['greedy_mean']:.3f} ± {out['greedy_std']:.3f}"
+    return {"table": [*table, mean], **out}
