@@ -56,7 +56,11 @@ def summarize_run(out: Path, cfg: RLConfig, state: dict) -> dict:
 
 
 def evaluate_policy(
-    folder: Path, cfg: RLConfig, n_action_steps: int, image_size: int, candidates: int | None = None,
+    folder: Path,
+    cfg: RLConfig,
+    n_action_steps: int,
+    image_size: int,
+    candidates: int | None = None,
     guide: str | None = None,
 ) -> dict:
     """The exported policy on `log.eval_seeds` held-out seed sets of `log.eval_episodes` episodes each

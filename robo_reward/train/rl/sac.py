@@ -18,7 +18,15 @@ from torch import nn
 
 from robo_reward.models.flow_policy.value_guide import EnsembleCritic, EnsembleLinear
 
-__all__ = ["EnsembleCritic", "EnsembleLinear", "actor_loss", "critic_loss", "polyak", "soft_target", "temperature_loss"]
+__all__ = [
+    "EnsembleCritic",
+    "EnsembleLinear",
+    "actor_loss",
+    "critic_loss",
+    "polyak",
+    "soft_target",
+    "temperature_loss",
+]
 
 
 def soft_target(
