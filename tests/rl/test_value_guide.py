@@ -180,10 +180,12 @@ def test_rl_export_and_eval_reexport_a_run_without_critics_and_reuse_results(tmp
     assert (run / "policy" / GUIDE_DIR).exists()  # re-exported on the way
     cached = run / "eval-k3-min-1x2.json"
     assert json.loads(cached.read_text()) == first["runs"][0]
-    cached.write_text(
-        json.dumps({**first["runs"][0], "eval": {**first["runs"][0]["eval"], "success_rate": 0.5}})
-    )
+    kept = {**first["runs"][0], "eval": {**first["runs"][0]["eval"], "success_rate": 0.5}}
+    cached.write_text(json.dumps(kept))
     main(args + ["--json", str(js)])  # the kept result is reused, not recomputed
     assert json.loads(js.read_text())["success_mean"] == 0.5
+    cached.write_text(json.dumps({**kept, "actor": "another actor"}))
+    main(args + ["--json", str(js)])  # a result of another actor is not: measured again
+    assert json.loads(js.read_text())["success_mean"] == first["success_mean"]
     with pytest.raises(SystemExit):
         main(["rl", "eval", "--runs", str(tmp_path / "init")])

@@ -116,6 +116,11 @@ class ValueGuide(nn.Module):
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> ValueGuide:
         sizes, tensors = load_folder(folder)
-        guide = cls(**sizes)
+        try:
+            guide = cls(**sizes)
+        except TypeError as e:
+            raise ValueError(
+                f"{folder}/config.json is not a value guide's ({e}): re-export the policy"
+            ) from e
         guide.critic.load_state_dict(tensors, strict=True)
         return guide.to(device).eval()

@@ -4,11 +4,13 @@ A run's `policy/` is what its trainer exported after the last episode; runs trai
 shipped with the actor have no `guide/` there, so `export_from_checkpoint` rebuilds the learner from the
 run's verified last checkpoint (written after the last episode, the state the export came from) and
 exports it again. Each run's result is kept in its folder (`eval-<tag>.json`, tagged by the options that
-decide it), so a long re-evaluation continues where it stopped.
+decide it, with the digest of the actor it measured), so a long re-evaluation continues where it stopped
+and a run trained further is measured again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,11 @@ def export_from_checkpoint(run: Path) -> Path:
     return algo.export(run / "policy", extras=extras)
 
 
+def actor_digest(folder: Path) -> str:
+    """SHA-256 (16 hex digits) of a steered policy's actor weights: what a kept result was measured on."""
+    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:16]
+
+
 def reevaluate(
     run: Path, candidates: int = 1, guide: str = "min", episodes: int = 50, eval_seeds: int = 3
 ) -> dict:
@@ -62,18 +69,18 @@ def reevaluate(
     from robo_reward.train.rl.run_summary import evaluate_policy
 
     cfg = run_config(run)
-    tag = f"k{candidates}-{guide}-{eval_seeds}x{episodes}"
-    cached = run / f"eval-{tag}.json"
-    if cached.exists():
-        return read_json(cached)
     folder = run / "policy"
     if not is_steered(folder):
         raise ValueError(f"{folder} is not a steered policy (an off-policy RL fine-tune): nothing to guide")
     if candidates > 1 and not (folder / GUIDE_DIR).exists():
         export_from_checkpoint(run)
+    actor = actor_digest(folder)
+    cached = run / f"eval-k{candidates}-{guide}-{eval_seeds}x{episodes}.json"
+    if cached.exists() and read_json(cached).get("actor") == actor:  # not a result of an older policy
+        return read_json(cached)
     cfg.log.eval_episodes, cfg.log.eval_seeds = episodes, eval_seeds
     n_exec, size = _exec_and_size(cfg, FlowPolicy.from_pretrained(folder / "base"))
-    result = {"run": str(run), "seed": cfg.seed, "candidates": candidates, "guide": guide}
+    result = {"run": str(run), "seed": cfg.seed, "candidates": candidates, "guide": guide, "actor": actor}
     result["eval"] = evaluate_policy(folder, cfg, n_exec, size, candidates=candidates, guide=guide)
     write_json(cached, result)
     return result
