@@ -339,6 +339,11 @@ for _name, _window, _seeds, _algo, _about in _ROWS:
            f"--json runs/bench/rl_open_drawer-grm-r2{_name}.json{_algo}", _about,
            output=f"runs/bench/rl_open_drawer-grm-r2{_name}.json", needs=("bc/open_drawer5", "grm2-train-r2"))  # fmt: skip
 
+recipe("rl/open_drawer-sparse-utd2-kl1", f"{_OD_R2}--rewards sparse --seeds 3 --out runs/rl/cmp-od-kl1 "
+       "--json runs/bench/rl_open_drawer-sparse-utd2-kl1.json noise-sac --utd 2 --regularizer prior --target-kl-per-dim 1.0",
+       "sparse reward with rl/open_drawer-grm-r2-pe8-utd2-kl1's learner options, 3 seeds",
+       output="runs/bench/rl_open_drawer-sparse-utd2-kl1.json", needs=("bc/open_drawer5",))  # fmt: skip
+
 # the same runs acting value-guided: the best of the actor's mode and 15 samples by the critics' minimum
 # (16 and the minimum chosen on seeds 30000-30049 over both rows' 10 runs, against the mean and greedy)
 for _name in ("-pe8", "-pe8-utd2"):

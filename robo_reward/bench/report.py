@@ -72,6 +72,7 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-grm-r2-pe8-kl1",
             "rl/open_drawer-grm-r2-pe8-utd2-kl1",
             "rl/open_drawer-grm-r2-pe8-utd2-kl06",
+            "rl/open_drawer-sparse-utd2-kl1",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
@@ -88,7 +89,8 @@ SECTIONS: tuple[Section, ...] = (
         "climbs the critics' minimum instead of their mean (`noise-sac --actor-q min`); `utd2`/`utd8`: 2 or 8 "
         "gradient updates per decision instead of 4 (`noise-sac --utd N`); `kl1` keeps the actor within 1 nat "
         "per dimension of the policy's own noise prior (`--regularizer prior --target-kl-per-dim 1`; `kl06`: "
-        "0.6 nats), on top of 4 or (`utd2-kl*`) 2 updates per decision; on top of `utd2`: "
+        "0.6 nats), on top of 4 or (`utd2-kl*`) 2 updates per decision (`sparse-utd2-kl1`: sparse reward with "
+        "those options); on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
         "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "

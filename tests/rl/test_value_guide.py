@@ -157,23 +157,12 @@ def test_rl_export_and_eval_reexport_a_run_without_critics_and_reuse_results(tmp
     actor = (run / "policy" / "model.safetensors").read_bytes()
     shutil.rmtree(run / "policy" / GUIDE_DIR)
     main(["rl", "export", "--run", str(run)])
-    assert (run / "policy" / GUIDE_DIR).exists() and (
-        run / "policy" / "model.safetensors"
-    ).read_bytes() == actor
+    assert (run / "policy" / GUIDE_DIR).exists()
+    assert (run / "policy" / "model.safetensors").read_bytes() == actor  # the same actor, bit for bit
     shutil.rmtree(run / "policy" / GUIDE_DIR)
     js = tmp_path / "eval.json"
-    args = [
-        "rl",
-        "eval",
-        "--runs",
-        str(tmp_path / "cmp"),
-        "--candidates",
-        "3",
-        "--episodes",
-        "2",
-        "--eval-seeds",
-        "1",
-    ]
+    args = ["rl", "eval", "--runs", str(tmp_path / "cmp"), "--candidates", "3", "--episodes", "2",
+            "--eval-seeds", "1"]  # fmt: skip
     main(args + ["--json", str(js)])
     first = json.loads(js.read_text())
     assert first["runs"][0]["eval"]["episodes"] == 2 and 0.0 <= first["success_mean"] <= 1.0
