@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robo_reward.bench.recipes_rl import register_rl_round2
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -311,55 +313,8 @@ for _model in ("runs/grm2/lite96-a", "runs/grm2/lite96-r2"):
            f"--chunk-seed 777 --threads 1 --json runs/bench/grm2_chunks_pp_{_tag}.json",
            f"{_model}: same-state chunk ranking on pick_place BC rollouts", needs=("data/grm2/test-bc-pick_place",))  # fmt: skip
 
-# the round-2 GRM's reward on open_drawer: Φ every decision, held over 8 env steps, and with a pessimistic actor
-_OD_R2 = f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {_RL} "
-_OD = "noise-space SAC on the 5-demo open_drawer BC, 300 episodes: the round-2 GRM's"
-_U2 = "as rl/open_drawer-grm-r2-pe8-utd2"
-# fmt: off
-_ROWS = [("", "", 3, "", f"{_OD} shaped reward, 3 seeds"),
-         ("-pe8", "--potential-every 8 ", 5, "", f"{_OD} Φ held over 8-step windows, 5 seeds"),
-         ("-pe8-qmin", "--potential-every 8 ", 5, " noise-sac --actor-q min",
-          "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean")]
-_ROWS += [(f"-pe8-utd{n}", "--potential-every 8 ", seeds, f" noise-sac --utd {n}",
-           f"as rl/open_drawer-grm-r2-pe8, with {n} updates per decision instead of 4") for n, seeds in ((2, 5), (8, 3))]
-# levers on top of utd2
-_KL = "α weighing the KL to the policy's own noise prior ({} per dimension), not the entropy"
-_ROWS += [(f"-pe8-utd2-{tag}", "--potential-every 8 ", seeds, f" noise-sac --utd 2 {opts}", f"{_U2}, {about}")
-          for tag, seeds, opts, about in (
-    ("kl1", 5, "--regularizer prior --target-kl-per-dim 1.0", _KL.format("1 nat")),
-    ("kl06", 3, "--regularizer prior --target-kl-per-dim 0.6", _KL.format("0.6 nats")),
-    ("b15", 3, "--bound 1.5", "with the noise bounded at 1.5 instead of 1"),
-    ("b075", 3, "--bound 0.75", "with the noise bounded at 0.75 instead of 1"),
-    ("avg", 3, "--actor-average 0.001", "shipping the actor averaged over ~1,000 updates"))]
-_ROWS += [("-pe8-kl1", "--potential-every 8 ", 3, " noise-sac --regularizer prior --target-kl-per-dim 1.0",
-           "as rl/open_drawer-grm-r2-pe8 (4 updates per decision), with " + _KL.format("1 nat"))]
-# fmt: on
-for _name, _window, _seeds, _algo, _about in _ROWS:
-    recipe(f"rl/open_drawer-grm-r2{_name}", f"{_OD_R2}{_window}--rewards grm --seeds {_seeds} --out runs/rl/cmp-od-r2{_name} "
-           f"--json runs/bench/rl_open_drawer-grm-r2{_name}.json{_algo}", _about,
-           output=f"runs/bench/rl_open_drawer-grm-r2{_name}.json", needs=("bc/open_drawer5", "grm2-train-r2"))  # fmt: skip
-
-recipe("rl/open_drawer-sparse-utd2-kl1", f"{_OD_R2}--rewards sparse --seeds 3 --out runs/rl/cmp-od-kl1 "
-       "--json runs/bench/rl_open_drawer-sparse-utd2-kl1.json noise-sac --utd 2 --regularizer prior --target-kl-per-dim 1.0",
-       "sparse reward with rl/open_drawer-grm-r2-pe8-utd2-kl1's learner options, 3 seeds",
-       output="runs/bench/rl_open_drawer-sparse-utd2-kl1.json", needs=("bc/open_drawer5",))  # fmt: skip
-
-# the same runs acting value-guided: the best of the actor's mode and 15 samples by the critics' minimum
-# (16 and the minimum chosen on seeds 30000-30049 over both rows' 10 runs, against the mean and greedy)
-for _name in ("-pe8", "-pe8-utd2"):
-    recipe(f"rl-guided/open_drawer-grm-r2{_name}", f"rl eval --runs runs/rl/cmp-od-r2{_name}/grm --candidates 16 "
-           f"--guide min --json runs/bench/rl-guided_open_drawer-grm-r2{_name}.json",
-           f"rl/open_drawer-grm-r2{_name}'s runs acting value-guided (16 candidates, the critics' minimum)",
-           output=f"runs/bench/rl-guided_open_drawer-grm-r2{_name}.json", needs=(f"rl/open_drawer-grm-r2{_name}",))  # fmt: skip
-
-_PP15 = f"rl compare --task pick_place --init runs/bc/pick_place15-kp/model {_RL} --out runs/rl/cmp-pp15 "
-for _name, _opts in (
-    ("grm", "--grm runs/grm2/lite96-r2 --potential-every 8 --rewards grm"),
-    ("sparse", "--rewards sparse"),
-):
-    recipe(f"rl/pick_place15-{_name}", f"{_PP15}{_opts} --seeds 3 --json runs/bench/rl_pick_place15-{_name}.json",
-           f"noise-space SAC on the 15-demo pick_place BC, 300 episodes: {_name} reward, 3 seeds",
-           output=f"runs/bench/rl_pick_place15-{_name}.json", needs=("bc/pick_place15", "grm2-train-r2"))  # fmt: skip
+# the round-2 GRM's reward in RL: the learner's levers on open_drawer, pick_place from 15 demos
+register_rl_round2(recipe, _RL)
 
 # ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM -----------------------------------
 # the winners' guard λ = 5 and one 200-step round were chosen on evaluation seeds 30000-30049 (BC 0.36;
