@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Literal
 
 from robo_reward.utils.cli_helpers import console, emit_json, parse_overrides, print_table
-from robo_reward.utils.errors import UserError
 
 
 def train(
@@ -86,6 +85,7 @@ def _check_policy_config(preset: str, overrides: dict) -> None:
     import dataclasses
 
     from robo_reward.models.flow_policy.configuration_flow_policy import PRESETS, FlowPolicyConfig
+    from robo_reward.utils.errors import UserError
 
     if preset not in PRESETS:
         raise UserError(f"unknown policy preset {preset!r}: choose one of {', '.join(sorted(PRESETS))}")
@@ -142,10 +142,8 @@ def eval(
 
     if threads:
         torch.set_num_threads(threads)
-    try:  # a BC policy, or an RL fine-tune steering a frozen one
-        policy = load_policy(checkpoint, candidates=candidates, guide=guide)
-    except ValueError as e:
-        raise UserError(str(e)) from e
+    # a BC policy, or an RL fine-tune steering a frozen one (a refusal is a one-line error from the CLI)
+    policy = load_policy(checkpoint, candidates=candidates, guide=guide)
     sheets = sheet_dir or (json.parent if json else Path("runs/policy-eval"))
     suite = evaluate_suite(
         policy, tasks, episodes=episodes, num_envs=num_envs, seed=seed, wordings=wordings,

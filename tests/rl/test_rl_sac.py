@@ -14,6 +14,7 @@ from robo_reward.models.flow_policy.steering import (
     noise_to_chunk_shape,
     squashed_log_prob,
 )
+from robo_reward.models.flow_policy.value_guide import EnsembleCritic
 from robo_reward.sim import STATE_NAMES
 from robo_reward.train.rl import sac
 
@@ -58,7 +59,7 @@ def test_squashed_log_prob_matches_torch_distributions():
 
 def test_ensemble_members_are_independent_linear_stacks():
     torch.manual_seed(0)
-    critic = sac.EnsembleCritic(obs_dim=3, action_dim=2, ensemble=3, hidden=8, depth=1)
+    critic = EnsembleCritic(obs_dim=3, action_dim=2, ensemble=3, hidden=8, depth=1)
     obs, act = torch.randn(4, 3), torch.randn(4, 2)
     q = critic(obs, act)
     lin1, ln, _, lin2 = critic.net

@@ -14,7 +14,6 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from robo_reward.models.flow_policy.steering import GUIDE_DIR, is_steered
 from robo_reward.train.rl.configuration_rl import RLConfig
@@ -27,17 +26,11 @@ def run_config(run: Path) -> RLConfig:
     return RLConfig.from_dict(read_json(run / "rl_config.json"))
 
 
-def _exec_and_size(cfg: RLConfig, policy) -> tuple[int, int]:
-    pc = policy.config
-    n_exec = cfg.rollout.n_action_steps or pc.n_action_steps
-    return n_exec, cfg.rollout.image_size or getattr(pc, "source_image_size", None) or pc.image_size
-
-
 def export_from_checkpoint(run: Path) -> Path:
     """Export `run/policy` again from the run's last verified checkpoint (with the critics as its guide)."""
     from robo_reward.models.flow_policy import FlowPolicy
-    from robo_reward.sim import task_spec
-    from robo_reward.train.rl.algorithm import get_algorithm
+    from robo_reward.train.rl.run_summary import rollout_shape
+    from robo_reward.train.rl.trainer import export_policy, make_learner
     from robo_reward.utils.checkpoint import verify_checkpoint
     from robo_reward.utils.run_folder import RUN_FILE
 
@@ -47,13 +40,9 @@ def export_from_checkpoint(run: Path) -> Path:
         run / "checkpoint", run_id=started["run_id"], config_hash=started["config_hash"]
     )
     policy = FlowPolicy.from_pretrained(cfg.init, device=cfg.device)
-    n_exec, _ = _exec_and_size(cfg, policy)
-    horizon = cfg.rollout.max_steps or task_spec(cfg.task).max_steps
-    generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
-    algo = get_algorithm(cfg.algorithm)(policy, cfg, cfg.algo, n_exec, horizon, generator)
+    algo = make_learner(cfg, policy, rollout_shape(cfg, policy.config)[0])
     algo.load(manifest.folder)
-    extras = {"rl": {"task": cfg.task, "reward": cfg.reward, "algorithm": cfg.algorithm}}
-    return algo.export(run / "policy", extras=extras)
+    return export_policy(algo, cfg, run)
 
 
 def actor_digest(folder: Path) -> str:
@@ -65,7 +54,6 @@ def reevaluate(
     run: Path, candidates: int = 1, guide: str = "min", episodes: int = 50, eval_seeds: int = 3
 ) -> dict:
     """`run`'s policy on `eval_seeds` × `episodes` held-out episodes, value-guided when `candidates` > 1."""
-    from robo_reward.models.flow_policy import FlowPolicy
     from robo_reward.train.rl.run_summary import evaluate_policy
 
     cfg = run_config(run)
@@ -79,9 +67,8 @@ def reevaluate(
     if cached.exists() and read_json(cached).get("actor") == actor:  # not a result of an older policy
         return read_json(cached)
     cfg.log.eval_episodes, cfg.log.eval_seeds = episodes, eval_seeds
-    n_exec, size = _exec_and_size(cfg, FlowPolicy.from_pretrained(folder / "base"))
     result = {"run": str(run), "seed": cfg.seed, "candidates": candidates, "guide": guide, "actor": actor}
-    result["eval"] = evaluate_policy(folder, cfg, n_exec, size, candidates=candidates, guide=guide)
+    result["eval"] = evaluate_policy(folder, cfg, candidates=candidates, guide=guide)
     write_json(cached, result)
     return result
 

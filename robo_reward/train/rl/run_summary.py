@@ -55,22 +55,30 @@ def summarize_run(out: Path, cfg: RLConfig, state: dict) -> dict:
     }
 
 
+def rollout_shape(cfg: RLConfig, policy_config) -> tuple[int, int]:
+    """(env steps executed per decision, camera image size) of a run of `cfg` with that policy."""
+    n_exec = cfg.rollout.n_action_steps or policy_config.n_action_steps
+    size = (
+        cfg.rollout.image_size
+        or getattr(policy_config, "source_image_size", None)
+        or policy_config.image_size
+    )
+    return n_exec, size
+
+
 def evaluate_policy(
-    folder: Path,
-    cfg: RLConfig,
-    n_action_steps: int,
-    image_size: int,
-    candidates: int | None = None,
-    guide: str | None = None,
+    folder: Path, cfg: RLConfig, candidates: int | None = None, guide: str | None = None
 ) -> dict:
-    """The exported policy on `log.eval_seeds` held-out seed sets of `log.eval_episodes` episodes each
-    (`candidates` > 1: acting value-guided by the critics' `guide` statistic, see `SteeredPolicy`)."""
+    """The exported policy on `log.eval_seeds` held-out seed sets of `log.eval_episodes` episodes each,
+    rolled out as the run was (`candidates` > 1: acting value-guided by the critics' `guide` statistic,
+    see `SteeredPolicy`)."""
     from robo_reward.models.flow_policy.steering import load_policy
     from robo_reward.sim.policy_evaluation import evaluate, wilson_interval
 
     if cfg.log.eval_seeds > len(EVAL_SEED_SETS):
         raise ValueError(f"log.eval_seeds must be ≤ {len(EVAL_SEED_SETS)}, got {cfg.log.eval_seeds}")
     policy = load_policy(folder, device=cfg.device, candidates=candidates, guide=guide)
+    n_action_steps, image_size = rollout_shape(cfg, policy.config)
     per_set = []
     for seed in EVAL_SEED_SETS[: cfg.log.eval_seeds]:
         r = evaluate(

@@ -1,7 +1,7 @@
 """Soft actor-critic pieces shared by the off-policy learners: networks and the maths as pure functions.
 
-- `EnsembleCritic` (defined with the value guide that ships it, `models.flow_policy.value_guide`):
-  E Q-networks evaluated in one batched pass, LayerNorm after every hidden layer.
+- The critics (`EnsembleCritic`) live with the value guide that ships them
+  (`robo_reward.models.flow_policy.value_guide`).
 - The actor (`SquashedGaussianActor`) lives with the steered policy it belongs to
   (`robo_reward.models.flow_policy.steering`).
 - `soft_target`: y = r + d·(1 − term)·(min over the ensemble of Q'(s', a') − α·log π(a'|s')); the
@@ -15,18 +15,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from robo_reward.models.flow_policy.value_guide import EnsembleCritic, EnsembleLinear
-
-__all__ = [
-    "EnsembleCritic",
-    "EnsembleLinear",
-    "actor_loss",
-    "critic_loss",
-    "polyak",
-    "soft_target",
-    "temperature_loss",
-]
 
 
 def soft_target(

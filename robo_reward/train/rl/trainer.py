@@ -30,7 +30,7 @@ from robo_reward.rewards.wrappers import ProgressRewardWrapper, reward_timings
 from robo_reward.train.rl.algorithm import get_algorithm
 from robo_reward.train.rl.configuration_rl import RLConfig
 from robo_reward.train.rl.rollout import DecisionCollector, EpisodeRecord
-from robo_reward.train.rl.run_summary import evaluate_policy, summarize_run
+from robo_reward.train.rl.run_summary import evaluate_policy, rollout_shape, summarize_run
 from robo_reward.utils.io import read_json, write_json
 from robo_reward.utils.killpoints import kill_point
 from robo_reward.utils.logging import MetricsLogger, progress_bar
@@ -74,13 +74,29 @@ def results_config(cfg: RLConfig) -> dict[str, Any]:
     return config
 
 
-def _finished(out: Path, cfg: RLConfig, n_exec: int, image_size: int) -> dict:
+def make_learner(cfg: RLConfig, policy, n_exec: int):
+    """`cfg.algo`'s learner over `policy`, seeded by `cfg.seed` (fresh: `load` a checkpoint into it)."""
+    from robo_reward.sim import task_spec
+
+    horizon = cfg.rollout.max_steps or task_spec(cfg.task).max_steps
+    generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
+    return get_algorithm(cfg.algorithm)(policy, cfg, cfg.algo, n_exec, horizon, generator)
+
+
+def export_policy(algo, cfg: RLConfig, out: Path) -> Path:
+    """The acting policy into `out/policy`, with the run's task, reward and algorithm beside it."""
+    return algo.export(
+        out / "policy", extras={"rl": {"task": cfg.task, "reward": cfg.reward, "algorithm": cfg.algorithm}}
+    )
+
+
+def _finished(out: Path, cfg: RLConfig) -> dict:
     """A resumed run that had already finished (its options verified): its summary, evaluated again
     only when the evaluation asked for now differs from the one it holds."""
     summary = read_json(out / "summary.json")
     wanted = cfg.log.eval_episodes * cfg.log.eval_seeds
     if wanted and summary.get("eval", {}).get("episodes") != wanted:
-        summary["eval"] = evaluate_policy(out / "policy", cfg, n_exec, image_size)
+        summary["eval"] = evaluate_policy(out / "policy", cfg)
         write_json(out / "summary.json", summary)
     return summary
 
@@ -112,15 +128,11 @@ def train(
     write_json(out / "rl_config.json", cfg.to_dict())
     torch.manual_seed(cfg.seed)
     policy = FlowPolicy.from_pretrained(cfg.init, device=cfg.device)
-    pc = policy.config
-    n_exec = cfg.rollout.n_action_steps or pc.n_action_steps
-    image_size = cfg.rollout.image_size or getattr(pc, "source_image_size", None) or pc.image_size
+    n_exec, image_size = rollout_shape(cfg, policy.config)
     if manifest is not None and state["episodes"] >= cfg.rollouts and (out / "summary.json").exists():
-        return _finished(out, cfg, n_exec, image_size)  # before the learner and its replay are loaded
+        return _finished(out, cfg)  # before the learner and its replay are loaded
     spec = task_spec(cfg.task)
-    horizon = cfg.rollout.max_steps or spec.max_steps
-    generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
-    algo = get_algorithm(cfg.algorithm)(policy, cfg, cfg.algo, n_exec, horizon, generator)
+    algo = make_learner(cfg, policy, n_exec)
     if manifest is not None:
         algo.load(manifest.folder)
 
@@ -201,11 +213,9 @@ def train(
         checkpoint()
     episodes_log.close()
     envs.close()
-    algo.export(
-        out / "policy", extras={"rl": {"task": cfg.task, "reward": cfg.reward, "algorithm": cfg.algorithm}}
-    )
+    export_policy(algo, cfg, out)
     summary = summarize_run(out, cfg, state)
     if cfg.log.eval_episodes > 0:
-        summary["eval"] = evaluate_policy(out / "policy", cfg, n_exec, image_size)
+        summary["eval"] = evaluate_policy(out / "policy", cfg)
     write_json(out / "summary.json", summary)
     return summary
