@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from robo_reward.bench.recipes_rl import register_rl_round2
+from robo_reward.bench.recipes_rl import noise_sac, register_rl_round2
 
 
 @dataclass(frozen=True)
@@ -267,7 +267,8 @@ for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3)
     recipe(
         f"rl/open_drawer{_name}",
         _OD5
-        + f"--rewards {_rewards} --seeds {_seeds} --out runs/rl/cmp-od --json runs/bench/rl_open_drawer{_name}.json",
+        + f"--rewards {_rewards} --seeds {_seeds} --out runs/rl/cmp-od --json runs/bench/rl_open_drawer{_name}.json"
+        + noise_sac(),
         f"noise-space SAC on the 5-demo open_drawer BC, 300 episodes: {_rewards} reward, {_seeds} seed(s)",
         output=f"runs/bench/rl_open_drawer{_name}.json",
         needs=("bc/open_drawer5", "grm2-train"),
@@ -277,7 +278,7 @@ for _name, _rewards, _seeds in (("", "sparse,grm,oracle", 3), ("-grm", "grm", 3)
 # rollouts of the RL policies that GRM v2's reward trained (and of one sparse-reward run stopped at 200
 # episodes, for its failures), labelled by the simulator; held-out sets on new seeds
 recipe("rl/open_drawer-sparse200", "rl train --task open_drawer --init runs/bc/open_drawer5/model --reward sparse "
-       "--rollouts 200 --seed 1 --out runs/rl/od-sparse200/seed1 --resume",
+       "--rollouts 200 --seed 1 --out runs/rl/od-sparse200/seed1 --resume" + noise_sac(),
        "a sparse-reward run stopped at 200 episodes (0.57 success): RL states with failures",
        output="runs/rl/od-sparse200/seed1/policy/config.json", needs=("bc/open_drawer5",))  # fmt: skip
 _RL_POLICIES = {"grm-s0": ("runs/rl/cmp-od/grm/seed0", "rl/open_drawer-grm"),

@@ -6,6 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# The options every recipe here (and the earlier RL rows) was measured with: noise-sac's defaults until
+# the 1-nat, 2-update options replaced them. Written out, so that each command keeps reproducing its row.
+FIRST_LEARNER = {"--utd": "4", "--regularizer": "entropy", "--target-kl-per-dim": "0.25"}
+
+
+def noise_sac(opts: str = "") -> str:
+    """` noise-sac` with FIRST_LEARNER's options; `opts` ("--key value" pairs) take precedence."""
+    given = opts.split()
+    if len(given) % 2:
+        raise ValueError(f"noise-sac options must be '--key value' pairs, got {opts!r}")
+    merged = FIRST_LEARNER | dict(zip(given[::2], given[1::2], strict=True))
+    return " noise-sac " + " ".join(f"{k} {v}" for k, v in merged.items())
+
 
 def register_rl_round2(recipe: Callable, budget: str) -> None:
     """Register the recipes with `recipe` (the registry's); `budget`: the RL options every row shares."""
@@ -14,22 +27,22 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
     compare_od = f"rl compare --task open_drawer --init runs/bc/open_drawer5/model --grm runs/grm2/lite96-r2 {budget} "
     od = "noise-space SAC on the 5-demo open_drawer BC, 300 episodes: the round-2 GRM's"
     on_utd2 = "as rl/open_drawer-grm-r2-pe8-utd2"
-    rows = [("", "", 3, "", f"{od} shaped reward, 3 seeds"),
-             ("-pe8", "--potential-every 8 ", 5, "", f"{od} Φ held over 8-step windows, 5 seeds"),
-             ("-pe8-qmin", "--potential-every 8 ", 5, " noise-sac --actor-q min",
+    rows = [("", "", 3, noise_sac(), f"{od} shaped reward, 3 seeds"),
+             ("-pe8", "--potential-every 8 ", 5, noise_sac(), f"{od} Φ held over 8-step windows, 5 seeds"),
+             ("-pe8-qmin", "--potential-every 8 ", 5, noise_sac("--actor-q min"),
               "as rl/open_drawer-grm-r2-pe8, with a pessimistic actor: it climbs the critics' minimum, not their mean")]
-    rows += [(f"-pe8-utd{n}", "--potential-every 8 ", seeds, f" noise-sac --utd {n}",
+    rows += [(f"-pe8-utd{n}", "--potential-every 8 ", seeds, noise_sac(f"--utd {n}"),
                f"as rl/open_drawer-grm-r2-pe8, with {n} updates per decision instead of 4") for n, seeds in ((2, 5), (8, 3))]
     # levers on top of utd2
     kl = "α weighing the KL to the policy's own noise prior ({} per dimension), not the entropy"
-    rows += [(f"-pe8-utd2-{tag}", "--potential-every 8 ", seeds, f" noise-sac --utd 2 {opts}", f"{on_utd2}, {about}")
+    rows += [(f"-pe8-utd2-{tag}", "--potential-every 8 ", seeds, noise_sac(f"--utd 2 {opts}"), f"{on_utd2}, {about}")
               for tag, seeds, opts, about in (
         ("kl1", 5, "--regularizer prior --target-kl-per-dim 1.0", kl.format("1 nat")),
         ("kl06", 3, "--regularizer prior --target-kl-per-dim 0.6", kl.format("0.6 nats")),
         ("b15", 3, "--bound 1.5", "with the noise bounded at 1.5 instead of 1"),
         ("b075", 3, "--bound 0.75", "with the noise bounded at 0.75 instead of 1"),
         ("avg", 3, "--actor-average 0.001", "shipping the actor averaged over ~1,000 updates"))]
-    rows += [("-pe8-kl1", "--potential-every 8 ", 3, " noise-sac --regularizer prior --target-kl-per-dim 1.0",
+    rows += [("-pe8-kl1", "--potential-every 8 ", 3, noise_sac("--regularizer prior --target-kl-per-dim 1.0"),
                "as rl/open_drawer-grm-r2-pe8 (4 updates per decision), with " + kl.format("1 nat"))]
     for name, window, seeds, algo, about in rows:
         recipe(f"rl/open_drawer-grm-r2{name}", f"{compare_od}{window}--rewards grm --seeds {seeds} --out runs/rl/cmp-od-r2{name} "
@@ -37,7 +50,7 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
                output=f"runs/bench/rl_open_drawer-grm-r2{name}.json", needs=("bc/open_drawer5", "grm2-train-r2"))
 
     recipe("rl/open_drawer-sparse-utd2-kl1", f"{compare_od}--rewards sparse --seeds 3 --out runs/rl/cmp-od-kl1 "
-           "--json runs/bench/rl_open_drawer-sparse-utd2-kl1.json noise-sac --utd 2 --regularizer prior --target-kl-per-dim 1.0",
+           "--json runs/bench/rl_open_drawer-sparse-utd2-kl1.json" + noise_sac("--utd 2 --regularizer prior --target-kl-per-dim 1.0"),
            "sparse reward with rl/open_drawer-grm-r2-pe8-utd2-kl1's learner options, 3 seeds",
            output="runs/bench/rl_open_drawer-sparse-utd2-kl1.json", needs=("bc/open_drawer5",))
 
@@ -54,7 +67,8 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
         ("grm", "--grm runs/grm2/lite96-r2 --potential-every 8 --rewards grm"),
         ("sparse", "--rewards sparse"),
     ):
-        recipe(f"rl/pick_place15-{name}", f"{compare_pp}{opts} --seeds 3 --json runs/bench/rl_pick_place15-{name}.json",
+        recipe(f"rl/pick_place15-{name}", f"{compare_pp}{opts} --seeds 3 --json runs/bench/rl_pick_place15-{name}.json"
+               + noise_sac(),
                f"noise-space SAC on the 15-demo pick_place BC, 300 episodes: {name} reward, 3 seeds",
                output=f"runs/bench/rl_pick_place15-{name}.json", needs=("bc/pick_place15", "grm2-train-r2"))
     # fmt: on

@@ -1,8 +1,8 @@
 """`robo-reward rl {train, compare, eval, export}`: online RL of a BC flow policy in the sim.
 
 The algorithm is a subcommand after the run's options, with its own options:
-    robo-reward rl train --task open_drawer --init models/bc-open_drawer-5 --reward grm \
-        --grm models/grm-small-sim noise-sac --utd 4
+    robo-reward rl train --task open_drawer --init models/bc-open_drawer-5demo --reward grm \
+        --grm models/grm-lite-sim --potential-every 8 noise-sac --utd 4
 """
 
 from __future__ import annotations
