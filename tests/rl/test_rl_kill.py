@@ -56,7 +56,7 @@ def matrix(tmp_path_factory):
         "changed-options",
         "bad",
         ["--resume"],
-        algo=[*ALGO, "--utd", "2"],
+        algo=[*ALGO, "--utd", "3"],  # not the default (2): a changed option
         copy=[str(root / "ref"), str(root / "bad")],
     )
     add("used-out", "ref")
