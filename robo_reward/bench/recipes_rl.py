@@ -62,6 +62,22 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
                f"rl/open_drawer-grm-r2{name}'s runs acting value-guided (16 candidates, the critics' minimum)",
                output=f"runs/bench/rl-guided_open_drawer-grm-r2{name}.json", needs=(f"rl/open_drawer-grm-r2{name}",))
 
+    # levers on top of the 1-nat, 2-update defaults, from the shipped checkpoints (same bytes as above)
+    compare_v2 = (f"rl compare --task open_drawer --init models/bc-open_drawer-5demo --grm models/grm-lite-sim {budget} "
+                  "--potential-every 8 --rewards grm")
+    for tag, seeds, opts, about in (("n5", 5, "--n-step 5", "5-decision targets instead of 3"),
+                                    ("lra1e-4", 5, "--lr-actor 1e-4", "the actor's learning rate 1e-4 instead of 3e-4")):
+        recipe(f"rl/open_drawer-v2-{tag}", f"{compare_v2} --seeds {seeds} --out runs/rl/cmp-od-v2-{tag} "
+               f"--json runs/bench/rl_open_drawer-v2-{tag}.json noise-sac {opts}",
+               f"as rl/open_drawer-grm-r2-pe8-utd2-kl1 (noise-sac's defaults now), with {about}",
+               output=f"runs/bench/rl_open_drawer-v2-{tag}.json")
+
+    recipe("rl/pick_place15-v2", "rl compare --task pick_place --init models/bc-pick_place-15demo --grm models/grm-lite-sim "
+           f"{budget} --potential-every 8 --rewards sparse,grm --seeds 3 --out runs/rl/cmp-pp15-v2 "
+           "--json runs/bench/rl_pick_place15-v2.json",
+           "noise-space SAC with noise-sac's defaults (1 nat, 2 updates) on the 15-demo pick_place BC, 300 episodes: "
+           "sparse and GRM-shaped reward, 3 seeds each", output="runs/bench/rl_pick_place15-v2.json")
+
     compare_pp = f"rl compare --task pick_place --init runs/bc/pick_place15-kp/model {budget} --out runs/rl/cmp-pp15 "
     for name, opts in (
         ("grm", "--grm runs/grm2/lite96-r2 --potential-every 8 --rewards grm"),

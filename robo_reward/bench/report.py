@@ -73,6 +73,8 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-grm-r2-pe8-utd2-kl1",
             "rl/open_drawer-grm-r2-pe8-utd2-kl06",
             "rl/open_drawer-sparse-utd2-kl1",
+            "rl/open_drawer-v2-n5",
+            "rl/open_drawer-v2-lra1e-4",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
@@ -83,6 +85,7 @@ SECTIONS: tuple[Section, ...] = (
             "bc-eval/pick_place15",
             "rl/pick_place15-grm",
             "rl/pick_place15-sparse",
+            "rl/pick_place15-v2",
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
@@ -90,7 +93,8 @@ SECTIONS: tuple[Section, ...] = (
         "gradient updates per decision instead of 4 (`noise-sac --utd N`); `kl1` keeps the actor within 1 nat "
         "per dimension of the policy's own noise prior (`--regularizer prior --target-kl-per-dim 1`; `kl06`: "
         "0.6 nats), on top of 4 or (`utd2-kl*`) 2 updates per decision (`sparse-utd2-kl1`: sparse reward with "
-        "those options); on top of `utd2`: "
+        "those options; `v2-*`: levers on top of `utd2-kl1`, noise-sac's defaults now, with `--n-step 5` or "
+        "`--lr-actor 1e-4`); on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
         "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "
@@ -114,6 +118,14 @@ SECTIONS: tuple[Section, ...] = (
         "One round of Diffusion-DPO with the winners' guard (λ = 5) from `models/bc-open_drawer-5demo`; each "
         "seed draws its own GRM-judged pairs (20 rollouts, 5 chunks per state, 8 steps executed from the "
         "cloned simulator state); success on 150 evaluation episodes (seeds 20000-20149).",
+    ),
+    Section(
+        "quickstart",
+        "Quickstart",
+        ("quickstart",),
+        "`robo-reward quickstart` with its defaults: the shipped 5-demo open_drawer BC fine-tuned for 100 "
+        "episodes with the shipped GRM's shaped reward, then one GRM-judged DPO round from the BC; each policy "
+        "on the same 50 evaluation episodes (seeds 50000-50049); seconds per stage on the machine that ran it.",
     ),
     Section("vla", "The multi-task VLA", ("vla-eval/train", "vla-eval/held_out", "vla-latency")),
     Section("calibration", "Cameras and calibration", ("calibration",)),
@@ -218,7 +230,8 @@ def render_result(r: Any) -> str:
         if isinstance(r.get(key), list) and r[key] and isinstance(r[key][0], dict):
             # scalar columns only: per-episode lists and nested dicts stay in the JSON
             rows = [{k: v for k, v in row.items() if not isinstance(v, list | dict)} for row in r[key]]
-            return markdown_table(rows)
+            stages = r.get("stages") or []  # a pipeline's seconds per stage, under its table
+            return "\n\n".join([markdown_table(rows)] + ([markdown_table(stages)] if stages else []))
     flat = {k: v for k, v in r.items() if isinstance(v, int | float | str)}
     return markdown_table([flat]) if flat else "(see docs/results.json)"
 

@@ -26,7 +26,7 @@ HELD_OUT_TASK = "drawer_store"
 
 @dataclasses.dataclass
 class Quickstart:
-    """Options of `robo-reward quickstart` (defaults fit a 2-core CPU in about 15 minutes)."""
+    """Options of `robo-reward quickstart` (defaults: about 7 minutes on a quiet 2-core CPU)."""
 
     out: Path | None = None
     """Run folder (default runs/quickstart-<time>)."""
@@ -137,9 +137,16 @@ def quickstart(cfg: Quickstart) -> dict:
         res["curves"] = _curves(cfg, out)
         st.run("report", lambda: _report(res, out))
     res["stage_seconds"] = st.times
+    res["stages"] = _stages(st.times)
     write_json(out / "summary.json", res)
     console.print(f"[bold green]done[/] in {sum(st.times.values()) / 60:.1f} min → {out / 'report.md'}")
     return res
+
+
+def _stages(seconds: dict[str, float]) -> list[dict]:
+    """Seconds per stage and in total, as table rows."""
+    rows = [{"stage": k, "seconds": v} for k, v in seconds.items()]
+    return rows + [{"stage": "total", "seconds": sum(seconds.values())}]
 
 
 def _reward_model(cfg: Quickstart, out: Path) -> Path:
@@ -305,16 +312,25 @@ def _report(res: dict, out: Path) -> Path:
         ci = r.get("success_ci95")
         row["95 % CI"] = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else None
         row["mean final progress"] = r.get("mean_final_progress")
-    lines += ["## Policy fine-tuning", "", markdown_table(rows), ""]
-    before, after = rl["before"], rl["after"]
-    if before.get("episodes") and after.get("episodes"):
-        from robo_reward.sim.policy_evaluation import gain_interval
+    from robo_reward.sim.policy_evaluation import gain_interval
 
-        d, lo, hi = gain_interval(
-            *[(round(r["success_rate"] * r["episodes"]), r["episodes"]) for r in (after, before)]
-        )
-        lines += [f"**Gain of GRM-shaped RL: {d:+.2f}** (95 % CI [{lo:+.2f}, {hi:+.2f}], Newcombe), "
-                  f"{res['config']['rl_rollouts']} training episodes.", ""]  # fmt: skip
+    gains = [None]
+    for r in (rl["after"], dpo["after"]):
+        if not (rl["before"].get("episodes") and r.get("episodes")):
+            gains.append(None)
+            continue
+        counts = [(round(x["success_rate"] * x["episodes"]), x["episodes"]) for x in (r, rl["before"])]
+        gains.append(gain_interval(*counts))
+    for row, g in zip(rows, gains, strict=True):
+        row["gain over BC (95 % CI)"] = "{:+.2f} [{:+.2f}, {:+.2f}]".format(*g) if g else None
+    gain = gains[1]
+    # the same rows in summary.json, where `bench` renders them (`bench run quickstart`)
+    res["table"] = rows
+    res["stages"] = _stages(res["stage_seconds"])
+    lines += ["## Policy fine-tuning", "", markdown_table(rows), ""]
+    if gain is not None:
+        lines += [f"**Gain of GRM-shaped RL: {gain[0]:+.2f}** (95 % CI [{gain[1]:+.2f}, {gain[2]:+.2f}], "
+                  f"Newcombe), {res['config']['rl_rollouts']} training episodes.", ""]  # fmt: skip
     lines += [
         f"All three evaluated alike: {rl['before'].get('episodes')} episodes of `{res['config']['rl_task']}` "
         "on the same seeds. Rollouts: `plots/before/`, `plots/after-rl/`, `plots/after-dpo/`.",
@@ -325,8 +341,7 @@ def _report(res: dict, out: Path) -> Path:
         for name, png in res["curves"].items():
             lines += [f"### {name}", "", f"![{name} training curves]({png})", ""]
         lines += ["The same scalars as TensorBoard events: `tensorboard --logdir` this folder.", ""]
-    times = [{"stage": k, "seconds": v} for k, v in res["stage_seconds"].items()]
-    lines += ["## Time per stage", "", markdown_table(times), ""]
+    lines += ["## Time per stage", "", markdown_table(res["stages"]), ""]
     lines += ["Raw numbers: `summary.json`.", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
@@ -341,7 +356,7 @@ def _mean(d: dict | None) -> float | None:
 
 
 def main(cfg: Annotated[Quickstart, tyro.conf.OmitArgPrefixes]) -> dict:
-    """Run the whole mission end to end on a CPU (about 15 minutes on 2 cores) and write a report:
+    """Run the whole mission end to end on a CPU (about 7 minutes on 2 quiet cores) and write a report:
     collect demos → evaluate the shipped GRM → one-shot adaptation to a held-out task → GRM-shaped RL
     and DPO of a flow policy cloned from 5 demos → runs/quickstart-<time>/report.md."""
     return quickstart(cfg)

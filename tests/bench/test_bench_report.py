@@ -56,6 +56,20 @@ def test_render_result_takes_table_rows_or_scalars():
     assert report.render_result("runs/bc/model") == "`runs/bc/model`"
 
 
+def test_bench_all_help_lists_every_section():
+    from robo_reward.commands.bench import all as bench_all
+
+    listed = bench_all.__doc__.split("Sections:")[1].split(".")[0]
+    assert [k.strip() for k in " ".join(listed.split()).split(",")] == report.section_names()
+
+
+def test_a_pipelines_stage_seconds_render_under_its_table():
+    r = {"table": [{"policy": "BC", "success": 0.4}], "stages": [{"stage": "RL", "seconds": 2.0}]}
+    table, stages = report.render_result(r).split("\n\n")
+    assert table == "| policy | success |\n|---|---|\n| BC | 0.400 |"
+    assert stages == "| stage | seconds |\n|---|---|\n| RL | 2.000 |"
+
+
 def test_a_section_measured_meanwhile_by_another_run_is_kept(tmp_path):
     path = tmp_path / "results.md"
 

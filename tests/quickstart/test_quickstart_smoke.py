@@ -56,6 +56,14 @@ def test_quickstart_runs_every_stage_and_writes_a_report(tmp_path, capfd):
         "RL with GRM-shaped reward",
         "DPO",
     }
+    # the table `bench run quickstart` renders: the gain is the success difference, the total the stages' sum
+    rates = [row["success"] for row in summary["table"]]
+    assert rates == [res["rl"]["before"]["success_rate"], res["rl"]["after"]["success_rate"],
+                     res["dpo"]["after"]["success_rate"]]  # fmt: skip
+    assert summary["table"][1]["gain over BC (95 % CI)"].startswith(f"{rates[1] - rates[0]:+.2f} [")
+    *stages, total = summary["stages"]
+    assert total["stage"] == "total" and total["seconds"] == pytest.approx(sum(r["seconds"] for r in stages))
+    assert {r["stage"] for r in stages} == set(summary["stage_seconds"])
     assert res["policy_source"] == "2 demos, trained here" and "BC (2 demos, trained here)" in report
     assert (tmp_path / "qs" / "bc" / "model" / "config.json").exists()
 
