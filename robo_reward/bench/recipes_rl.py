@@ -1,6 +1,7 @@
 """The RL recipes that the round-2 GRM's reward drives: the learner's levers on open_drawer (each a
 `rl compare` row), the same runs re-evaluated value-guided, sparse reward with the best learner options,
-and pick_place from its 15-demo start. Registered by `robo_reward.bench.recipes` in its order."""
+levers on top of today's defaults, and pick_place from its 15-demo start (first and today's defaults).
+Registered by `robo_reward.bench.recipes` in its order."""
 
 from __future__ import annotations
 

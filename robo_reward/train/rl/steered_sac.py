@@ -107,8 +107,9 @@ class NoiseSACConfig(SteeredSACConfig):
     # chunk steps whose noise the actor sets (None: all; the rest keep 0). 2 = the executed steps of the
     # shipped policies: 14 dimensions, where all 56 left the critics too much to learn from ~100 episodes
     steer_steps: int | None = 2
-    # The next three were chosen on evaluation seeds 30000-30049 (open_drawer, GRM-shaped, 5 training
-    # seeds each): 0.792 mean success against 0.740 with the base class's 4 updates and entropy bonus.
+    # The next three were chosen on the selection seeds 30000-30049 (open_drawer, GRM-shaped, 5 training
+    # seeds each; never reported): 0.792 mean success against 0.740 with the base class's 4 updates and
+    # entropy bonus.
 
     utd: int = 2  # gradient updates per new decision (residual-sac: 4)
     regularizer: str = "prior"  # α weighs the KL to the noise prior N(0, I) (residual-sac: "entropy")
