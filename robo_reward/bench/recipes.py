@@ -335,7 +335,7 @@ for _seed in range(3):
 recipe("bc-eval/open_drawer5-150", "policy eval --checkpoint models/bc-open_drawer-5demo --task open_drawer "
        "--episodes 150 --seed 20000 --record 0 --json runs/bench/bc_open_drawer5_150.json",
        "the 5-demo open_drawer BC on DPO's 150 evaluation episodes (seeds 20000-20149)")  # fmt: skip
-recipe("quickstart", "quickstart --out runs/quickstart-bench",
+recipe("quickstart", "quickstart --out runs/quickstart-bench --overwrite",
        "the quickstart end to end with its defaults (the README's first command, without the install)")  # fmt: skip
 
 # ---- the multi-task VLA ------------------------------------------------------------------------------

@@ -60,6 +60,8 @@ class Quickstart:
     """Wall-time bound of the one-shot adaptation."""
     image_size: int = 96
     seed: int = 0
+    overwrite: bool = False
+    """Replace an earlier quickstart's results in --out (a folder holding anything else is refused)."""
 
 
 class _Stages:
@@ -94,6 +96,7 @@ def quickstart(cfg: Quickstart) -> dict:
         raise FileNotFoundError(f"no reward model at {cfg.grm}; pass --grm PATH or --from-scratch")
     torch.set_num_threads(1)  # two processes' worth of threads fight on a 2-core CPU
     out = cfg.out or runs_dir() / f"quickstart-{time.strftime('%Y%m%d-%H%M%S')}"
+    _clear(out, cfg.overwrite)
     out.mkdir(parents=True, exist_ok=True)
     names = ["collect demos", "reward model", "evaluate GRM", "one-shot adaptation", "policy"]
     names += ["RL with GRM-shaped reward", "DPO", "report"]
@@ -141,6 +144,33 @@ def quickstart(cfg: Quickstart) -> dict:
     write_json(out / "summary.json", res)
     console.print(f"[bold green]done[/] in {sum(st.times.values()) / 60:.1f} min → {out / 'report.md'}")
     return res
+
+
+# what a quickstart writes into its folder: all that --overwrite may remove
+_OWN = {"data", "grm", "grm_eval.json", "grm-adapted", "adapt.json", "bc", "rl", "dpo", "plots", "report.md",
+        "report.json", "summary.json"}  # fmt: skip
+
+
+def _clear(out: Path, overwrite: bool) -> None:
+    """Refuse a non-empty `out` before any work, or with `overwrite` empty an earlier quickstart's."""
+    import shutil
+
+    from robo_reward.utils.errors import UserError
+
+    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if not entries:
+        return
+    if not overwrite:
+        raise UserError(f"--out {out} is not empty: pass --overwrite to replace the quickstart there, or choose "
+                        "another folder")  # fmt: skip
+    foreign = [name for name in entries if name not in _OWN]
+    if foreign:
+        raise UserError(
+            f"--out {out} holds {', '.join(foreign[:3])}, which no quickstart writes: choose another folder"
+        )
+    for name in entries:
+        path = out / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _stages(seconds: dict[str, float]) -> list[dict]:

@@ -72,3 +72,23 @@ def test_missing_policy_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no policy at"):
         quickstart(Quickstart(out=tmp_path / "qs", policy=tmp_path / "nope", episodes_per_task=1,
                               held_out_episodes=2, image_size=64))  # fmt: skip
+
+
+def test_a_used_out_folder_is_refused_before_any_work_or_replaced_with_overwrite(tmp_path):
+    from robo_reward.commands.quickstart import _clear
+    from robo_reward.utils.errors import UserError
+
+    out = tmp_path / "qs"
+    (out / "rl").mkdir(parents=True)
+    (out / "rl" / "metrics.jsonl").write_text("{}\n")
+    (out / "report.md").write_text("# old\n")
+    with pytest.raises(UserError, match="is not empty: pass --overwrite"):
+        quickstart(Quickstart(out=out, episodes_per_task=1, held_out_episodes=2, image_size=64))
+    assert (out / "report.md").exists()  # nothing touched
+    (out / "notes.txt").write_text("mine\n")
+    with pytest.raises(UserError, match="holds notes.txt, which no quickstart writes"):
+        _clear(out, overwrite=True)
+    assert (out / "notes.txt").exists() and (out / "rl" / "metrics.jsonl").exists()
+    (out / "notes.txt").unlink()
+    _clear(out, overwrite=True)
+    assert out.is_dir() and not list(out.iterdir())
