@@ -170,7 +170,10 @@ def _clear(out: Path, overwrite: bool) -> None:
         )
     for name in entries:
         path = out / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _stages(seconds: dict[str, float]) -> list[dict]:
@@ -354,9 +357,7 @@ def _report(res: dict, out: Path) -> Path:
     for row, g in zip(rows, gains, strict=True):
         row["gain over BC (95 % CI)"] = "{:+.2f} [{:+.2f}, {:+.2f}]".format(*g) if g else None
     gain = gains[1]
-    # the same rows in summary.json, where `bench` renders them (`bench run quickstart`)
-    res["table"] = rows
-    res["stages"] = _stages(res["stage_seconds"])
+    res["table"] = rows  # the same rows in summary.json, where `bench` renders them (`bench run quickstart`)
     lines += ["## Policy fine-tuning", "", markdown_table(rows), ""]
     if gain is not None:
         lines += [f"**Gain of GRM-shaped RL: {gain[0]:+.2f}** (95 % CI [{gain[1]:+.2f}, {gain[2]:+.2f}], "
@@ -371,7 +372,7 @@ def _report(res: dict, out: Path) -> Path:
         for name, png in res["curves"].items():
             lines += [f"### {name}", "", f"![{name} training curves]({png})", ""]
         lines += ["The same scalars as TensorBoard events: `tensorboard --logdir` this folder.", ""]
-    lines += ["## Time per stage", "", markdown_table(res["stages"]), ""]
+    lines += ["## Time per stage", "", markdown_table(_stages(res["stage_seconds"])), ""]
     lines += ["Raw numbers: `summary.json`.", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))

@@ -64,8 +64,9 @@ def reevaluate(
         export_from_checkpoint(run)
     actor = actor_digest(folder)
     cached = run / f"eval-k{candidates}-{guide}-{eval_seeds}x{episodes}.json"
-    if cached.exists() and read_json(cached).get("actor") == actor:  # not a result of an older policy
-        return read_json(cached)
+    kept = read_json(cached) if cached.exists() else {}
+    if kept.get("actor") == actor:  # not a result of an older policy
+        return kept
     cfg.log.eval_episodes, cfg.log.eval_seeds = episodes, eval_seeds
     result = {"run": str(run), "seed": cfg.seed, "candidates": candidates, "guide": guide, "actor": actor}
     result["eval"] = evaluate_policy(folder, cfg, candidates=candidates, guide=guide)
