@@ -137,6 +137,20 @@ def test_steered_policy_round_trips_and_acts_deterministically(tiny_policy, tmp_
     assert isinstance(load_policy(tiny_policy.save_pretrained(tmp_path / "plain")), FlowPolicy)
 
 
+def test_steered_policy_acts_with_the_executed_steps_it_was_trained_with(tiny_policy, tmp_path):
+    """A fine-tune run with 4 executed steps per chunk reports 4 to evaluation and serving after a round
+    trip, while its base policy keeps its own config."""
+    from robo_reward.models.flow_policy.steering import load_policy
+
+    assert tiny_policy.config.n_action_steps != 4
+    steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", n_action_steps=4, steer_steps=4))
+    assert steered.config.n_action_steps == 4
+    assert steered.base.config.n_action_steps == tiny_policy.config.n_action_steps
+    loaded = load_policy(steered.save_pretrained(tmp_path / "steered"))
+    assert loaded.config.n_action_steps == 4
+    assert loaded.config.chunk_size == tiny_policy.config.chunk_size
+
+
 def test_noise_sac_finds_the_rewarded_noise_region(tiny_policy):
     """A bandit in noise space: reward 1 only where w_0 > 0.5 and w_1 < −0.5 (≈ 8 % of the actor's
     first guesses). The learner's own act/observe/update must move its steering there."""

@@ -20,6 +20,7 @@ critics, where the RL run shipped them).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,8 @@ class SteeredPolicy(nn.Module):
         c = base.config
         self.horizon, self.action_dim = c.chunk_size, c.action_dim
         self.num_steps = config.num_denoise_steps or c.num_inference_steps
+        # it acts as it was trained: `n_action_steps` executed per chunk, whatever the base policy's own
+        self._config = dataclasses.replace(c, n_action_steps=config.n_action_steps)
         self.actor = SquashedGaussianActor(
             self.obs_dim, self.steer_dim, config.bound, config.hidden, config.depth
         )
@@ -136,7 +139,8 @@ class SteeredPolicy(nn.Module):
     # ---- the FlowPolicy face (evaluation, serving) ----------------------------------------------
     @property
     def config(self):
-        return self.base.config
+        """The base policy's config with the steering's `n_action_steps` (evaluation and serving read it)."""
+        return self._config
 
     @property
     def device(self) -> torch.device:
