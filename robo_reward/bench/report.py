@@ -75,6 +75,8 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-sparse-utd2-kl1",
             "rl/open_drawer-v2-n5",
             "rl/open_drawer-v2-lra1e-4",
+            "rl/open_drawer-v2-g97",
+            "rl/open_drawer-v2-b256",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
@@ -86,6 +88,7 @@ SECTIONS: tuple[Section, ...] = (
             "rl/pick_place15-grm",
             "rl/pick_place15-sparse",
             "rl/pick_place15-v2",
+            "rl/pick_place15-v2-nas8",
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
@@ -93,15 +96,16 @@ SECTIONS: tuple[Section, ...] = (
         "gradient updates per decision instead of 4 (`noise-sac --utd N`); `kl1` keeps the actor within 1 nat "
         "per dimension of the policy's own noise prior (`--regularizer prior --target-kl-per-dim 1`; `kl06`: "
         "0.6 nats), on top of 4 or (`utd2-kl*`) 2 updates per decision (`sparse-utd2-kl1`: sparse reward with "
-        "those options; `v2-*`: levers on top of `utd2-kl1`, noise-sac's defaults now, with `--n-step 5` or "
-        "`--lr-actor 1e-4`); on top of `utd2`: "
+        "those options; `v2-*`: levers on top of `utd2-kl1`, noise-sac's defaults now, with `--n-step 5`, "
+        "`--lr-actor 1e-4`, `--gamma 0.97` or `--batch-size 256`); on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
         "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "
         "--candidates 16 --guide min`: each decision the best of the actor's mode and 15 of its samples by the "
         "critics' minimum; 16 and the minimum chosen on seeds 30000-30049), beside each run's greedy success. "
         "pick_place's 5-demo start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
-        "150 seeds). `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
+        "150 seeds); `nas8` executes and steers the whole 8-step chunk per decision (`--n-action-steps 8 "
+        "noise-sac --steer-steps 8 --utd 8`). `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
         "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
         "potential differences carry twice the signal-to-noise of 2-step ones (`grm2-eval-rl/lite96-r2`).",
