@@ -1,7 +1,7 @@
 """The RL recipes that the round-2 GRM's reward drives: the learner's levers on open_drawer (each a
 `rl compare` row), the same runs re-evaluated value-guided, sparse reward with the best learner options,
-levers on top of today's defaults, and pick_place from its 15-demo start (first and today's defaults, and
-the whole chunk executed per decision). Registered by `robo_reward.bench.recipes` in its order."""
+levers on top of today's defaults, and pick_place from its 15-demo start (first and today's defaults).
+Registered by `robo_reward.bench.recipes` in its order."""
 
 from __future__ import annotations
 
@@ -81,11 +81,6 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
            "--json runs/bench/rl_pick_place15-v2.json",
            "noise-space SAC with noise-sac's defaults (1 nat, 2 updates) on the 15-demo pick_place BC, 300 episodes: "
            "sparse and GRM-shaped reward, 3 seeds each", output="runs/bench/rl_pick_place15-v2.json")
-    recipe("rl/pick_place15-v2-nas8", "rl compare --task pick_place --init models/bc-pick_place-15demo "
-           f"--grm models/grm-lite-sim {budget} --potential-every 8 --rewards sparse,grm --n-action-steps 8 --seeds 1 "
-           "--out runs/rl/cmp-pp15-nas8 --json runs/bench/rl_pick_place15-v2-nas8.json noise-sac --steer-steps 8 --utd 8",
-           "as rl/pick_place15-v2, with the whole 8-step chunk executed and steered per decision (8 updates per "
-           "decision): at most 13 decisions per episode instead of 50; one seed each", output="runs/bench/rl_pick_place15-v2-nas8.json")
 
     compare_pp = f"rl compare --task pick_place --init runs/bc/pick_place15-kp/model {budget} --out runs/rl/cmp-pp15 "
     for name, opts in (

@@ -88,7 +88,6 @@ SECTIONS: tuple[Section, ...] = (
             "rl/pick_place15-grm",
             "rl/pick_place15-sparse",
             "rl/pick_place15-v2",
-            "rl/pick_place15-v2-nas8",
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
@@ -104,8 +103,7 @@ SECTIONS: tuple[Section, ...] = (
         "--candidates 16 --guide min`: each decision the best of the actor's mode and 15 of its samples by the "
         "critics' minimum; 16 and the minimum chosen on seeds 30000-30049), beside each run's greedy success. "
         "pick_place's 5-demo start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
-        "150 seeds); `nas8` executes and steers the whole 8-step chunk per decision (`--n-action-steps 8 "
-        "noise-sac --steer-steps 8 --utd 8`). `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
+        "150 seeds). `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
         "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
         "potential differences carry twice the signal-to-noise of 2-step ones (`grm2-eval-rl/lite96-r2`).",
