@@ -71,7 +71,9 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
             ("lra1e-4", 5, "", " noise-sac --lr-actor 1e-4", "the actor's learning rate 1e-4 instead of 3e-4"),
             ("g97", 5, " --gamma 0.97", "", "γ = 0.97 per env step instead of 0.985 (a 33-step horizon, not 67)"),
             ("ia01", 5, "", " noise-sac --init-alpha 0.01",
-             "the temperature starting at 0.01, near where it settles (0.014-0.017), instead of 1e-4")):
+             "the temperature starting at 0.01, near where it settles (0.014-0.017), instead of 1e-4"),
+            ("ws40", 5, "", " noise-sac --warmstart-episodes 40",
+             "40 episodes of the unsteered policy before learning instead of 20 (of the same 300)")):
         recipe(f"rl/open_drawer-v2-{tag}", f"{compare_v2}{rollout} --seeds {seeds} --out runs/rl/cmp-od-v2-{tag} "
                f"--json runs/bench/rl_open_drawer-v2-{tag}.json{opts}",
                f"as rl/open_drawer-grm-r2-pe8-utd2-kl1 (noise-sac's defaults now), with {about}",

@@ -77,6 +77,7 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-v2-lra1e-4",
             "rl/open_drawer-v2-g97",
             "rl/open_drawer-v2-ia01",
+            "rl/open_drawer-v2-ws40",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
@@ -96,7 +97,7 @@ SECTIONS: tuple[Section, ...] = (
         "per dimension of the policy's own noise prior (`--regularizer prior --target-kl-per-dim 1`; `kl06`: "
         "0.6 nats), on top of 4 or (`utd2-kl*`) 2 updates per decision (`sparse-utd2-kl1`: sparse reward with "
         "those options; `v2-*`: levers on top of `utd2-kl1`, noise-sac's defaults now, with `--n-step 5`, "
-        "`--lr-actor 1e-4`, `--gamma 0.97` or `--init-alpha 0.01`); on top of `utd2`: "
+        "`--lr-actor 1e-4`, `--gamma 0.97`, `--init-alpha 0.01` or `--warmstart-episodes 40`); on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
         "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "
