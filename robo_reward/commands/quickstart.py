@@ -153,9 +153,8 @@ _OWN = {"data", "grm", "grm_eval.json", "grm-adapted", "adapt.json", "bc", "rl",
 
 def _clear(out: Path, overwrite: bool) -> None:
     """Refuse a non-empty `out` before any work, or with `overwrite` empty an earlier quickstart's."""
-    import shutil
-
     from robo_reward.utils.errors import UserError
+    from robo_reward.utils.run_folder import discard_folder
 
     entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if not entries:
@@ -168,12 +167,8 @@ def _clear(out: Path, overwrite: bool) -> None:
         raise UserError(
             f"--out {out} holds {', '.join(foreign[:3])}, which no quickstart writes: choose another folder"
         )
-    for name in entries:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+    discard_folder(out)  # whole, so that a kill halfway leaves no half-deleted results
+    out.mkdir()
 
 
 def _stages(seconds: dict[str, float]) -> list[dict]:

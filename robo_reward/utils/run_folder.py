@@ -70,8 +70,8 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _discard(out: Path) -> None:
-    """Delete a run folder so that a kill halfway leaves no half-deleted run at `out`."""
+def discard_folder(out: Path) -> None:
+    """Delete a results folder so that a kill halfway leaves no half-deleted results at `out`."""
     trash = out.with_name(f".{out.name}.discarded-{os.getpid()}")
     out.rename(trash)
     shutil.rmtree(trash)
@@ -118,7 +118,7 @@ class TrainingRun:
                     )
             else:
                 if overwrite and holds_results(out):
-                    _discard(out)
+                    discard_folder(out)
                 out.mkdir(parents=True, exist_ok=True)
                 write_json(
                     out / RUN_FILE,
