@@ -102,6 +102,8 @@ def judges(
     grm: Path | None = None,
     perceptual: Path | None = None,
     consensus_margin: float = 0.05,  # with both judges: the gap each must reach for the consensus
+    critic: Path | None = None,  # `<rl run>/policy` of a noise-sac fine-tune of --policy: its critics
+    critic_statistic: str = "min",  # the critics' "min" (pessimistic) or "mean"
     k: int = 5,
     execute_steps: int = 8,
     continue_steps: int = 0,
@@ -112,21 +114,29 @@ def judges(
     threads: int | None = 1,
 ) -> dict:
     """Agreement of the learned judges (the GRM `--grm`, fused and per perspective; the perceptual reward
-    `--perceptual`, a `perceptual fit` output; with both, their consensus) with privileged sim progress
-    when ranking K chunks sampled at the same state, on the same branches of `episodes` rollouts of the
-    policy (train/dpo/judges.py)."""
+    `--perceptual`, a `perceptual fit` output; with both, their consensus; the critics of an RL
+    fine-tune of the policy, `--critic`) with privileged sim progress when ranking K chunks sampled at
+    the same state, on the same branches of `episodes` rollouts of the policy (train/dpo/judges.py)."""
     from robo_reward.models.flow_policy import FlowPolicy
     from robo_reward.models.grm.modeling_grm import GRM
     from robo_reward.models.perceptual.modeling_perceptual import PerceptualReward
+    from robo_reward.train.dpo.critic_judge import CriticJudge
     from robo_reward.train.dpo.judges import judge_agreement
 
-    if grm is None and perceptual is None:
-        raise SystemExit("dpo judges: give a learned judge to measure, --grm PATH and/or --perceptual PATH")
+    if grm is None and perceptual is None and critic is None:
+        raise SystemExit(
+            "dpo judges: give a learned judge to measure: --grm PATH, --perceptual PATH or --critic PATH"
+        )
     set_threads(threads)
+    model = FlowPolicy.from_pretrained(policy)
+    critic_judge = None
+    if critic is not None:
+        critic_judge = CriticJudge.from_pretrained(critic, critic_statistic)
+        critic_judge.check_policy(model)
     result = judge_agreement(
-        FlowPolicy.from_pretrained(policy), task, GRM.from_pretrained(grm) if grm else None, k,
-        execute_steps, continue_steps, episodes, seed, min_gap,
-        perceptual=PerceptualReward.from_pretrained(perceptual) if perceptual else None, consensus_margin=consensus_margin,
+        model, task, GRM.from_pretrained(grm) if grm else None, k, execute_steps, continue_steps, episodes,
+        seed, min_gap, perceptual=PerceptualReward.from_pretrained(perceptual) if perceptual else None,
+        consensus_margin=consensus_margin, critic=critic_judge,
     )  # fmt: skip
     print_table(
         f"judges on {task}: k {k}, {execute_steps} + {continue_steps} steps; at judge margin m: states "

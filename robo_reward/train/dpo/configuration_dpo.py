@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-SCORERS = ("grm", "perceptual", "consensus", "oracle", "success")
+SCORERS = ("grm", "perceptual", "consensus", "oracle", "success", "critic")
 
 
 @dataclass
@@ -13,12 +13,15 @@ class PairsConfig:
     k: int = 5  # chunks sampled per observation
     # judge of the world-model reward: grm | perceptual (the learned rewards' progress gain) | consensus
     # (both must name the same best chunk) | oracle (privileged sim progress gain) | success (the sparse
-    # signal: 1 where the branch ends in the env's success, else 0; meaningful with continue_steps)
+    # signal: 1 where the branch ends in the env's success, else 0; meaningful with continue_steps) |
+    # critic (the value by the critics of a noise-sac fine-tune of this very policy: `critic`)
     scorer: str = "grm"
     grm: str | None = None  # GRM checkpoint for scorer=grm|consensus
     # perceptual-reward fit (`perceptual fit --out`) for scorer=perceptual|consensus
     perceptual: str | None = None
     consensus_margin: float = 0.05  # scorer=consensus: the best–worst gap each judge must reach
+    critic: str | None = None  # scorer=critic: `<rl run>/policy` of a noise-sac run over this policy
+    critic_statistic: str = "min"  # scorer=critic: the critics' "min" (pessimistic) or "mean"
     world_weight: float = 1.0  # weight of the world-model reward (progress gain of the executed chunk)
     action_weight: float = 1.0  # weight of the action reward (−L1 to the demo chunk, where one exists)
     min_margin: float = 0.02  # pairs whose weighted-score gap is smaller are dropped
@@ -47,6 +50,17 @@ class PairsConfig:
             )
         if self.scorer in ("perceptual", "consensus") and not self.perceptual and self.world_weight > 0:
             raise ValueError(f"scorer={self.scorer} needs a perceptual-reward fit (--perceptual PATH)")
+        if self.scorer == "critic" and self.world_weight > 0:
+            if not self.critic:
+                raise ValueError(
+                    "scorer=critic needs a noise-sac fine-tune of this policy (--critic <rl run>/policy)"
+                )
+            if self.continue_steps:
+                raise ValueError(
+                    "scorer=critic values where a chunk leads by itself: leave continue_steps at 0"
+                )
+        if self.critic_statistic not in ("min", "mean"):
+            raise ValueError(f"critic_statistic must be 'min' or 'mean', got {self.critic_statistic!r}")
         if self.consensus_margin < 0:
             raise ValueError(f"consensus_margin must be ≥ 0, got {self.consensus_margin}")
         if self.continue_steps < 0 or self.branch_every < 1:

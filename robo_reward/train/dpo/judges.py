@@ -58,12 +58,14 @@ def ranking_agreement(truth: list[np.ndarray], scores: list[np.ndarray], min_gap
 def judge_agreement(
     policy, task: str, grm=None, k: int = 5, execute_steps: int = 8, continue_steps: int = 0,
     episodes: int = 5, seed: int = 0, min_gap: float = 0.02, image_size: int | None = None,
-    perceptual=None, consensus_margin: float = 0.05,
+    perceptual=None, consensus_margin: float = 0.05, critic=None,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
     """Agreement with the oracle of the GRM's fused progress and each of its perspectives, of the
     perceptual reward (`perceptual`: a fitted `PerceptualReward`), of their consensus (with both; see
-    `ConsensusJudge`), of the oracle itself (a check: 1.0, never wrong) and of a constant score
-    (chance), on the same branches of `episodes` policy rollouts of `task`."""
+    `ConsensusJudge`), of an RL fine-tune's critics (`critic`: a `CriticJudge` over `policy`; the
+    candidates are then its prior-noise samples, which every judge ranks), of the oracle itself (a
+    check: 1.0, never wrong) and of a constant score (chance), on the same branches of `episodes`
+    policy rollouts of `task`."""
     from robo_reward.sim import make_env, task_spec
     from robo_reward.train.dpo.pairs import (
         PAIRS_SEED_BASE,
@@ -91,13 +93,15 @@ def judge_agreement(
         for ep in range(episodes):
             obs, info = env.reset(seed=PAIRS_SEED_BASE + 500 + seed + ep)
             world.env.reset(seed=PAIRS_SEED_BASE + 500 + seed + ep)
-            done = False
+            done, step = False, 0
             while not done:
                 state = env.unwrapped.get_sim_state()
-                row = _policy_obs(policy, obs)
-                chunks = sample_candidates(
-                    policy, _to_batch([row], instruction, policy.device), k, generator
-                )[0]
+                batch = _to_batch([_policy_obs(policy, obs)], instruction, policy.device)
+                if critic is not None:
+                    chunks, values = critic.candidates(batch, step, k, generator)
+                    scores.setdefault("critic", []).append(values)
+                else:
+                    chunks = sample_candidates(policy, batch, k, generator)[0]
                 cont = int(rng.integers(2**31))
                 outcomes = [
                     continue_branch(world, policy, instruction, state, c[:execute_steps], continue_steps,
@@ -119,6 +123,7 @@ def judge_agreement(
                 follow = int(rng.integers(k))
                 for a in chunks[follow][:execute_steps]:
                     obs, _, terminated, truncated, info = env.step(a)
+                    step += 1
                     if terminated or truncated:
                         done = True
                         break

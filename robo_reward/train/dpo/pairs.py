@@ -3,6 +3,9 @@
 score = world_weight · (progress gain of the chunk, executed by the world model from the cloned sim
 state and judged by the GRM, the perceptual reward, their consensus or privileged progress)
 + action_weight · (−L1 to the demo chunk).
+With scorer=critic the world-model term is instead the chunk's value by a noise-sac fine-tune's critics
+(`critic_judge.py`): nothing is executed, and the candidates are the policy's prior-noise samples whose
+noise the critics read.
 
 Two sources of observations:
 - `--task T` (`pairs_from_task`): the policy's own rollouts in the sim; every chunk boundary gives
@@ -120,6 +123,17 @@ def _judge(cfg: PairsConfig, instruction: str):
     return SourceJudge(make_source(cfg.scorer, cfg.k, instruction, checkpoints.get(cfg.scorer)))
 
 
+def _critic_judge(cfg: PairsConfig, policy):
+    """scorer=critic: the RL fine-tune's critics over `policy` (checked to be the policy they steered)."""
+    if cfg.scorer != "critic":
+        return None
+    from robo_reward.train.dpo.critic_judge import CriticJudge
+
+    judge = CriticJudge.from_pretrained(cfg.critic, cfg.critic_statistic, device=policy.device)
+    judge.check_policy(policy)
+    return judge
+
+
 def pairs_from_task(
     policy, task: str, cfg: PairsConfig, on_step: Callable[[], None] | None = None
 ) -> PreferencePairs:
@@ -131,16 +145,21 @@ def pairs_from_task(
     size = cfg.image_size or getattr(pc, "source_image_size", None) or pc.image_size
     n_exec = cfg.execute_steps or pc.n_action_steps
     env = make_env(task, image_size=size, max_steps=cfg.max_steps)
+    critic = _critic_judge(cfg, policy)  # the critics value a candidate at its state: no world model
     # the world model renders only when the judge or the continuing policy looks at images
-    world = SimWorldModel(
-        make_env(
-            task,
-            image_size=size,
-            render=cfg.scorer in LOOKING_SCORERS or cfg.continue_steps > 0,
-            max_steps=cfg.max_steps,
+    world = (
+        None
+        if critic
+        else SimWorldModel(
+            make_env(
+                task,
+                image_size=size,
+                render=cfg.scorer in LOOKING_SCORERS or cfg.continue_steps > 0,
+                max_steps=cfg.max_steps,
+            )
         )
     )
-    judge = _judge(cfg, instruction)
+    judge = None if critic else _judge(cfg, instruction)
     generator = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     builder = _PairBuilder(cfg)
@@ -148,18 +167,22 @@ def pairs_from_task(
     try:
         for ep in range(cfg.episodes):
             obs, info = env.reset(seed=PAIRS_SEED_BASE + cfg.seed + ep)
-            world.env.reset(seed=PAIRS_SEED_BASE + cfg.seed + ep)
-            done, boundary = False, 0
+            if world is not None:
+                world.env.reset(seed=PAIRS_SEED_BASE + cfg.seed + ep)
+            done, boundary, step = False, 0, 0
             while not done and not builder.full():
-                state = env.unwrapped.get_sim_state()
                 row = _policy_obs(policy, obs)
+                batch = _to_batch([row], instruction, policy.device)
                 branch = boundary % cfg.branch_every == 0
                 boundary += 1
-                chunks = sample_candidates(
-                    policy, _to_batch([row], instruction, policy.device), cfg.k if branch else 1, generator
-                )[0]
                 follow = 0
-                if branch:
+                if branch and critic is not None:
+                    chunks, values = critic.candidates(batch, step, cfg.k, generator)
+                    w = builder.add(row, instruction, chunks, values, action_rewards(chunks, None))
+                    follow = w if cfg.follow == "winner" else int(rng.integers(cfg.k))
+                elif branch:
+                    state = env.unwrapped.get_sim_state()
+                    chunks = sample_candidates(policy, batch, cfg.k, generator)[0]
                     cont_seed = int(rng.integers(2**31)) if cfg.continue_steps else 0
                     outcomes = [
                         continue_branch(world, policy, instruction, state, c[:n_exec], cfg.continue_steps,
@@ -175,9 +198,12 @@ def pairs_from_task(
                         action_rewards(chunks, None),
                     )
                     follow = w if cfg.follow == "winner" else int(rng.integers(cfg.k))
+                else:
+                    chunks = sample_candidates(policy, batch, 1, generator)[0]
                 for a in chunks[follow][:n_exec]:
                     obs, _, terminated, truncated, info = env.step(a)
                     driving_steps += 1
+                    step += 1
                     if terminated or truncated:
                         done = True
                         break
@@ -185,7 +211,8 @@ def pairs_from_task(
                     on_step()
     finally:
         env.close()
-        world.env.close()
+        if world is not None:
+            world.env.close()
     meta = _meta(cfg, task=task, source="task", execute_steps=n_exec, world_reward=True)
     return builder.build(meta | {"branch_env_steps": branch_steps, "driving_env_steps": driving_steps})
 
@@ -227,6 +254,8 @@ def pairs_from_data(
     policy, episodes: list[Episode], cfg: PairsConfig, on_step: Callable[[], None] | None = None
 ) -> PreferencePairs:
     """Pairs at demonstration frames (see the module docstring)."""
+    if cfg.scorer == "critic" and cfg.world_weight > 0:
+        raise ValueError("the critic judge scores the policy's own rollouts: use --task, not --data")
     pc = policy.config
     n_exec = cfg.execute_steps or pc.n_action_steps
     generator = torch.Generator().manual_seed(cfg.seed)

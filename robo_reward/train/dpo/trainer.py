@@ -96,6 +96,15 @@ def train_dpo(
     needs_task = pairs is None or cfg.rounds > 1 or cfg.eval_episodes > 0
     if needs_task and not task:
         raise ValueError("generating pairs (no --pairs, or --rounds > 1) and --eval-episodes need --task")
+    if (
+        pairs_cfg is not None
+        and pairs_cfg.scorer == "critic"
+        and cfg.rounds > 1
+        and pairs_cfg.world_weight > 0
+    ):
+        raise ValueError(
+            "the critic judge values the policy its RL run steered, not a DPO round's result: use --rounds 1"
+        )
     state: dict[str, Any] = {
         "round": 0,
         "step": 0,
