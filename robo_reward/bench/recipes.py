@@ -332,6 +332,20 @@ for _seed in range(3):
            f"--task open_drawer --episodes 150 --seed 20000 --record 0 --json runs/bench/dpo_open_drawer_s{_seed}.json",
            f"success of GRM-judged DPO seed {_seed} on 150 evaluation episodes (seeds 20000-20149)",
            needs=(f"dpo/open_drawer-s{_seed}",))  # fmt: skip
+# the same recipe judged by the critics of a GRM-shaped noise-sac run over the same BC (DPO seed i: RL seed i
+# of rl/open_drawer-v2-lra1e-4), ranking 5 prior-noise samples per state by their pessimistic value
+for _seed in range(3):
+    _critic = f"runs/rl/cmp-od-v2-lra1e-4/grm/seed{_seed}/policy"
+    recipe(f"dpo-critic/open_drawer-s{_seed}", f"dpo train --policy models/bc-open_drawer-5demo "
+           f"--out runs/dpo/od-critic-s{_seed} --task open_drawer --winner-guard 5 --pairs-config.scorer critic "
+           f"--pairs-config.critic {_critic} --pairs-config.k 5 --pairs-config.execute-steps 8 "
+           f"--pairs-config.episodes 20 --seed {_seed} --pairs-config.seed {_seed}",
+           f"critic-judged DPO of the 5-demo open_drawer BC, seed {_seed}",
+           output=f"runs/dpo/od-critic-s{_seed}/policy/config.json", needs=("rl/open_drawer-v2-lra1e-4",))  # fmt: skip
+    recipe(f"dpo-critic-eval/open_drawer-s{_seed}", f"policy eval --checkpoint runs/dpo/od-critic-s{_seed}/policy "
+           f"--task open_drawer --episodes 150 --seed 20000 --record 0 --json runs/bench/dpo-critic_open_drawer_s{_seed}.json",
+           f"success of critic-judged DPO seed {_seed} on 150 evaluation episodes (seeds 20000-20149)",
+           needs=(f"dpo-critic/open_drawer-s{_seed}",))  # fmt: skip
 recipe("bc-eval/open_drawer5-150", "policy eval --checkpoint models/bc-open_drawer-5demo --task open_drawer "
        "--episodes 150 --seed 20000 --record 0 --json runs/bench/bc_open_drawer5_150.json",
        "the 5-demo open_drawer BC on DPO's 150 evaluation episodes (seeds 20000-20149)")  # fmt: skip

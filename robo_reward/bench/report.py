@@ -78,6 +78,9 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-v2-g97",
             "rl/open_drawer-v2-ia01",
             "rl/open_drawer-v2-ws40",
+            "rl/open_drawer-v2-wu3k",
+            "rl/open_drawer-v2-lrc1e-4",
+            "rl/open_drawer-v2-n5lra",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
@@ -97,7 +100,8 @@ SECTIONS: tuple[Section, ...] = (
         "per dimension of the policy's own noise prior (`--regularizer prior --target-kl-per-dim 1`; `kl06`: "
         "0.6 nats), on top of 4 or (`utd2-kl*`) 2 updates per decision (`sparse-utd2-kl1`: sparse reward with "
         "those options; `v2-*`: levers on top of `utd2-kl1`, noise-sac's defaults now, with `--n-step 5`, "
-        "`--lr-actor 1e-4`, `--gamma 0.97`, `--init-alpha 0.01` or `--warmstart-episodes 40`); on top of `utd2`: "
+        "`--lr-actor 1e-4`, `--gamma 0.97`, `--init-alpha 0.01`, `--warmstart-episodes 40`, "
+        "`--warmstart-updates 3000`, `--lr-critic 1e-4`, or `n5lra`: `--n-step 5 --lr-actor 1e-4`); on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
         "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "
@@ -121,6 +125,19 @@ SECTIONS: tuple[Section, ...] = (
         "One round of Diffusion-DPO with the winners' guard (λ = 5) from `models/bc-open_drawer-5demo`; each "
         "seed draws its own GRM-judged pairs (20 rollouts, 5 chunks per state, 8 steps executed from the "
         "cloned simulator state); success on 150 evaluation episodes (seeds 20000-20149).",
+    ),
+    Section(
+        "dpo_critic",
+        "DPO judged by an RL run's critics",
+        (
+            "dpo-critic-eval/open_drawer-s0",
+            "dpo-critic-eval/open_drawer-s1",
+            "dpo-critic-eval/open_drawer-s2",
+        ),
+        "The same DPO recipe from the same BC (its success on these seeds: the previous section), with each "
+        "seed's pairs judged by the critics of a GRM-shaped noise-sac run over that BC "
+        "(`rl/open_drawer-v2-lra1e-4`, RL seed = DPO seed): 5 of the BC's own prior-noise samples per state, "
+        "ranked by the critics' minimum value; nothing is executed to judge them.",
     ),
     Section(
         "quickstart",
