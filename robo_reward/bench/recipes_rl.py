@@ -74,8 +74,6 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
              "the temperature starting at 0.01, near where it settles (0.014-0.017), instead of 1e-4"),
             ("ws40", 5, "", " noise-sac --warmstart-episodes 40",
              "40 episodes of the unsteered policy before learning instead of 20 (of the same 300)"),
-            ("wu3k", 5, "", " noise-sac --warmstart-updates 3000",
-             "3,000 updates on the warm-start episodes before the first steered one instead of 1,000"),
             ("lrc1e-4", 5, "", " noise-sac --lr-critic 1e-4", "the critics' learning rate 1e-4 instead of 3e-4"),
             ("n5lra", 5, "", " noise-sac --n-step 5 --lr-actor 1e-4",
              "the two levers best on seeds 30000-30049 together: 5-decision targets and the actor's learning rate 1e-4")):

@@ -78,7 +78,6 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-v2-g97",
             "rl/open_drawer-v2-ia01",
             "rl/open_drawer-v2-ws40",
-            "rl/open_drawer-v2-wu3k",
             "rl/open_drawer-v2-lrc1e-4",
             "rl/open_drawer-v2-n5lra",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
@@ -101,7 +100,7 @@ SECTIONS: tuple[Section, ...] = (
         "0.6 nats), on top of 4 or (`utd2-kl*`) 2 updates per decision (`sparse-utd2-kl1`: sparse reward with "
         "those options; `v2-*`: levers on top of `utd2-kl1`, noise-sac's defaults now, with `--n-step 5`, "
         "`--lr-actor 1e-4`, `--gamma 0.97`, `--init-alpha 0.01`, `--warmstart-episodes 40`, "
-        "`--warmstart-updates 3000`, `--lr-critic 1e-4`, or `n5lra`: `--n-step 5 --lr-actor 1e-4`); on top of `utd2`: "
+        "`--lr-critic 1e-4`, or `n5lra`: `--n-step 5 --lr-actor 1e-4`); on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
         "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "
