@@ -90,6 +90,19 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
                f"as rl/open_drawer-grm-r2-pe8-utd2-kl1 (noise-sac's defaults before the critics' learning rate 1e-4), with {about}",
                output=f"runs/bench/rl_open_drawer-v2-{tag}.json")
 
+    # on top of today's defaults (the critics' learning rate 1e-4, written out): a slower critic still, and
+    # sparse reward beside the GRM's with the same learner (the rollouts-to-80 % comparison, in one table)
+    compare_v3 = (f"rl compare --task open_drawer --init models/bc-open_drawer-5demo --grm models/grm-lite-sim {budget} "
+                  "--potential-every 8")
+    for tag, rewards, seeds, opts, about in (
+            ("lrc3e-5", "grm", 5, "--lr-critic 3e-5", "GRM-shaped, the critics' learning rate 3e-5 instead of 1e-4"),
+            ("sparse", "sparse,grm", 3, "--lr-critic 1e-4",
+             "sparse and GRM-shaped reward with the same learner, 3 seeds each (GRM: v2-lrc1e-4's seeds 0-2, same options)")):
+        recipe(f"rl/open_drawer-v3-{tag}", f"{compare_v3} --rewards {rewards} --seeds {seeds} --out runs/rl/cmp-od-v3-{tag} "
+               f"--json runs/bench/rl_open_drawer-v3-{tag}.json noise-sac {opts}",
+               f"noise-sac's defaults (the critics' learning rate 1e-4), 300 episodes on open_drawer: {about}",
+               output=f"runs/bench/rl_open_drawer-v3-{tag}.json")
+
     recipe("rl/pick_place15-v2", "rl compare --task pick_place --init models/bc-pick_place-15demo --grm models/grm-lite-sim "
            f"{budget} --potential-every 8 --rewards sparse,grm --seeds 3 --out runs/rl/cmp-pp15-v2 "
            "--json runs/bench/rl_pick_place15-v2.json" + noise_sac(base=V2_LEARNER),

@@ -80,6 +80,8 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-v2-ws40",
             "rl/open_drawer-v2-lrc1e-4",
             "rl/open_drawer-v2-n5lra",
+            "rl/open_drawer-v3-lrc3e-5",
+            "rl/open_drawer-v3-sparse",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
@@ -101,7 +103,8 @@ SECTIONS: tuple[Section, ...] = (
         "those options; `v2-*`: levers on top of `utd2-kl1`, noise-sac's defaults until the critics' learning "
         "rate 1e-4 of `v2-lrc1e-4` joined them (chosen on seeds 30000-30049), with `--n-step 5`, "
         "`--lr-actor 1e-4`, `--gamma 0.97`, `--init-alpha 0.01`, `--warmstart-episodes 40`, "
-        "`--lr-critic 1e-4`, or `n5lra`: `--n-step 5 --lr-actor 1e-4`); on top of `utd2`: "
+        "`--lr-critic 1e-4`, or `n5lra`: `--n-step 5 --lr-actor 1e-4`); `v3-*`: on top of today's defaults "
+        "(`v2-lrc1e-4`'s), the critics' learning rate 3e-5, and sparse reward; on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
         "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "
