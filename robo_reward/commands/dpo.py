@@ -26,7 +26,8 @@ def pairs(
     --task T: observations from the policy's own sim rollouts, scored by executing each chunk from the
     cloned sim state (world model) and judging the progress gain (--scorer
     grm|perceptual|consensus|oracle) or the success of the branch (--scorer success, with the
-    look-ahead of --continue-steps).
+    look-ahead of --continue-steps); --scorer critic --critic RUN/policy ranks the policy's own samples
+    by the critics of a noise-sac run over it instead, executing nothing.
     --data DIR: demo frames; the action reward (−L1 to the demo chunk) ranks them, plus the world
     model where the demos carry sim states.
     """

@@ -149,7 +149,7 @@ def pairs_from_task(
     # the world model renders only when the judge or the continuing policy looks at images
     world = (
         None
-        if critic
+        if critic is not None
         else SimWorldModel(
             make_env(
                 task,
@@ -159,7 +159,7 @@ def pairs_from_task(
             )
         )
     )
-    judge = None if critic else _judge(cfg, instruction)
+    judge = None if critic is not None else _judge(cfg, instruction)
     generator = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     builder = _PairBuilder(cfg)
