@@ -64,9 +64,11 @@ class MetricsLogger:
     def _open_events(self, first_step: int):
         from torch.utils.tensorboard import SummaryWriter
 
+        earlier = sorted(p.name for p in self.tensorboard_dir.glob("events.out.tfevents.*"))
         # a resumed run logs again from its checkpoint: TensorBoard is told to drop what an earlier
         # session logged from this step on, as metrics.jsonl was cut back
         self._events = SummaryWriter(str(self.tensorboard_dir), purge_step=first_step)
+        _sort_before(self.tensorboard_dir, earlier)
         return self._events
 
     def close(self) -> None:
@@ -90,6 +92,24 @@ class MetricsLogger:
             return
         with contextlib.suppress(Exception):  # the curves up to a failure help, but must not hide it
             self.close()
+
+
+def _sort_before(folder: Path, earlier: list[str]) -> None:
+    """Rename the earlier sessions' event files so that they sort before the file just opened.
+
+    TensorBoard reads a folder's event files in name order, `events.out.tfevents.<second>.<host>.<pid>.<n>`
+    (n counts the writers of a process), and a purge acts only on what was read before it. A session
+    started within the second of the last one, with a pid or count that gained a digit (9 → 10), sorts
+    first, and its purge would keep the earlier session's later steps. The earlier files are closed (their
+    sessions ended); they keep their order, one second before the new file's."""
+    ours = sorted(set(p.name for p in folder.glob("events.out.tfevents.*")) - set(earlier))
+    if not earlier or not ours or max(earlier) < ours[0]:
+        return
+    second = int(ours[0].split(".")[3]) - 1
+    for rank, name in enumerate(sorted(earlier)):
+        (folder / name).rename(
+            folder / f"events.out.tfevents.{second:010d}.{rank:06d}.{name.split('.', 4)[4]}"
+        )
 
 
 def read_metrics(path: str | Path) -> list[dict]:

@@ -25,25 +25,43 @@ def test_every_logged_scalar_reaches_tensorboard_and_a_png(tmp_path, tensorboard
     assert image[..., :3].std() > 0.05  # something is drawn
 
 
-def test_a_resumed_run_replaces_the_events_after_its_checkpoint(tmp_path, tensorboard_scalars):
-    with MetricsLogger(tmp_path) as log:
+def _log_then_resume_from_step_3(run, tensorboard_scalars) -> list[tuple[int, float]]:
+    """Steps 1-5 logged, metrics.jsonl cut back to step 3 (a resume's checkpoint), then steps 4-6 logged
+    again with new values; what TensorBoard reads back. Right: 1, 2, 3, then 40, 50, 60."""
+    with MetricsLogger(run) as log:
         for step in range(1, 6):
             log.log(step, loss=float(step))
-    rows = read_metrics(tmp_path / "metrics.jsonl")[:3]  # what a resume from step 3 keeps
-    (tmp_path / "metrics.jsonl").write_text(
+    rows = read_metrics(run / "metrics.jsonl")[:3]
+    (run / "metrics.jsonl").write_text(
         "".join(f'{{"step": {r["step"]}, "loss": {r["loss"]}}}\n' for r in rows)
     )
-    with MetricsLogger(tmp_path) as log:
+    with MetricsLogger(run) as log:
         for step in range(4, 7):
             log.log(step, loss=10.0 * step)
-    assert tensorboard_scalars(tmp_path / "tensorboard")["loss"] == [
-        (1, 1),
-        (2, 2),
-        (3, 3),
-        (4, 40),
-        (5, 50),
-        (6, 60),
-    ]
+    return tensorboard_scalars(run / "tensorboard")["loss"]
+
+
+RESUMED = [(1, 1), (2, 2), (3, 3), (4, 40), (5, 50), (6, 60)]
+
+
+def test_a_resumed_run_replaces_the_events_after_its_checkpoint(tmp_path, tensorboard_scalars):
+    assert _log_then_resume_from_step_3(tmp_path, tensorboard_scalars) == RESUMED
+
+
+def test_a_resume_within_the_same_second_still_reads_after_the_earlier_session(
+    tmp_path, tensorboard_scalars, monkeypatch
+):
+    """TensorBoard reads a folder's event files in name order: `...tfevents.<second>.<host>.<pid>.<n>`,
+    n a per-process writer count. A resume in the same second whose count gained a digit (9 → 10) or
+    whose pid did would sort *before* the earlier session, and its purge could not drop that session's
+    later steps. Both sessions here share one second and write with counts 9 and 10."""
+    from tensorboard.summary.writer import event_file_writer
+
+    monkeypatch.setattr(event_file_writer.time, "time", lambda: 1_700_000_000.25)
+    monkeypatch.setattr(event_file_writer, "_global_uid", event_file_writer.AtomicCounter(9))
+    assert _log_then_resume_from_step_3(tmp_path, tensorboard_scalars) == RESUMED
+    files = sorted(p.name for p in (tmp_path / "tensorboard").iterdir())
+    assert len(files) == 2 and files[-1].endswith(".10")  # the resume's file is read last
 
 
 def test_nan_still_raises_and_reaches_neither_file(tmp_path, tensorboard_scalars):
