@@ -317,35 +317,30 @@ for _model in ("runs/grm2/lite96-a", "runs/grm2/lite96-r2"):
 # the round-2 GRM's reward in RL: the learner's levers on open_drawer, pick_place from 15 demos
 register_rl_round2(recipe, _RL)
 
-# ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM -----------------------------------
+# ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM or an RL run's critics -------------
 # the winners' guard λ = 5 and one 200-step round were chosen on evaluation seeds 30000-30049 (BC 0.36;
 # plain DPO 0.26, λ = 1 0.44, λ = 5 0.48, λ = 5 with 400 steps 0.46, SFT on winners 0.36) with the
-# quickstart's GRM-judged pairs; the runs below draw their own pairs and are scored on seeds 20000-20149
-_DPO = ("--task open_drawer --winner-guard 5 --pairs-config.scorer grm --pairs-config.grm models/grm-lite-sim "
-        "--pairs-config.k 5 --pairs-config.execute-steps 8 --pairs-config.episodes 20")  # fmt: skip
-for _seed in range(3):
-    recipe(f"dpo/open_drawer-s{_seed}", f"dpo train --policy models/bc-open_drawer-5demo --out runs/dpo/od-grm-s{_seed} "
-           f"{_DPO} --seed {_seed} --pairs-config.seed {_seed}",
-           f"GRM-judged DPO of the 5-demo open_drawer BC, seed {_seed}",
-           output=f"runs/dpo/od-grm-s{_seed}/policy/config.json")  # fmt: skip
-    recipe(f"dpo-eval/open_drawer-s{_seed}", f"policy eval --checkpoint runs/dpo/od-grm-s{_seed}/policy "
-           f"--task open_drawer --episodes 150 --seed 20000 --record 0 --json runs/bench/dpo_open_drawer_s{_seed}.json",
-           f"success of GRM-judged DPO seed {_seed} on 150 evaluation episodes (seeds 20000-20149)",
-           needs=(f"dpo/open_drawer-s{_seed}",))  # fmt: skip
-# the same recipe judged by the critics of a GRM-shaped noise-sac run over the same BC (DPO seed i: RL seed i
-# of rl/open_drawer-v2-lra1e-4), ranking 5 prior-noise samples per state by their pessimistic value
-for _seed in range(3):
-    _critic = f"runs/rl/cmp-od-v2-lra1e-4/grm/seed{_seed}/policy"
-    recipe(f"dpo-critic/open_drawer-s{_seed}", f"dpo train --policy models/bc-open_drawer-5demo "
-           f"--out runs/dpo/od-critic-s{_seed} --task open_drawer --winner-guard 5 --pairs-config.scorer critic "
-           f"--pairs-config.critic {_critic} --pairs-config.k 5 --pairs-config.execute-steps 8 "
-           f"--pairs-config.episodes 20 --seed {_seed} --pairs-config.seed {_seed}",
-           f"critic-judged DPO of the 5-demo open_drawer BC, seed {_seed}",
-           output=f"runs/dpo/od-critic-s{_seed}/policy/config.json", needs=("rl/open_drawer-v2-lra1e-4",))  # fmt: skip
-    recipe(f"dpo-critic-eval/open_drawer-s{_seed}", f"policy eval --checkpoint runs/dpo/od-critic-s{_seed}/policy "
-           f"--task open_drawer --episodes 150 --seed 20000 --record 0 --json runs/bench/dpo-critic_open_drawer_s{_seed}.json",
-           f"success of critic-judged DPO seed {_seed} on 150 evaluation episodes (seeds 20000-20149)",
-           needs=(f"dpo-critic/open_drawer-s{_seed}",))  # fmt: skip
+# quickstart's GRM-judged pairs; the runs below draw their own pairs and are scored on seeds 20000-20149.
+# The same recipe judged by the critics of a GRM-shaped noise-sac run over the same BC (DPO seed i: RL seed i
+# of rl/open_drawer-v2-lra1e-4), ranking 5 prior-noise samples per state by their pessimistic value.
+# fmt: off
+_DPO = "--task open_drawer --winner-guard 5 {judge} --pairs-config.k 5 --pairs-config.execute-steps 8 --pairs-config.episodes 20"
+for _name, _tag, _judge, _who, _needs in (
+        ("dpo", "grm", "--pairs-config.scorer grm --pairs-config.grm models/grm-lite-sim", "GRM", ()),
+        ("dpo-critic", "critic", "--pairs-config.scorer critic --pairs-config.critic runs/rl/cmp-od-v2-lra1e-4/grm/seed{seed}/policy",
+         "critic", ("rl/open_drawer-v2-lra1e-4",))):
+    for _seed in range(3):
+        _out = f"runs/dpo/od-{_tag}-s{_seed}"
+        recipe(f"{_name}/open_drawer-s{_seed}", f"dpo train --policy models/bc-open_drawer-5demo --out {_out} "
+               f"{_DPO.format(judge=_judge.format(seed=_seed))} --seed {_seed} --pairs-config.seed {_seed}",
+               f"{_who}-judged DPO of the 5-demo open_drawer BC, seed {_seed}",
+               output=f"{_out}/policy/config.json", needs=_needs)
+        recipe(f"{_name}-eval/open_drawer-s{_seed}", f"policy eval --checkpoint {_out}/policy --task open_drawer "
+               f"--episodes 150 --seed 20000 --record 0 --json runs/bench/{_name}_open_drawer_s{_seed}.json",
+               f"success of {_who}-judged DPO seed {_seed} on 150 evaluation episodes (seeds 20000-20149)",
+               needs=(f"{_name}/open_drawer-s{_seed}",))
+# fmt: on
+
 recipe("bc-eval/open_drawer5-150", "policy eval --checkpoint models/bc-open_drawer-5demo --task open_drawer "
        "--episodes 150 --seed 20000 --record 0 --json runs/bench/bc_open_drawer5_150.json",
        "the 5-demo open_drawer BC on DPO's 150 evaluation episodes (seeds 20000-20149)")  # fmt: skip
