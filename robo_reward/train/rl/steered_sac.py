@@ -73,8 +73,10 @@ class SteeredSACConfig(AlgorithmConfig):
     # a residual N(0, (bound/2)²) — within `target_kl_per_dim` nats per dimension): the actor stays
     # where the warm-start data lies, which is where the critics' values can be trusted
     regularizer: str = "entropy"
-    target_entropy_per_dim: float = 0.0
-    target_kl_per_dim: float = 0.25  # must exceed −log P(|z| < bound/s) per dimension: 0.382 at bound = s
+    target_entropy_per_dim: float = 0.0  # nats per dimension the "entropy" regularizer holds π's entropy at
+    # nats per dimension the "prior" regularizer holds KL(π ‖ p₀) within; for noise it must exceed
+    # −log P(|z| < bound/s), the KL of the bound alone: 0.382 at bound = s
+    target_kl_per_dim: float = 0.25
     warmstart_episodes: int = 20  # episodes of the unsteered policy before learning
     warmstart_updates: int = 1000  # updates on them before the first steered episode
     buffer_size: int = 100_000
