@@ -199,8 +199,12 @@ def train(
         calibrate(model, data.episodes, config.calibration_frames, config.seed)
     if config.frozen_encoder:
         cache = FeatureCache(model, Path(cache_dir) if cache_dir else run / "feature_cache")
-        for i in range(rank, len(data.episodes), world):  # each rank encodes its share, to files
-            cache(data.episodes[i])
+        mine = range(rank, len(data.episodes), world)  # each rank encodes its share, to files
+        with progress_bar(disable=rank != 0 or None) as bar:
+            task = bar.add_task("grm features", total=len(mine), info=str(cache.folder))
+            for i in mine:
+                cache(data.episodes[i])
+                bar.advance(task)
         barrier()
         features = cached_features(cache, data.episodes)
     else:
