@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robo_reward.bench.recipes_grm3 import register_grm_round3
 from robo_reward.bench.recipes_rl import noise_sac, register_rl_round2
 
 
@@ -316,6 +317,7 @@ for _model in ("runs/grm2/lite96-a", "runs/grm2/lite96-r2"):
 
 # the round-2 GRM's reward in RL: the learner's levers on open_drawer, pick_place from 15 demos
 register_rl_round2(recipe, _RL)
+register_grm_round3(recipe, _grm2_train, _RL)
 
 # ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM or an RL run's critics -------------
 # the winners' guard λ = 5 and one 200-step round were chosen on evaluation seeds 30000-30049 (BC 0.36;

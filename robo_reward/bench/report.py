@@ -47,9 +47,15 @@ SECTIONS: tuple[Section, ...] = (
             "grm2-eval-rl/lite96-r2",
             "grm2-chunks-pp/lite96-a",
             "grm2-chunks-pp/lite96-r2",
+            "grm3-eval/lite96-r3",
+            "grm3-chunks-pp/lite96-r3",
+            "grm3-eval-rl/grm-lite-sim",
+            "grm3-eval-rl/lite96-r3",
         ),
         "`runs/grm2/lite96-a` is GRM v2 as first trained (demos, noisy experts, BC rollouts); `lite96-r2` "
-        "adds the rollouts of the RL policies that lite96-a's reward trained (round 2).",
+        "adds the rollouts of the RL policies that lite96-a's reward trained (round 2); `lite96-r3` swaps "
+        "those for the rollouts of the policies that lite96-r2's reward trained (round 3; `grm3-eval-rl`: "
+        "held-out rollouts of those policies on new seeds).",
     ),
     Section("adapt", "One-shot adaptation", ("grm-adapt", "grm2-adapt")),
     Section("reward_speed", "Reward model speed", ("grm2-speed",)),
@@ -82,6 +88,7 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-v2-n5lra",
             "rl/open_drawer-v3-lrc3e-5",
             "rl/open_drawer-v3-sparse",
+            "rl/open_drawer-grm-r3",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
@@ -93,6 +100,7 @@ SECTIONS: tuple[Section, ...] = (
             "rl/pick_place15-grm",
             "rl/pick_place15-sparse",
             "rl/pick_place15-v2",
+            "rl/pick_place15-residual",
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
@@ -104,14 +112,15 @@ SECTIONS: tuple[Section, ...] = (
         "rate 1e-4 of `v2-lrc1e-4` joined them (chosen on seeds 30000-30049), with `--n-step 5`, "
         "`--lr-actor 1e-4`, `--gamma 0.97`, `--init-alpha 0.01`, `--warmstart-episodes 40`, "
         "`--lr-critic 1e-4`, or `n5lra`: `--n-step 5 --lr-actor 1e-4`); `v3-*`: on top of today's defaults "
-        "(`v2-lrc1e-4`'s), the critics' learning rate 3e-5, and sparse reward; on top of `utd2`: "
+        "(`v2-lrc1e-4`'s), the critics' learning rate 3e-5, and sparse reward; `grm-r3`: today's defaults "
+        "shaped by GRM round 3 (`runs/grm2/lite96-r3`); on top of `utd2`: "
         "`b15`/`b075` bound the noise at 1.5/0.75 (`--bound B`), `avg` ships the actor averaged over ~1,000 "
         "updates (`--actor-average 0.001`; its seeds train bit for bit as `utd2`'s seeds 0-2, so the two "
         "compare the shipped actor alone). `rl-guided/*`: the same runs' policies acting value-guided (`rl eval "
         "--candidates 16 --guide min`: each decision the best of the actor's mode and 15 of its samples by the "
         "critics' minimum; 16 and the minimum chosen on seeds 30000-30049), beside each run's greedy success. "
         "pick_place's 5-demo start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
-        "150 seeds). `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
+        "150 seeds); `residual`: `residual-sac`, a bounded residual on its executed actions instead of its noise. `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
         "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
         "potential differences carry twice the signal-to-noise of 2-step ones (`grm2-eval-rl/lite96-r2`).",

@@ -49,6 +49,46 @@ def test_run_with_needs_runs_missing_outputs_first(tmp_path, monkeypatch):
     assert ran == ["a", "c"]  # b's output exists
 
 
+DATA_FLAGS = ("--data", "--eval-data", "--old-eval-data", "--replay", "--demo")
+
+
+def read_datasets(argv: tuple[str, ...]) -> list[str]:
+    """The `data/...` folders a command line reads (the values after its data flags)."""
+    found, reading = [], False
+    for token in argv:
+        if token.startswith("--"):
+            reading = token in DATA_FLAGS
+        elif reading and token.startswith("data/"):
+            found.append(token)
+    return found
+
+
+def made_by_needs(name: str) -> set[str]:
+    """The outputs of every recipe `name` needs, directly or through them."""
+    outputs, todo, seen = set(), list(get_recipe(name).needs), set()
+    while todo:
+        need = todo.pop()
+        if need not in seen:
+            seen.add(need)
+            outputs.add(get_recipe(need).output or "")
+            todo.extend(get_recipe(need).needs)
+    return outputs
+
+
+def test_read_datasets_takes_every_value_of_the_data_flags_only():
+    argv = ("grm", "train", "--data", "data/a", "data/b", "--out", "data/c", "--replay", "data/d")
+    assert read_datasets(argv) == ["data/a", "data/b", "data/d"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in RECIPES if read_datasets(RECIPES[n].argv)))
+def test_every_dataset_a_recipe_reads_is_made_by_what_it_needs(name):
+    made = made_by_needs(name)
+    for folder in read_datasets(RECIPES[name].argv):
+        assert any(out == folder or out.startswith(folder + "/") for out in made), (
+            f"{name} reads {folder}, which no recipe it needs makes: `bench run {name}` would fail on a fresh clone"
+        )
+
+
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = ("README.md", *sorted(str(p.relative_to(REPO)) for p in REPO.glob("models/*/card.md")))
 
