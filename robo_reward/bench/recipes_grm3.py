@@ -59,7 +59,7 @@ def register_grm_round3(
            f"{MODEL}: same-state chunk ranking on pick_place BC rollouts",
            needs=("grm3-train", "data/grm2/test-bc-pick_place"))
 
-    # its reward in the run round 2's reward gave 0.884 ± 0.035 (rl/open_drawer-v3-sparse's GRM rows: same seeds)
+    # the run where round 2's reward gave 0.884 ± 0.035 (rl/open_drawer-v3-sparse's GRM row), round 3 shaping it
     recipe("rl/open_drawer-grm-r3", f"rl compare --task open_drawer --init models/bc-open_drawer-5demo --grm {MODEL} "
            f"{budget} --potential-every 8 --rewards grm --seeds 3 --out runs/rl/cmp-od-r3 "
            "--json runs/bench/rl_open_drawer-grm-r3.json noise-sac",

@@ -212,6 +212,24 @@ def test_prior_kl_budget_below_the_bounded_floor_is_refused(tiny_policy):
     assert make(0.39).target_cost == pytest.approx(0.39 * make(0.39).steered.steer_dim)
 
 
+def test_entropy_target_above_the_bounded_ceiling_is_refused(tiny_policy):
+    """A policy bounded at b has at most the uniform's entropy, log(2b) nats per dimension: −0.5108 for
+    b = 0.3 (by hand: log 0.6), where a target of 0 once drove α to 1e17."""
+    from robo_reward.train.rl.configuration_rl import RLConfig
+    from robo_reward.train.rl.steered_sac import ResidualSAC, ResidualSACConfig
+
+    def make(target):
+        cfg = ResidualSACConfig(regularizer="entropy", bound=0.3, target_entropy_per_dim=target)
+        return ResidualSAC(tiny_policy, RLConfig(init="x"), cfg, 2, 10, torch.Generator().manual_seed(0))
+
+    for target in (0.0, -0.51):
+        with pytest.raises(ValueError, match="-0.511 nats per dimension"):
+            make(target)
+    algo = make(-0.52)
+    assert algo.target_cost == pytest.approx(0.52 * algo.steered.steer_dim)
+    assert ResidualSACConfig().target_entropy_per_dim < math.log(2 * ResidualSACConfig().bound)
+
+
 def test_averaged_actor_is_the_polyak_average_of_the_actor_and_ships(tiny_policy, tmp_path):
     """With actor_average = r, each update moves the averaged actor r of the way to the actor (checked
     against the weights recorded around every update); the export ships it, the checkpoint keeps it."""

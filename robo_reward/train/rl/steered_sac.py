@@ -129,6 +129,8 @@ class ResidualSACConfig(SteeredSACConfig):
     name: ClassVar[str] = "residual-sac"
     mode: ClassVar[str] = "residual"
     bound: float = 0.3  # residual in normalised action units (one demo action std ≈ 1)
+    # as far below the bounded entropy's ceiling log(2·bound) = −0.51 as noise-sac's 0 lies below log 2
+    target_entropy_per_dim: float = -1.2
 
 
 class SteeredSAC(Algorithm):
@@ -147,6 +149,16 @@ class SteeredSAC(Algorithm):
         self.log_alpha = torch.tensor(math.log(algo.init_alpha), requires_grad=True)
         # the regulariser's cost c(a) and the level α holds it at (see `sac.temperature_loss`)
         if algo.regularizer == "entropy":
+            # a bound·tanh action lives in (−bound, bound): its entropy is at most the uniform's, log(2·bound)
+            # per dimension, so a target at or above that is never met and α grows without end (at bound 0.3
+            # and a target of 0 it reached 1e17 and the critics' loss inf within 300 episodes)
+            ceiling = math.log(2.0 * algo.bound)
+            if algo.target_entropy_per_dim >= ceiling:
+                raise ValueError(
+                    f"target_entropy_per_dim {algo.target_entropy_per_dim} is at or above the most a policy "
+                    f"bounded at {algo.bound} can have ({ceiling:.3f} nats per dimension, the uniform's): "
+                    "lower --target-entropy-per-dim below it or raise the --bound"
+                )
             self.target_cost = -algo.target_entropy_per_dim * act_dim
         else:
             # a bound·tanh action cannot put mass outside (−bound, bound): its KL to N(0, s²) is at least
