@@ -120,7 +120,8 @@ SECTIONS: tuple[Section, ...] = (
         "--candidates 16 --guide min`: each decision the best of the actor's mode and 15 of its samples by the "
         "critics' minimum; 16 and the minimum chosen on seeds 30000-30049), beside each run's greedy success. "
         "pick_place's 5-demo start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
-        "150 seeds); `residual`: `residual-sac`, a bounded residual on its executed actions instead of its noise. `grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
+        "150 seeds); `residual`: `residual-sac`, a bounded residual on its executed actions instead of its noise. "
+        "`grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
         "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
         "potential differences carry twice the signal-to-noise of 2-step ones (`grm2-eval-rl/lite96-r2`).",
