@@ -43,6 +43,7 @@ from robo_reward.train.rl.sac import (
     critic_loss,
     polyak,
     soft_target,
+    target_cost,
     temperature_loss,
 )
 from robo_reward.utils.checkpoint import load_folder, save_folder
@@ -148,30 +149,8 @@ class SteeredSAC(Algorithm):
         self.actor_avg = copy.deepcopy(self.actor).requires_grad_(False) if algo.actor_average else None
         self.log_alpha = torch.tensor(math.log(algo.init_alpha), requires_grad=True)
         # the regulariser's cost c(a) and the level α holds it at (see `sac.temperature_loss`)
-        if algo.regularizer == "entropy":
-            # a bound·tanh action lives in (−bound, bound): its entropy is at most the uniform's, log(2·bound)
-            # per dimension, so a target at or above that is never met and α grows without end (at bound 0.3
-            # and a target of 0 it reached 1e17 and the critics' loss inf within 300 episodes)
-            ceiling = math.log(2.0 * algo.bound)
-            if algo.target_entropy_per_dim >= ceiling:
-                raise ValueError(
-                    f"target_entropy_per_dim {algo.target_entropy_per_dim} is at or above the most a policy "
-                    f"bounded at {algo.bound} can have ({ceiling:.3f} nats per dimension, the uniform's): "
-                    "lower --target-entropy-per-dim below it or raise the --bound"
-                )
-            self.target_cost = -algo.target_entropy_per_dim * act_dim
-        else:
-            # a bound·tanh action cannot put mass outside (−bound, bound): its KL to N(0, s²) is at least
-            # −log P(|z| < bound/s) per dimension (the truncated prior), so a budget below that floor only
-            # drives α up until the KL term drowns the rewards
-            floor = -math.log(math.erf(algo.bound / (self.prior_std * math.sqrt(2.0))))
-            if algo.target_kl_per_dim <= floor:
-                raise ValueError(
-                    f"target_kl_per_dim {algo.target_kl_per_dim} is below what a policy bounded at "
-                    f"{algo.bound} can reach against its prior ({floor:.3f} nats per dimension): raise "
-                    "--target-kl-per-dim above it or the --bound"
-                )
-            self.target_cost = algo.target_kl_per_dim * act_dim
+        target = algo.target_entropy_per_dim if algo.regularizer == "entropy" else algo.target_kl_per_dim
+        self.target_cost = target_cost(algo.regularizer, target, algo.bound, self.prior_std, act_dim)
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=algo.lr_actor)
         self.opt_critic = torch.optim.Adam(self.critic.parameters(), lr=algo.lr_critic)
         self.opt_alpha = torch.optim.Adam([self.log_alpha], lr=algo.lr_alpha)
