@@ -115,6 +115,20 @@ class RLConfig:
     def shaping_kind(self) -> str:
         return "potential" if self.reward == "naive" else "pbrs"
 
+    @property
+    def return_range(self) -> tuple[float, float] | None:
+        """What a discounted return of this reward can be (None where it grows with the horizon).
+
+        Sparse pays the success bonus once: [0, 1]. PBRS telescopes (Φ in [0, 1], Φ(terminal) := 0):
+        a success pays γᵀ − scale·Φ(s_0), a time-out scale·(γᵀΦ(s_T) − Φ(s_0)), so [−scale, max(1, scale)].
+        Naive Φ-as-reward is paid every step."""
+        if self.reward == "sparse":
+            return 0.0, 1.0
+        if self.shaping_kind == "pbrs":
+            scale = abs(self.shaping.scale)
+            return -scale, max(1.0, scale)
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["algo"] = {"name": self.algo.name, **dataclasses.asdict(self.algo)}

@@ -16,7 +16,8 @@ The update (cleanrl style, every term visible):
     Q̄  ← (1 − τ)·Q̄ + τ·Q
 Over-estimation is watched, not assumed away: `charts/q_start` (the critics' mean value of each
 episode's first decision) is logged beside `charts/return_start` (the discounted return that episode
-actually collected from there).
+actually collected from there), and the trainer warns once when it leaves what the reward can return
+(`RLConfig.return_range`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ success_vs_rollouts.png. Env seeds: TRAIN_SEED_BASE + 100003·seed + ..., far fr
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict
 from functools import partial
@@ -99,6 +100,22 @@ def _finished(out: Path, cfg: RLConfig) -> dict:
         summary["eval"] = evaluate_policy(out / "policy", cfg)
         write_json(out / "summary.json", summary)
     return summary
+
+
+def value_warning(q_start: float, bounds: tuple[float, float] | None, slack: float = 0.25) -> str | None:
+    """One line when the critics value the episodes' first decision outside what the reward can return
+    (by more than `slack` of its largest magnitude): their error, not the task, is what the actor climbs."""
+    if bounds is None:
+        return None
+    lo, hi = bounds
+    margin = slack * max(abs(lo), abs(hi))
+    if lo - margin <= q_start <= hi + margin:
+        return None
+    return (
+        f"warning: the critics value the episodes' first decision at {q_start:.3g}, outside what this reward can "
+        f"return [{lo:g}, {hi:g}]: they over-estimate or diverge; try fewer updates per decision (--utd) or a lower "
+        "--lr-critic"
+    )
 
 
 def train(
@@ -199,13 +216,19 @@ def train(
             return rec.index >= cfg.rollouts
 
         checkpoint_due: list[int] = []
+        warned = False
         while collector.episodes_done < cfg.rollouts:
             transitions = collector.collect(1, algo.act, algo.embed, on_episode)
             algo.observe(transitions)
             if algo.ready():
                 t0 = time.perf_counter()
-                for k, v in algo.update().items():
+                stats = algo.update()
+                for k, v in stats.items():
                     pending_stats.setdefault(k, []).append(v)
+                warning = value_warning(stats.get("charts/q_start", 0.0), cfg.return_range)
+                if warning and not warned:
+                    warned = True
+                    print(warning, file=sys.stderr, flush=True)
                 update_time += time.perf_counter() - t0
             if checkpoint_due:
                 checkpoint_due.clear()
