@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robo_reward.bench.recipes_grm3 import MODEL as GRM_R3
 from robo_reward.bench.recipes_grm3 import register_grm_round3
+from robo_reward.bench.recipes_pp import register_pick_place_starts
 from robo_reward.bench.recipes_rl import noise_sac, register_rl_round2
 
 
@@ -85,6 +87,7 @@ def dataset(path: str, args: str, about: str = "") -> Recipe:
 
 # ---- datasets (canonical instructions: the numbers were measured on them) --------------------------
 _RECOVERIES = " --regrasp 0.3 --drop 0.3 --align"  # the staged misses and slips of the pick_place recipe
+_PP_COLLECT = "--noise 0.05 --seed 0 --image-size 64" + _RECOVERIES  # pick_place's weak starts' demos
 for _name, _args in {
     "grm/train": f"--task {SEEN} --episodes 24 --failures 0.3 --seed 0 --image-size 64",
     "grm/train_fail": f"--task {SEEN} --episodes 16 --failures 0.7 --seed 20000 --image-size 64",
@@ -102,8 +105,7 @@ for _name, _args in {
     "perc/eval-fail/reach": "--task reach --episodes 40 --failures 1.0 --seed 2000",
     "rl/open_drawer10": "--task open_drawer --episodes 10 --noise 0.05 --seed 0 --image-size 64",
     "rl/pick_place10": "--task pick_place --episodes 10 --noise 0.05 --seed 0 --image-size 64",
-    "rl/pick_place15-rd": "--task pick_place --episodes 15 --noise 0.05 --seed 0 --image-size 64"
-    + _RECOVERIES,
+    "rl/pick_place15-rd": f"--task pick_place --episodes 15 {_PP_COLLECT}",
 }.items():
     dataset(f"data/{_name}", f"{_args} --wordings canonical")
 
@@ -318,6 +320,7 @@ for _model in ("runs/grm2/lite96-a", "runs/grm2/lite96-r2"):
 # the round-2 GRM's reward in RL: the learner's levers on open_drawer, pick_place from 15 demos
 register_rl_round2(recipe, _RL)
 register_grm_round3(recipe, _grm2_train, _RL)
+register_pick_place_starts(recipe, dataset, _PP_COLLECT, _RL, GRM_R3)
 
 # ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM or an RL run's critics -------------
 # the winners' guard λ = 5 and one 200-step round were chosen on evaluation seeds 30000-30049 (BC 0.36;

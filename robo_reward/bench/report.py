@@ -101,6 +101,10 @@ SECTIONS: tuple[Section, ...] = (
             "rl/pick_place15-sparse",
             "rl/pick_place15-v2",
             "rl/pick_place15-residual",
+            "bc-select/pick_place20",
+            "bc-select/pick_place30",
+            "bc-eval/pick_place20",
+            "rl/pick_place20-r3",
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
@@ -120,7 +124,9 @@ SECTIONS: tuple[Section, ...] = (
         "--candidates 16 --guide min`: each decision the best of the actor's mode and 15 of its samples by the "
         "critics' minimum; 16 and the minimum chosen on seeds 30000-30049), beside each run's greedy success. "
         "pick_place's 5-demo start never grasps (0/50); its start is `models/bc-pick_place-15demo` (15 demos with recoveries, 0.17 on the same "
-        "150 seeds); `residual`: `residual-sac`, a bounded residual on its executed actions instead of its noise. "
+        "150 seeds); `residual`: `residual-sac`, a bounded residual on its executed actions instead of its noise; "
+        "`pick_place20-r3` starts from `models/bc-pick_place-20demo`, BC on 20 demos of the same recipe, chosen "
+        "before any RL as the fewest demos (20 or 30) whose success on seeds 30000-30049 lies in [0.3, 0.5]. "
         "`grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
         "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
