@@ -264,6 +264,12 @@ class FlowPolicy(nn.Module):
         """Euler-integrate the velocity from noise (t = 1) to t = 0 given cached features: (B, H, A)."""
         if noise is None:
             noise = self.sample_noise(features.shape[0], generator)
+        return self.integrate(features, noise, num_steps)
+
+    def integrate(
+        self, features: torch.Tensor, noise: torch.Tensor, num_steps: int | None = None
+    ) -> torch.Tensor:
+        """`sample_normalized` with gradients: d(chunk)/d(noise) through the Euler steps (B, H, A)."""
         steps = num_steps or self.config.num_inference_steps
         return flow.euler_integrate(lambda x, t: self.velocity(features, x, t), noise.to(self.device), steps)
 

@@ -36,6 +36,7 @@ from robo_reward.utils.config import strict_from_dict
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 STEERING_MODES = ("noise", "residual")
+CRITIC_SPACES = ("noise", "action")  # what the critics score: the actor's action, or what it executes
 BASE_DIR = "base"
 GUIDE_DIR = "guide"
 REEXPORT = "`robo-reward rl export --run <its RL run folder>`"
@@ -57,6 +58,9 @@ class SteeringConfig:
     # critics' `guide` statistic over the ensemble ("min" or "mean"); 1: the actor's mode
     candidates: int = 1
     guide: str = "min"
+    # what the critics score: the actor's "noise", or the "action" it decodes to (the executed steps in
+    # normalised units; noise mode only): noises that decode alike are one action to learn, not many
+    critic_space: str = "noise"
 
     def __post_init__(self) -> None:
         if self.mode not in STEERING_MODES:
@@ -69,6 +73,9 @@ class SteeringConfig:
             raise ValueError(
                 f"need candidates ≥ 1 and guide one of {GUIDE_STATISTICS}, got {self.candidates}, {self.guide!r}"
             )
+        if self.critic_space not in CRITIC_SPACES or (self.critic_space == "action" and self.mode != "noise"):
+            raise ValueError(f"critic_space must be one of {CRITIC_SPACES} ('action' with noise steering only), "
+                             f"got {self.critic_space!r} with mode {self.mode!r}")  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict) -> SteeringConfig:
@@ -169,7 +176,11 @@ class SteeredPolicy(nn.Module):
                                  f"({EPISODE_STEP_KEY!r}); pass it, or act with candidates 1")  # fmt: skip
             samples, _ = self.actor(obs.repeat_interleave(k - 1, 0), generator=generator)
             options = torch.cat([action[:, None], samples.view(len(obs), k - 1, -1)], dim=1)
-            action = self.guide.choose(obs, batch[EPISODE_STEP_KEY], options, self.steering.guide)
+            scored = None
+            if self.steering.critic_space == "action":
+                flat = self.critic_action(features.repeat_interleave(k, 0), options.flatten(0, 1))
+                scored = flat.view(len(obs), k, -1)
+            action = self.guide.choose(obs, batch[EPISODE_STEP_KEY], options, self.steering.guide, scored)
         return self.decode(features, action, base_chunk)
 
     # ---- the learner's face ------------------------------------------------------------------------
@@ -179,6 +190,13 @@ class SteeredPolicy(nn.Module):
         if self.steering.mode == "residual":
             return self.steering.n_action_steps * self.action_dim
         return min(self.steering.steer_steps or self.horizon, self.horizon) * self.action_dim
+
+    @property
+    def critic_dim(self) -> int:
+        """Dimension of what the critics score: the actor's action, or the executed steps it decodes to."""
+        if self.steering.critic_space == "action":
+            return self.steering.n_action_steps * self.action_dim
+        return self.steer_dim
 
     @property
     def obs_dim(self) -> int:
@@ -213,17 +231,28 @@ class SteeredPolicy(nn.Module):
         self, features: torch.Tensor, action: torch.Tensor, base_chunk: torch.Tensor | None = None
     ) -> torch.Tensor:
         """The actor's action (B, steer_dim) → the chunk (B, H, A) in real units."""
+        return self.base.unnormalize_action(self.decode_normalized(features, action, base_chunk))
+
+    def decode_normalized(
+        self, features: torch.Tensor, action: torch.Tensor, base_chunk: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The actor's action (B, steer_dim) → the chunk (B, H, A) in normalised units; differentiable
+        in `action` (the frozen sampler's Euler steps), so an actor can climb a critic of what it executes."""
         if self.steering.mode == "noise":
-            noise = action.new_zeros(len(action), self.horizon * self.action_dim)
-            noise[:, : action.shape[1]] = action  # unsteered steps keep zero noise
-            chunk = self.base.sample_normalized(
-                features, noise_to_chunk_shape(noise, self.horizon), self.num_steps
+            noise = torch.cat(
+                [action, action.new_zeros(len(action), self.horizon * self.action_dim - action.shape[1])], 1
             )
-        else:
-            n = self.steering.n_action_steps
-            residual = action.view(-1, n, self.action_dim)
-            chunk = torch.cat([base_chunk[:, :n] + residual, base_chunk[:, n:]], dim=1)
-        return self.base.unnormalize_action(chunk)
+            return self.base.integrate(features, noise_to_chunk_shape(noise, self.horizon), self.num_steps)
+        n = self.steering.n_action_steps
+        residual = action.view(-1, n, self.action_dim)
+        return torch.cat([base_chunk[:, :n] + residual, base_chunk[:, n:]], dim=1)
+
+    def critic_action(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """What the critics score for the actor's `action` (B, steer_dim): the action itself, or
+        (`critic_space` "action") the executed steps it decodes to, flattened (B, n_action_steps·A)."""
+        if self.steering.critic_space != "action":
+            return action
+        return self.decode_normalized(features, action)[:, : self.steering.n_action_steps].flatten(1)
 
     # ---- persistence ------------------------------------------------------------------------------
     def save_pretrained(

@@ -98,15 +98,22 @@ class ValueGuide(nn.Module):
 
     @torch.no_grad()
     def choose(
-        self, obs: torch.Tensor, steps, candidates: torch.Tensor, statistic: str = "min"
+        self,
+        obs: torch.Tensor,
+        steps,
+        candidates: torch.Tensor,
+        statistic: str = "min",
+        critic_actions: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The best of K candidate actions per observation: obs (B, O), candidates (B, K, A) → (B, A),
-        ranked by the critics' `statistic` ("mean" or the pessimistic "min") over the ensemble."""
+        ranked by the critics' `statistic` ("mean" or the pessimistic "min") over the ensemble; the critics
+        read `critic_actions` (B, K, C) in place of the candidates where they score another space."""
         if statistic not in GUIDE_STATISTICS:
             raise ValueError(f"guide statistic must be one of {GUIDE_STATISTICS}, got {statistic!r}")
-        b, k, a = candidates.shape
+        b, k, _ = candidates.shape
+        scored = candidates if critic_actions is None else critic_actions
         steps = self.time_left(steps).repeat_interleave(k)
-        q = self.critic(self.critic_input(obs.repeat_interleave(k, 0), steps), candidates.reshape(b * k, a))
+        q = self.critic(self.critic_input(obs.repeat_interleave(k, 0), steps), scored.reshape(b * k, -1))
         score = (q.mean(0) if statistic == "mean" else q.min(0).values).view(b, k)
         return candidates[torch.arange(b, device=candidates.device), score.argmax(1)]
 

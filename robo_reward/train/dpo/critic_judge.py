@@ -70,7 +70,8 @@ class CriticJudge:
         if len(obs) != 1:
             raise ValueError(f"a critic judge scores one observation at a time, got {len(obs)}")
         noise = self.steered.prior_noise(k, generator)[:, : self.steered.steer_dim]
-        q = self.steered.guide(obs.expand(k, -1), [steps] * k, noise)
+        features = features.expand(k, -1)
+        q = self.steered.guide(obs.expand(k, -1), [steps] * k, self.steered.critic_action(features, noise))
         score = q.mean(0) if self.statistic == "mean" else q.min(0).values
-        chunks = self.steered.decode(features.expand(k, -1), noise)
+        chunks = self.steered.decode(features, noise)
         return chunks.cpu().numpy(), score.cpu().numpy().astype(np.float64)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from robo_reward.data.episode import EPISODE_STEP_KEY
-from robo_reward.models.flow_policy.steering import SteeredPolicy, SteeringConfig
+from robo_reward.models.flow_policy.steering import CRITIC_SPACES, SteeredPolicy, SteeringConfig
 from robo_reward.models.flow_policy.value_guide import ValueGuide
 from robo_reward.train.rl.algorithm import Algorithm, AlgorithmConfig, register
 from robo_reward.train.rl.replay import ReplayBuffer
@@ -85,6 +85,10 @@ class SteeredSACConfig(AlgorithmConfig):
     # Polyak rate of an averaged copy of the actor that ships instead of the last one (0: ship the
     # last): the exported policy then averages the actor over ~1/rate updates, not one noisy snapshot
     actor_average: float = 0.0
+    # what the critics score: the actor's "noise", or the "action" the frozen policy decodes it to (its
+    # executed steps; noise-sac only, after DSRL-NA): noises that decode alike are then one action to the
+    # critics, and the actor climbs them through the frozen sampler's Euler steps
+    critic_space: str = "noise"
 
     def __post_init__(self) -> None:
         if self.bound <= 0 or self.critics < 1 or self.utd < 0 or self.batch_size < 1:
@@ -97,11 +101,15 @@ class SteeredSACConfig(AlgorithmConfig):
             raise ValueError(f"regularizer must be 'entropy' or 'prior', got {self.regularizer!r}")
         if not 0.0 <= self.actor_average < 1.0:
             raise ValueError(f"actor_average must be in [0, 1), got {self.actor_average}")
+        if self.critic_space not in CRITIC_SPACES or (self.critic_space == "action" and self.mode != "noise"):
+            raise ValueError(f"critic_space must be one of {CRITIC_SPACES} ('action' for noise-sac only), "
+                             f"got {self.critic_space!r} for {self.name}")  # fmt: skip
 
     def steering(self, n_action_steps: int) -> SteeringConfig:
         """The shipped policy's half of this config: how its actor steers the frozen policy."""
         return SteeringConfig(mode=self.mode, bound=self.bound, hidden=self.hidden, depth=self.depth,
-                              use_state=self.use_state, n_action_steps=n_action_steps)  # fmt: skip
+                              use_state=self.use_state, n_action_steps=n_action_steps,
+                              critic_space=self.critic_space)  # fmt: skip
 
 
 @dataclass
@@ -143,7 +151,9 @@ class SteeredSAC(Algorithm):
         obs_dim, act_dim = self.steered.obs_dim, self.steered.steer_dim
         # the critics also see the share of the episode's time left: with the time limit as the end of a
         # finite-horizon task, values depend on it. They ship with the actor as its guide (`ValueGuide`).
-        self.steered.guide = ValueGuide(obs_dim, act_dim, horizon, algo.critics, algo.hidden, algo.depth)
+        # They score the actor's action, or (critic_space "action") the executed steps it decodes to.
+        critic_dim = self.steered.critic_dim
+        self.steered.guide = ValueGuide(obs_dim, critic_dim, horizon, algo.critics, algo.hidden, algo.depth)
         self.steered.to(policy.device)
         self.critic = self.steered.guide.critic
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
@@ -192,7 +202,8 @@ class SteeredSAC(Algorithm):
         else:
             action = self.prior_action(len(obs))
         chunks = self.steered.decode(features, action, base_chunk).cpu().numpy()
-        q = self.steered.guide(obs, batch[EPISODE_STEP_KEY], action).mean(0)
+        scored = self.steered.critic_action(features, action)
+        q = self.steered.guide(obs, batch[EPISODE_STEP_KEY], scored).mean(0)
         records = [{"action": action[j].cpu(), "q": q[j].cpu()} for j in range(len(obs))]
         return Decision(obs=obs, chunks=chunks, records=records)
 
@@ -249,6 +260,11 @@ class SteeredSAC(Algorithm):
             out |= {"charts/q_start": float(q.mean()), "charts/return_start": float(ret.mean())}
         return out | {"charts/updates": float(self.updates), "charts/replay": float(len(self.buffer))}
 
+    def scored(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """What the critics score for the actor's `action` at replay observations `obs` (trunk features
+        first): the action itself, or the executed steps the frozen policy decodes it to."""
+        return self.steered.critic_action(obs[:, : self.policy.config.feature_dim], action)
+
     def sac_step(self) -> dict[str, float]:
         b = self.buffer.sample(self.algo.batch_size, self.generator, n_step=self.algo.n_step)
         dev = self.steered.device
@@ -256,12 +272,16 @@ class SteeredSAC(Algorithm):
         critic_input = self.steered.guide.critic_input
         critic_obs = critic_input(obs, b["time"].to(dev))
         alpha = self.log_alpha.exp().detach()
+        scored = self.scored  # the actor's action → what the critics score (itself, or what it executes)
         with torch.no_grad():
             next_action, next_logp = self.actor(next_obs, generator=self.generator)
-            next_q = self.critic_target(critic_input(next_obs, b["next_time"].to(dev)), next_action)
+            next_q = self.critic_target(
+                critic_input(next_obs, b["next_time"].to(dev)), scored(next_obs, next_action)
+            )
             next_cost = self.cost(next_action, next_logp)
             target = soft_target(b["reward"], b["discount"], b["terminated"], next_q, next_cost, alpha)
-        q = self.critic(critic_obs, action)
+            data_action = scored(obs, action)
+        q = self.critic(critic_obs, data_action)
         loss_q = critic_loss(q, target)
         self.opt_critic.zero_grad()
         loss_q.backward()
@@ -270,7 +290,7 @@ class SteeredSAC(Algorithm):
         new_action, logp = self.actor(obs, generator=self.generator)
         self.critic.requires_grad_(False)  # the actor's loss needs ∂Q/∂a only, not the critics' weights
         try:
-            q_new = self.critic(critic_obs, new_action)
+            q_new = self.critic(critic_obs, scored(obs, new_action))  # through the frozen sampler, if decoded
         finally:
             self.critic.requires_grad_(True)
         cost = self.cost(new_action, logp)
