@@ -207,3 +207,21 @@ def test_a_checkpoint_the_reward_never_reads_does_not_change_what_resume_must_ma
     assert results_config(small_cfg(tiny_init, reward="naive", perceptual="a")) != results_config(
         small_cfg(tiny_init, reward="naive", perceptual=None)
     )
+
+
+def test_an_option_added_later_keeps_the_runs_made_before_it_resumable(tiny_init):
+    """A run made before `critic_space` existed saved an algo config without it: at its default the option
+    is left out of what `--resume` must match, and any other value is part of it."""
+    import dataclasses
+
+    from robo_reward.train.rl.trainer import results_config
+
+    before = {
+        k: v for k, v in small_cfg(tiny_init).to_dict().items() if k not in ("rollouts", "device", "log")
+    }
+    del before["algo"]["critic_space"]
+    assert results_config(small_cfg(tiny_init)) == before
+    action = dataclasses.replace(
+        small_cfg(tiny_init), algo=dataclasses.replace(SMALL_ALGOS["noise-sac"], critic_space="action")
+    )
+    assert results_config(action)["algo"]["critic_space"] == "action"

@@ -65,10 +65,16 @@ def make_reward_env(envs, cfg: RLConfig, instruction: str, n_action_steps: int) 
     return ProgressRewardWrapper(envs, source, shaping, potential_every=every)
 
 
+# learner options added after runs were made with their default's behaviour: left out of the results config
+# at that default, so those runs still resume and join `rl compare --resume` (their hash is unchanged)
+ADDED_AT_DEFAULT = {"critic_space": "noise"}
+
+
 def results_config(cfg: RLConfig) -> dict[str, Any]:
     """The options that decide a run's results: what `--resume` must match (the episode budget may
     grow; the device, logging and evaluation do not change what is learnt)."""
     config = {k: v for k, v in cfg.to_dict().items() if k not in ("rollouts", "device", "log")}
+    config["algo"] = {k: v for k, v in config["algo"].items() if ADDED_AT_DEFAULT.get(k, object()) != v}
     for key, readers in (("grm", ("grm", "naive")), ("perceptual", ("perceptual", "naive"))):
         if cfg.reward not in readers:  # a checkpoint the reward never reads cannot change the run
             config[key] = None
