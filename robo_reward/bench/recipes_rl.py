@@ -1,7 +1,7 @@
 """The RL recipes that the round-2 GRM's reward drives: the learner's levers on open_drawer (each a
 `rl compare` row), the same runs re-evaluated value-guided, sparse reward with the best learner options,
-levers on top of today's defaults, and pick_place from its 15-demo start (first and today's defaults, and a
-bounded residual).
+levers on top of today's defaults, one run timed with the CPU to itself, and pick_place from its 15-demo start
+(first and today's defaults, and a bounded residual).
 Registered by `robo_reward.bench.recipes` in its order."""
 
 from __future__ import annotations
@@ -117,6 +117,13 @@ def register_rl_round2(recipe: Callable, budget: str) -> None:
            "--target-entropy-per-dim -1.2",
            "a bounded residual (|Δa| < 0.3 demo std) on the 15-demo pick_place BC's executed actions, 300 episodes: "
            "GRM-shaped, 3 seeds", output="runs/bench/rl_pick_place15-residual.json")
+
+    # the README's run alone on the CPU, both cores to it: how long one run takes (the issue's ≤ 20 min)
+    recipe("rl/open_drawer-time", "rl compare --task open_drawer --init models/bc-open_drawer-5demo "
+           f"--grm models/grm-lite-sim {budget} --potential-every 8 --rewards grm --seeds 1 --threads 2 "
+           "--out runs/rl/cmp-od-time --json runs/bench/rl_open_drawer-time.json noise-sac",
+           "one GRM-shaped noise-sac run on open_drawer (today's defaults) with the CPU to itself, 2 threads: "
+           "its wall time and where it went", output="runs/bench/rl_open_drawer-time.json")
 
     compare_pp = f"rl compare --task pick_place --init runs/bc/pick_place15-kp/model {budget} --out runs/rl/cmp-pp15 "
     for name, opts in (

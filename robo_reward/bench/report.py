@@ -89,6 +89,7 @@ SECTIONS: tuple[Section, ...] = (
             "rl/open_drawer-v3-lrc3e-5",
             "rl/open_drawer-v3-sparse",
             "rl/open_drawer-grm-r3",
+            "rl/open_drawer-time",
             "rl/open_drawer-grm-r2-pe8-utd2-b15",
             "rl/open_drawer-grm-r2-pe8-utd2-b075",
             "rl/open_drawer-grm-r2-pe8-utd2-avg",
