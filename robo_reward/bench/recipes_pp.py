@@ -5,7 +5,8 @@ moved it past 0.22 in 300 episodes: noise steering picks among the chunks the fr
 a policy that rarely grasps decodes few good ones. BC on 20 and on 30 demos of the same recipe (the first
 20, or all, of one 30-demo set collected with the 15-demo set's options) gives starts in between; the rule,
 fixed before any RL: the fewest demos whose success on the selection seeds 30000-30049 lies in
-[0.3, 0.5]. Its RL runs are round 3's learned reward and sparse reward with noise-sac's defaults.
+[0.3, 0.5]. Its RL runs are round 3's learned reward and sparse reward with noise-sac's defaults, and
+the privileged oracle's as the reference ceiling.
 Registered by `robo_reward.bench.recipes` in its order."""
 
 from __future__ import annotations
@@ -44,4 +45,10 @@ def register_pick_place_starts(
            f"noise-sac (today's defaults), 300 episodes from the {CHOSEN}-demo pick_place BC: sparse and "
            "GRM-round-3-shaped reward, 3 seeds each", output=f"runs/bench/rl_pick_place{CHOSEN}-r3.json",
            needs=("grm3-train",))
+    # the privileged simulator progress as the reward: the reference ceiling of this start and learner
+    recipe(f"rl/pick_place{CHOSEN}-oracle", f"rl compare --task pick_place --init {model} {budget} "
+           f"--potential-every 8 --rewards oracle --seeds 3 --out runs/rl/cmp-pp{CHOSEN}-r3 "
+           f"--json runs/bench/rl_pick_place{CHOSEN}-oracle.json noise-sac",
+           "reference: the same runs shaped by privileged simulator progress (oracle), 3 seeds",
+           output=f"runs/bench/rl_pick_place{CHOSEN}-oracle.json")
     # fmt: on

@@ -106,6 +106,7 @@ SECTIONS: tuple[Section, ...] = (
             "bc-select/pick_place30",
             "bc-eval/pick_place20",
             "rl/pick_place20-r3",
+            "rl/pick_place20-oracle",
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
