@@ -46,6 +46,20 @@ def test_choose_ranks_candidates_by_the_ensemble_statistic_and_sees_the_time_lef
         guide.choose(obs, [0, 0], cands, "max")
 
 
+def test_choose_can_rank_candidates_by_what_they_decode_to():
+    """Critics of another space (executed actions) score `critic_actions`; the candidate is returned.
+    Scored 1, 0.4, 0 under the mean → the first candidate (value 1.14), whatever its own value."""
+    guide = _guide()
+    cands = torch.tensor([[[10.0], [20.0], [30.0]]])
+    scored = torch.tensor([[[1.0], [0.4], [0.0]]])
+    torch.testing.assert_close(
+        guide.choose(torch.zeros(1, 2), [3], cands, "mean", scored), torch.tensor([[10.0]])
+    )
+    torch.testing.assert_close(
+        guide.choose(torch.zeros(1, 2), [3], cands, "min", scored), torch.tensor([[20.0]])
+    )
+
+
 @pytest.fixture(scope="module")
 def tiny_policy():
     torch.manual_seed(0)
