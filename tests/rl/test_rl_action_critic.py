@@ -17,23 +17,10 @@ from robo_reward.train.rl.steered_sac import NoiseSAC, NoiseSACConfig, ResidualS
 from robo_reward.train.rl.trainer import train
 
 
-@pytest.fixture(scope="module")
-def tiny_policy():
-    torch.manual_seed(0)
-    return FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))).eval()
-
-
-def _batch(policy, B=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    batch = {f"observation.images.{v}": torch.randint(0, 255, (B, 32, 32, 3), generator=g, dtype=torch.uint8)
-             for v in policy.config.views}  # fmt: skip
-    return batch | {"observation.state": torch.randn(B, len(STATE_NAMES), generator=g), "task": ["reach"] * B}
-
-
-def test_the_critics_score_the_executed_steps_the_policy_itself_samples(tiny_policy):
+def test_the_critics_score_the_executed_steps_the_policy_itself_samples(tiny_policy, policy_batch):
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", steer_steps=2, critic_space="action"))
     c = tiny_policy.config
-    batch = _batch(tiny_policy)
+    batch = policy_batch(tiny_policy)
     features, _, _ = steered.observe(batch)
     noise = torch.randn(3, steered.steer_dim, generator=torch.Generator().manual_seed(3))
     scored = steered.critic_action(features, noise)
@@ -47,9 +34,9 @@ def test_the_critics_score_the_executed_steps_the_policy_itself_samples(tiny_pol
     assert noise_space.critic_action(features, noise) is noise
 
 
-def test_the_actor_climbs_the_critics_through_the_frozen_sampler(tiny_policy):
+def test_the_actor_climbs_the_critics_through_the_frozen_sampler(tiny_policy, policy_batch):
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", steer_steps=2, critic_space="action"))
-    features, obs, _ = steered.observe(_batch(tiny_policy))
+    features, obs, _ = steered.observe(policy_batch(tiny_policy))
     action, _ = steered.actor(obs, generator=torch.Generator().manual_seed(0))
     steered.critic_action(features, action).sum().backward()
     grads = [p.grad for p in steered.actor.parameters()]
@@ -66,14 +53,14 @@ def test_only_noise_steering_scores_executed_actions():
         SteeringConfig(mode="residual", critic_space="action")
 
 
-def test_noise_sac_finds_a_region_of_executed_actions(tiny_policy):
+def test_noise_sac_finds_a_region_of_executed_actions(tiny_policy, policy_batch):
     """A bandit on what is executed: reward 1 where the first executed action's first two dimensions
     exceed their 75th percentile under the policy's prior noise (≈ 6 % of the first guesses)."""
     torch.manual_seed(0)
     algo_cfg = NoiseSACConfig(hidden=64, critics=2, batch_size=32, utd=1, warmstart_episodes=0, warmstart_updates=0,
                               lr_actor=1e-3, lr_critic=1e-3, critic_space="action")  # fmt: skip
     algo = NoiseSAC(tiny_policy, RLConfig(init="x"), algo_cfg, 2, 10, torch.Generator().manual_seed(0))
-    batch = _batch(tiny_policy, B=8) | {EPISODE_STEP_KEY: torch.zeros(8)}
+    batch = policy_batch(tiny_policy, B=8) | {EPISODE_STEP_KEY: torch.zeros(8)}
     features, obs, _ = algo.steered.observe(batch)
     prior = algo.steered.critic_action(features.repeat(40, 1), torch.randn(320, algo.steered.steer_dim))
     threshold = prior[:, :2].quantile(0.75, dim=0)
@@ -97,7 +84,7 @@ def test_noise_sac_finds_a_region_of_executed_actions(tiny_policy):
     assert rewarded(algo.steered.critic_action(features, mode)).mean().item() > 0.8
 
 
-def test_an_action_critic_run_trains_resumes_exports_and_acts_guided(tmp_path):
+def test_an_action_critic_run_trains_resumes_exports_and_acts_guided(tmp_path, policy_batch):
     torch.manual_seed(0)
     init = tmp_path / "init"
     FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))).save_pretrained(init)
@@ -114,7 +101,7 @@ def test_an_action_critic_run_trains_resumes_exports_and_acts_guided(tmp_path):
     policy = load_policy(tmp_path / "run" / "policy")
     assert isinstance(policy, SteeredPolicy) and policy.steering.critic_space == "action"
     assert isinstance(policy.guide, ValueGuide)
-    batch = _batch(policy.base, B=2) | {EPISODE_STEP_KEY: torch.zeros(2)}
+    batch = policy_batch(policy.base, B=2) | {EPISODE_STEP_KEY: torch.zeros(2)}
     greedy = policy.sample(batch)
     policy.steering.candidates = 4
     guided = policy.sample(batch, generator=torch.Generator().manual_seed(1))

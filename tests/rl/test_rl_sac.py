@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import AffineTransform, Normal, TanhTransform, TransformedDistribution
 
-from robo_reward.models.flow_policy import FlowPolicy, make_config
+from robo_reward.models.flow_policy import FlowPolicy
 from robo_reward.models.flow_policy.steering import (
     SteeredPolicy,
     SteeringConfig,
@@ -15,7 +15,6 @@ from robo_reward.models.flow_policy.steering import (
     squashed_log_prob,
 )
 from robo_reward.models.flow_policy.value_guide import EnsembleCritic
-from robo_reward.sim import STATE_NAMES
 from robo_reward.train.rl import sac
 
 
@@ -87,23 +86,10 @@ def test_noise_action_mapping_round_trips():
     torch.testing.assert_close(chunk.flatten(1), flat)
 
 
-@pytest.fixture(scope="module")
-def tiny_policy():
-    torch.manual_seed(0)
-    return FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))).eval()
-
-
-def _batch(policy, B=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    batch = {f"observation.images.{v}": torch.randint(0, 255, (B, 32, 32, 3), generator=g, dtype=torch.uint8)
-             for v in policy.config.views}  # fmt: skip
-    return batch | {"observation.state": torch.randn(B, len(STATE_NAMES), generator=g), "task": ["reach"] * B}
-
-
-def test_prior_noise_decodes_to_the_policy_own_sample(tiny_policy):
+def test_prior_noise_decodes_to_the_policy_own_sample(tiny_policy, policy_batch):
     """A warm-start transition is exact: its stored noise, decoded, is the chunk BC sampling gives."""
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", bound=1.0))
-    batch = _batch(tiny_policy)
+    batch = policy_batch(tiny_policy)
     features, obs, _ = steered.observe(batch)
     noise = steered.prior_noise(3, torch.Generator().manual_seed(7))
     chunk = steered.decode(features, noise)
@@ -111,9 +97,9 @@ def test_prior_noise_decodes_to_the_policy_own_sample(tiny_policy):
     assert obs.shape == (3, steered.obs_dim) and noise.shape == (3, steered.steer_dim)
 
 
-def test_residual_zero_is_the_base_chunk_and_moves_only_executed_steps(tiny_policy):
+def test_residual_zero_is_the_base_chunk_and_moves_only_executed_steps(tiny_policy, policy_batch):
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="residual", bound=0.3, n_action_steps=2))
-    features, obs, base = steered.observe(_batch(tiny_policy), torch.Generator().manual_seed(1))
+    features, obs, base = steered.observe(policy_batch(tiny_policy), torch.Generator().manual_seed(1))
     torch.testing.assert_close(steered.decode(features, torch.zeros(3, steered.steer_dim), base),
                                tiny_policy.unnormalize_action(base))  # fmt: skip
     moved = steered.decode(features, torch.full((3, steered.steer_dim), 0.2), base)
@@ -123,12 +109,12 @@ def test_residual_zero_is_the_base_chunk_and_moves_only_executed_steps(tiny_poli
     assert obs.shape[1] == tiny_policy.config.feature_dim + steered.steer_dim
 
 
-def test_steered_policy_round_trips_and_acts_deterministically(tiny_policy, tmp_path):
+def test_steered_policy_round_trips_and_acts_deterministically(tiny_policy, tmp_path, policy_batch):
     from robo_reward.models.flow_policy.steering import load_policy
 
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", bound=1.0))
     torch.nn.init.normal_(steered.actor.mean.weight)
-    batch = _batch(tiny_policy)
+    batch = policy_batch(tiny_policy)
     a = steered.sample(batch)
     torch.testing.assert_close(a, steered.sample(batch))
     loaded = load_policy(steered.save_pretrained(tmp_path / "steered"))
@@ -151,7 +137,7 @@ def test_steered_policy_acts_with_the_executed_steps_it_was_trained_with(tiny_po
     assert loaded.config.chunk_size == tiny_policy.config.chunk_size
 
 
-def test_noise_sac_finds_the_rewarded_noise_region(tiny_policy):
+def test_noise_sac_finds_the_rewarded_noise_region(tiny_policy, policy_batch):
     """A bandit in noise space: reward 1 only where w_0 > 0.5 and w_1 < −0.5 (≈ 8 % of the actor's
     first guesses). The learner's own act/observe/update must move its steering there."""
     from robo_reward.train.rl.configuration_rl import RLConfig
@@ -162,7 +148,7 @@ def test_noise_sac_finds_the_rewarded_noise_region(tiny_policy):
     algo_cfg = NoiseSACConfig(hidden=64, critics=2, batch_size=64, utd=1, warmstart_episodes=0, warmstart_updates=0,
                               lr_actor=1e-3, lr_critic=1e-3)  # fmt: skip
     algo = NoiseSAC(tiny_policy, RLConfig(init="x"), algo_cfg, 2, 10, torch.Generator().manual_seed(0))
-    batch = _batch(tiny_policy, B=16) | {"episode_step": torch.zeros(16)}
+    batch = policy_batch(tiny_policy, B=16) | {"episode_step": torch.zeros(16)}
 
     def rewarded(w):
         return ((w[:, 0] > 0.5) & (w[:, 1] < -0.5)).float()
@@ -230,7 +216,7 @@ def test_entropy_target_above_the_bounded_ceiling_is_refused(tiny_policy):
     assert ResidualSACConfig().target_entropy_per_dim < math.log(2 * ResidualSACConfig().bound)
 
 
-def test_averaged_actor_is_the_polyak_average_of_the_actor_and_ships(tiny_policy, tmp_path):
+def test_averaged_actor_is_the_polyak_average_of_the_actor_and_ships(tiny_policy, tmp_path, policy_batch):
     """With actor_average = r, each update moves the averaged actor r of the way to the actor (checked
     against the weights recorded around every update); the export ships it, the checkpoint keeps it."""
     from robo_reward.train.rl.configuration_rl import RLConfig
@@ -240,7 +226,7 @@ def test_averaged_actor_is_the_polyak_average_of_the_actor_and_ships(tiny_policy
     cfg = NoiseSACConfig(hidden=32, critics=2, batch_size=8, utd=1, warmstart_episodes=0, warmstart_updates=0,
                          actor_average=0.25)  # fmt: skip
     algo = NoiseSAC(tiny_policy, RLConfig(init="x"), cfg, 2, 10, torch.Generator().manual_seed(0))
-    batch = _batch(tiny_policy, B=8) | {"episode_step": torch.zeros(8)}
+    batch = policy_batch(tiny_policy, B=8) | {"episode_step": torch.zeros(8)}
     d = algo.act(batch)
     algo.observe([Transition(d.obs[j], d.records[j], env=j, reward=float(j % 2), discount=0.97,
                              terminated=True) for j in range(8)])  # fmt: skip
@@ -262,11 +248,11 @@ def test_averaged_actor_is_the_polyak_average_of_the_actor_and_ships(tiny_policy
     assert all(torch.equal(again.actor.state_dict()[k], last[k]) for k in last)
 
 
-def test_steering_only_the_executed_steps_keeps_the_rest_at_zero_noise(tiny_policy):
+def test_steering_only_the_executed_steps_keeps_the_rest_at_zero_noise(tiny_policy, policy_batch):
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", steer_steps=2))
     A, H = tiny_policy.config.action_dim, tiny_policy.config.chunk_size
     assert steered.steer_dim == 2 * A
-    features, _, _ = steered.observe(_batch(tiny_policy))
+    features, _, _ = steered.observe(policy_batch(tiny_policy))
     w = torch.randn(3, 2 * A)
     full = torch.cat([w, torch.zeros(3, (H - 2) * A)], dim=1).view(3, H, A)
     expected = tiny_policy.unnormalize_action(tiny_policy.sample_normalized(features, full))

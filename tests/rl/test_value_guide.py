@@ -60,20 +60,6 @@ def test_choose_can_rank_candidates_by_what_they_decode_to():
     )
 
 
-@pytest.fixture(scope="module")
-def tiny_policy():
-    torch.manual_seed(0)
-    return FlowPolicy(make_config("flow-tiny", state_dim=len(STATE_NAMES))).eval()
-
-
-def _batch(policy, B=3, steps=0):
-    g = torch.Generator().manual_seed(0)
-    batch = {f"observation.images.{v}": torch.randint(0, 255, (B, 32, 32, 3), generator=g, dtype=torch.uint8)
-             for v in policy.config.views}  # fmt: skip
-    return batch | {"observation.state": torch.randn(B, len(STATE_NAMES), generator=g), "task": ["reach"] * B,
-                    EPISODE_STEP_KEY: torch.full((B,), steps)}  # fmt: skip
-
-
 class NearestCritic(nn.Module):
     """Q = −‖a − target‖² (both members), a target per candidate row: the guide must pick the nearest."""
 
@@ -86,12 +72,12 @@ class NearestCritic(nn.Module):
         return torch.stack([q, q])
 
 
-def test_guided_sample_decodes_the_candidate_the_critics_prefer(tiny_policy):
+def test_guided_sample_decodes_the_candidate_the_critics_prefer(tiny_policy, policy_batch):
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", steer_steps=2, candidates=4))
     torch.nn.init.normal_(steered.actor.mean.weight, std=0.3)
     d = steered.steer_dim
     steered.guide = ValueGuide(steered.obs_dim, d, horizon=60, ensemble=2, hidden=8, depth=1)
-    batch = _batch(tiny_policy)
+    batch = policy_batch(tiny_policy, steps=0)
     features, obs, _ = steered.observe(batch)
     mode, _ = steered.actor(obs, deterministic=True)
     samples, _ = steered.actor(obs.repeat_interleave(3, 0), generator=torch.Generator().manual_seed(5))
@@ -110,12 +96,12 @@ def test_guided_sample_decodes_the_candidate_the_critics_prefer(tiny_policy):
     )
 
 
-def test_guided_acting_refuses_what_it_cannot_do(tiny_policy, tmp_path):
+def test_guided_acting_refuses_what_it_cannot_do(tiny_policy, tmp_path, policy_batch):
     steered = SteeredPolicy(tiny_policy, SteeringConfig(mode="noise", candidates=4))
     with pytest.raises(ValueError, match="no guide/"):
-        steered.sample(_batch(tiny_policy))
+        steered.sample(policy_batch(tiny_policy, steps=0))
     steered.guide = ValueGuide(steered.obs_dim, steered.steer_dim, horizon=60, ensemble=2, hidden=8, depth=1)
-    no_step = {k: v for k, v in _batch(tiny_policy).items() if k != EPISODE_STEP_KEY}
+    no_step = {k: v for k, v in policy_batch(tiny_policy, steps=0).items() if k != EPISODE_STEP_KEY}
     with pytest.raises(ValueError, match=EPISODE_STEP_KEY):
         steered.sample(no_step)
     with pytest.raises(ValueError, match="candidates ≥ 1"):

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from robo_reward.data.episode import EPISODE_STEP_KEY
-from robo_reward.models.flow_policy.steering import CRITIC_SPACES, SteeredPolicy, SteeringConfig
+from robo_reward.models.flow_policy.steering import SteeredPolicy, SteeringConfig
 from robo_reward.models.flow_policy.value_guide import ValueGuide
 from robo_reward.train.rl.algorithm import Algorithm, AlgorithmConfig, register
 from robo_reward.train.rl.replay import ReplayBuffer
@@ -101,9 +101,7 @@ class SteeredSACConfig(AlgorithmConfig):
             raise ValueError(f"regularizer must be 'entropy' or 'prior', got {self.regularizer!r}")
         if not 0.0 <= self.actor_average < 1.0:
             raise ValueError(f"actor_average must be in [0, 1), got {self.actor_average}")
-        if self.critic_space not in CRITIC_SPACES or (self.critic_space == "action" and self.mode != "noise"):
-            raise ValueError(f"critic_space must be one of {CRITIC_SPACES} ('action' for noise-sac only), "
-                             f"got {self.critic_space!r} for {self.name}")  # fmt: skip
+        self.steering(1)  # the steering config's own checks (critic_space against the mode)
 
     def steering(self, n_action_steps: int) -> SteeringConfig:
         """The shipped policy's half of this config: how its actor steers the frozen policy."""
@@ -202,7 +200,7 @@ class SteeredSAC(Algorithm):
         else:
             action = self.prior_action(len(obs))
         chunks = self.steered.decode(features, action, base_chunk).cpu().numpy()
-        scored = self.steered.critic_action(features, action)
+        scored = self.steered.critic_action(features, action)  # what the critics score
         q = self.steered.guide(obs, batch[EPISODE_STEP_KEY], scored).mean(0)
         records = [{"action": action[j].cpu(), "q": q[j].cpu()} for j in range(len(obs))]
         return Decision(obs=obs, chunks=chunks, records=records)
@@ -261,8 +259,7 @@ class SteeredSAC(Algorithm):
         return out | {"charts/updates": float(self.updates), "charts/replay": float(len(self.buffer))}
 
     def scored(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """What the critics score for the actor's `action` at replay observations `obs` (trunk features
-        first): the action itself, or the executed steps the frozen policy decodes it to."""
+        """`steered.critic_action` at replay observations `obs` (their trunk features come first)."""
         return self.steered.critic_action(obs[:, : self.policy.config.feature_dim], action)
 
     def sac_step(self) -> dict[str, float]:
@@ -272,15 +269,13 @@ class SteeredSAC(Algorithm):
         critic_input = self.steered.guide.critic_input
         critic_obs = critic_input(obs, b["time"].to(dev))
         alpha = self.log_alpha.exp().detach()
-        scored = self.scored  # the actor's action → what the critics score (itself, or what it executes)
         with torch.no_grad():
             next_action, next_logp = self.actor(next_obs, generator=self.generator)
-            next_q = self.critic_target(
-                critic_input(next_obs, b["next_time"].to(dev)), scored(next_obs, next_action)
-            )
+            next_critic_obs = critic_input(next_obs, b["next_time"].to(dev))
+            next_q = self.critic_target(next_critic_obs, self.scored(next_obs, next_action))
             next_cost = self.cost(next_action, next_logp)
             target = soft_target(b["reward"], b["discount"], b["terminated"], next_q, next_cost, alpha)
-            data_action = scored(obs, action)
+            data_action = self.scored(obs, action)
         q = self.critic(critic_obs, data_action)
         loss_q = critic_loss(q, target)
         self.opt_critic.zero_grad()
@@ -290,7 +285,9 @@ class SteeredSAC(Algorithm):
         new_action, logp = self.actor(obs, generator=self.generator)
         self.critic.requires_grad_(False)  # the actor's loss needs ∂Q/∂a only, not the critics' weights
         try:
-            q_new = self.critic(critic_obs, scored(obs, new_action))  # through the frozen sampler, if decoded
+            q_new = self.critic(
+                critic_obs, self.scored(obs, new_action)
+            )  # through the frozen sampler, if decoded
         finally:
             self.critic.requires_grad_(True)
         cost = self.cost(new_action, logp)
