@@ -97,8 +97,11 @@ def evaluate_source(
 
     VOC at each density is the mean over successful episodes of Spearman(progress, frame order),
     the source seeing only the subsampled frames (an incremental estimator integrates over them).
-    S/P/F, AUROC (episode score = mean progress over the last third; success against partial and
-    failure) and EPIC (to the privileged progress, where present) use every frame. S/P/F is scored
+    S/P/F, AUROC and EPIC (to the privileged progress, where present) use every frame. AUROC scores each
+    episode by its final Φ (where it ends, which is what the end-state truth reads), success against
+    partial and failure; `auroc_tail` scores it by the mean Φ over its last third instead, which penalises
+    successes for ending early (the env stops at success, so their last third still holds the climb):
+    privileged progress itself gets well below 1 on it. S/P/F is scored
     against `end_state_outcome` (`spf_accuracy`, `confusion`) and, for reference, against the
     recorded outcome (`spf_accuracy_recorded`, `confusion_recorded`). `per_episode` lists, for each
     episode, its task, both truths, the predicted class, the final Φ and the last-third mean the rule reads.
@@ -127,7 +130,9 @@ def evaluate_source(
     out["spf_accuracy_recorded"] = M.accuracy(recorded, pred)
     out["confusion_recorded"] = M.confusion_matrix(recorded, pred).tolist()
     scores = np.array([M.tail_mean(p) for p in dense])
-    out["auroc"] = M.auroc(scores, np.array([t == "success" for t in true]))
+    is_success = np.array([t == "success" for t in true])
+    out["auroc"] = M.auroc(np.array([p[-1] for p in dense]), is_success)
+    out["auroc_tail"] = M.auroc(scores, is_success)
     out["success_failure_gap"] = M.success_failure_gap(np.array([p[-1] for p in dense]), true)
     out["per_episode"] = [
         {
@@ -199,6 +204,7 @@ TABLE_COLUMNS = (
     "spf_accuracy",
     "spf_accuracy_recorded",
     "auroc",
+    "auroc_tail",
     "kendall_tau",
     "success_failure_gap",
     "epic",

@@ -3,7 +3,7 @@
 - VOC (value-order correlation): Spearman rank correlation of predicted progress against frame
   order on successful episodes, at sparse / medium / dense frame sampling.
 - S/P/F: success / partial / failure classification from a progress curve, with a confusion matrix.
-- AUROC of an episode score, success against every other outcome.
+- AUROC of an episode score (its final progress), success against every other outcome.
 - EPIC distance (Gleave et al. 2020): Pearson distance between canonicalised rewards.
 - Kendall τ of predicted against privileged progress per episode, and the success − failure gap of
   the final progress (the two ranking metrics Robometer reports beside VOC).
@@ -134,7 +134,7 @@ def classify_progress(
 
 
 def tail_mean(progress: np.ndarray, fraction: float = 1 / 3) -> float:
-    """Mean of the last `fraction` of the curve (at least one frame) — the episode score for AUROC."""
+    """Mean of the last `fraction` of the curve (at least one frame) — what the S/P/F rule reads."""
     progress = np.asarray(progress, dtype=np.float64)
     k = max(1, int(np.ceil(len(progress) * fraction)))
     return float(progress[-k:].mean())

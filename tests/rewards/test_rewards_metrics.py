@@ -147,6 +147,20 @@ def test_evaluation_harness_oracle_and_plot(tmp_path, capsys):
         E.evaluate_source(lambda ep: np.zeros(3), eps)
 
 
+def test_auroc_reads_where_an_episode_ends_not_its_last_third():
+    from robo_reward.rewards import evaluation as E
+
+    # a success that ends as soon as it gets there (last third 0.8, 1.0: mean 0.9) against a partial
+    # that stalls just short of it (last third all 0.92): the tail mean orders them the wrong way round,
+    # the final progress the right way — for the privileged progress itself
+    eps = [
+        _episode(np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]), "success"),
+        _episode(np.r_[np.linspace(0, 0.92, 6), np.full(6, 0.92)], "partial"),
+    ]
+    r = E.evaluate_source(E.privileged_progress, eps)
+    assert r["auroc"] == 1.0 and r["auroc_tail"] == 0.0
+
+
 def test_kendall_tau_hand_value_and_scipy():
     from scipy.stats import kendalltau
 
