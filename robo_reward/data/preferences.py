@@ -70,6 +70,21 @@ class PreferencePairs:
             torch.as_tensor(self.loser[idx], device=device),
         )
 
+    def subset(self, keep: np.ndarray) -> PreferencePairs:
+        """The pairs where the boolean (N,) mask `keep` is true (same meta)."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (len(self),):
+            raise ValueError(f"subset needs one flag per pair ({len(self)}), got shape {keep.shape}")
+        return PreferencePairs(
+            observations={k: v[keep] for k, v in self.observations.items()},
+            task=[t for t, k in zip(self.task, keep, strict=True) if k],
+            winner=self.winner[keep],
+            loser=self.loser[keep],
+            scores=self.scores[keep],
+            margin=self.margin[keep],
+            meta=dict(self.meta),
+        )
+
     @staticmethod
     def concat(parts: list[PreferencePairs]) -> PreferencePairs:
         parts = [p for p in parts if len(p)]

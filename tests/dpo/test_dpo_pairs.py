@@ -173,6 +173,32 @@ def test_max_epochs_caps_the_steps_of_a_round_with_few_pairs(tiny_policy, tmp_pa
     assert summary["rounds"][0]["steps"] == summary["steps"] == expected < 50
 
 
+def test_keep_margin_trains_on_the_confident_pairs_only(tiny_policy, tmp_path):
+    subset = make_pairs(3).subset(np.array([True, False, True]))
+    assert subset.task == ["a", "c"] and len(subset.observations["observation.state"]) == 2
+    with pytest.raises(ValueError, match="one flag per pair"):
+        make_pairs(3).subset(np.array([True]))
+    with pytest.raises(ValueError, match="keep_margin"):
+        DPOConfig(keep_margin=-0.1)
+    policy = FlowPolicy.from_pretrained(tiny_policy)
+    pcfg = PairsConfig(scorer="oracle", k=3, episodes=1, max_steps=12, image_size=32, min_margin=0.0)
+    pairs = pairs_from_task(policy, "reach", pcfg)
+    n = len(pairs)
+    pairs.margin = np.linspace(0.0, 0.5, n).astype(np.float32)  # margins set by hand
+    save_pairs(pairs, tmp_path / "pairs")
+    expected_kept = int((pairs.margin >= 0.25).sum())
+    assert 0 < expected_kept < n
+    cfg = DPOConfig(steps=3, batch_size=4, keep_margin=0.25, log_every=1, checkpoint_every=100)
+    summary = train_dpo(tiny_policy, tmp_path / "run", cfg, pairs=tmp_path / "pairs", show_progress=False)
+    record = summary["rounds"][0]
+    assert record["pairs"] == expected_kept and record["pairs_below_keep_margin"] == n - expected_kept
+    assert record["mean_pair_margin"] >= 0.25 and summary["steps"] == 3
+    # nothing at or above the cut: the round is skipped, saying why, and nothing is trained
+    cfg = DPOConfig(steps=3, batch_size=4, keep_margin=0.9)
+    summary = train_dpo(tiny_policy, tmp_path / "none", cfg, pairs=tmp_path / "pairs", show_progress=False)
+    assert summary["steps"] == 0 and "keep_margin 0.9" in summary["rounds"][0]["skipped"]
+
+
 def test_branch_continuation_shares_its_noise_across_candidates(tiny_policy):
     from robo_reward.sim import task_spec
     from robo_reward.train.dpo.pairs import continue_branch

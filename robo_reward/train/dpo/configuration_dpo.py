@@ -84,6 +84,9 @@ class DPOConfig:
     # cap on passes over a round's pairs: a round with few pairs (a strict margin, a judge that keeps
     # little) then takes fewer steps instead of fitting them for hundreds of epochs (None: no cap)
     max_epochs: float | None = None
+    # train only on the pairs whose judge margin (best − worst score) is ≥ this: a stricter cut of a
+    # stored or generated pair set, where a judge's small gaps are mostly ties to the truth (`dpo judges`)
+    keep_margin: float = 0.0
     batch_size: int = 32  # pairs per optimisation step
     lr: float = 1e-5  # AdamW learning rate
     weight_decay: float = 0.0  # AdamW weight decay
@@ -104,6 +107,8 @@ class DPOConfig:
             )
         if self.winner_guard < 0:
             raise ValueError(f"winner_guard must be ≥ 0 (0: plain DPO), got {self.winner_guard}")
+        if self.keep_margin < 0:
+            raise ValueError(f"keep_margin must be ≥ 0 (0: every pair), got {self.keep_margin}")
         if self.max_epochs is not None and self.max_epochs <= 0:
             raise ValueError(f"max_epochs must be > 0 (or None: no cap), got {self.max_epochs}")
 

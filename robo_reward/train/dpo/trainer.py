@@ -168,6 +168,11 @@ def train_dpo(
                     state["round"] += 1
                     continue
                 save_pairs(data, pair_dir)
+            data, skipped = _kept(data, cfg.keep_margin, r)
+            if skipped:
+                state["rounds"].append(skipped)
+                state["round"] += 1
+                continue
             features = None if cfg.train_trunk else pair_features(policy, data)
             start, steps = state["round_step"], round_steps(cfg, len(data))
             with progress_bar(None if show_progress is None else not show_progress) as bar:
@@ -197,6 +202,7 @@ def train_dpo(
             record: dict[str, Any] = {
                 "round": r,
                 "pairs": len(data),
+                "pairs_below_keep_margin": int(data.meta.get("below_keep_margin", 0)),
                 "steps": steps,
                 "mean_pair_margin": float(np.mean(data.margin)),
             }
@@ -213,6 +219,18 @@ def train_dpo(
                "policy": str(out / "policy")}  # fmt: skip
     write_json(out / "summary.json", summary)
     return summary
+
+
+def _kept(data: PreferencePairs, keep_margin: float, r: int) -> tuple[PreferencePairs, dict | None]:
+    """The round's pairs at `keep_margin` or above; a skipped-round record when none is left."""
+    keep = data.margin >= keep_margin
+    if not keep.any():
+        why = f"no pair of {len(data)} has a margin ≥ keep_margin {keep_margin}; lower --keep-margin"
+        console.print(f"[yellow]round {r}: {why}; skipped[/yellow]")
+        return data, {"round": r, "pairs": 0, "skipped": why}
+    kept = data.subset(keep)
+    kept.meta["below_keep_margin"] = int((~keep).sum())
+    return kept, None
 
 
 def _save(ckpt: Path, policy, reference, optimizer, state: dict) -> None:
