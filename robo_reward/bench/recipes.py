@@ -346,6 +346,27 @@ for _name, _tag, _judge, _who, _needs in (
                needs=(f"{_name}/open_drawer-s{_seed}",))
 # fmt: on
 
+# The same DPO on the shipped GRM's confident pairs only (`--keep-margin 0.2`: at that margin `dpo judges`
+# finds the GRM's best-worst pairs 63 % right, 0 % wrong, the rest ties to privileged progress), from 60
+# rollouts' states (pair seeds 0 / 100 / 200: disjoint initial states). Chosen on seeds 31000-31049 (50
+# episodes) from pair seed 0: BC 0.38; keep every pair 0.46, ≥ 0.1 0.46, ≥ 0.2 0.54, ≥ 0.3 0.48; at 0.2:
+# 400 steps 0.48, lr 3e-5 0.38, λ = 0 0.38, λ = 1 0.48, 2 rounds 0.52, 3 rounds 0.40, SFT on winners (at
+# 0.1) 0.38; the privileged judge's pairs with the same recipe 0.48.
+# fmt: off
+for _seed in range(3):
+    _out = f"runs/dpo/od-grm-keep-s{_seed}"
+    recipe(f"dpo-keep/open_drawer-s{_seed}", f"dpo train --policy models/bc-open_drawer-5demo --out {_out} "
+           "--task open_drawer --winner-guard 5 --keep-margin 0.2 --pairs-config.scorer grm --pairs-config.grm "
+           "models/grm-lite-sim --pairs-config.k 5 --pairs-config.execute-steps 8 --pairs-config.episodes 60 "
+           f"--seed {_seed} --pairs-config.seed {100 * _seed}",
+           f"DPO of the 5-demo open_drawer BC on the shipped GRM's confident pairs, seed {_seed}",
+           output=f"{_out}/policy/config.json")
+    recipe(f"dpo-keep-eval/open_drawer-s{_seed}", f"policy eval --checkpoint {_out}/policy --task open_drawer "
+           f"--episodes 150 --seed 20000 --record 0 --json runs/bench/dpo-keep_open_drawer_s{_seed}.json",
+           f"success of DPO on the GRM's confident pairs, seed {_seed}, on 150 evaluation episodes (seeds 20000-20149)",
+           needs=(f"dpo-keep/open_drawer-s{_seed}",))
+# fmt: on
+
 recipe("bc-eval/open_drawer5-150", "policy eval --checkpoint models/bc-open_drawer-5demo --task open_drawer "
        "--episodes 150 --seed 20000 --record 0 --json runs/bench/bc_open_drawer5_150.json",
        "the 5-demo open_drawer BC on DPO's 150 evaluation episodes (seeds 20000-20149)")  # fmt: skip

@@ -148,6 +148,19 @@ SECTIONS: tuple[Section, ...] = (
         "cloned simulator state); success on 150 evaluation episodes (seeds 20000-20149).",
     ),
     Section(
+        "dpo_keep",
+        "DPO on the shipped GRM's confident pairs",
+        (
+            "dpo-keep-eval/open_drawer-s0",
+            "dpo-keep-eval/open_drawer-s1",
+            "dpo-keep-eval/open_drawer-s2",
+        ),
+        "The same one-round recipe from the same BC (its success on these seeds: the first DPO section), on "
+        "pairs from 60 rollouts' states kept only where the GRM's best and worst chunks differ by ≥ 0.2 "
+        "(`--keep-margin 0.2`, chosen on seeds 31000-31049; the choice and the levers tried are in the "
+        "recipes' comment).",
+    ),
+    Section(
         "dpo_critic",
         "DPO judged by an RL run's critics",
         (

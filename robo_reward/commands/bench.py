@@ -124,9 +124,10 @@ def all(
 ) -> dict:
     """Run the recipes behind every published number (or the sections named by --only) and write the
     report (`docs/results.md`; the measurements beside it in `docs/results.json`). Sections: sim, tasks,
-    grm, adapt, reward_speed, perceptual, policy, rl, dpo, dpo_critic, quickstart, vla, calibration, ros. `--recipe
-    NAME [NAME ...]` re-measures single recipes and keeps the other results of their sections. Hours on 2 CPU cores;
-    datasets and checkpoints a recipe needs are made first when missing."""
+    grm, adapt, reward_speed, perceptual, policy, rl, dpo, dpo_keep, dpo_critic, quickstart, vla,
+    calibration, ros. `--recipe NAME [NAME ...]` re-measures single recipes and keeps the other results
+    of their sections. Hours on 2 CPU cores; datasets and checkpoints a recipe needs are made first when
+    missing."""
     from robo_reward.bench.report import run_all
 
     result = run_all(report, only=only, recipes=recipe)
