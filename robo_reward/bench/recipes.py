@@ -346,8 +346,9 @@ for _name, _tag, _judge, _who, _needs in (
                needs=(f"{_name}/open_drawer-s{_seed}",))
 # fmt: on
 
-# The same DPO on the shipped GRM's confident pairs only (`--keep-margin 0.2`: at that margin `dpo judges`
-# finds the GRM's best-worst pairs 63 % right, 0 % wrong, the rest ties to privileged progress), from 60
+# The same DPO on the shipped GRM's confident pairs only (`--keep-margin 0.2`: at that margin `dpo judges
+# --policy models/bc-open_drawer-5demo --task open_drawer --grm models/grm-lite-sim --episodes 20` finds
+# the GRM's best-worst pairs 63 % right, 0 % wrong, the rest ties to privileged progress), from 60
 # rollouts' states (pair seeds 0 / 100 / 200: disjoint initial states). Chosen on seeds 31000-31049 (50
 # episodes) from pair seed 0: BC 0.38; keep every pair 0.46, ≥ 0.1 0.46, ≥ 0.2 0.54, ≥ 0.3 0.48; at 0.2:
 # 400 steps 0.48, lr 3e-5 0.38, λ = 0 0.38, λ = 1 0.48, 2 rounds 0.52, 3 rounds 0.40, SFT on winners (at

@@ -55,7 +55,9 @@ SECTIONS: tuple[Section, ...] = (
         "`runs/grm2/lite96-a` is GRM v2 as first trained (demos, noisy experts, BC rollouts); `lite96-r2` "
         "adds the rollouts of the RL policies that lite96-a's reward trained (round 2); `lite96-r3` swaps "
         "those for the rollouts of the policies that lite96-r2's reward trained (round 3; `grm3-eval-rl`: "
-        "held-out rollouts of those policies on new seeds).",
+        "held-out rollouts of those policies on new seeds). `auroc` scores an episode by its final Φ and "
+        "`auroc_tail` by its mean Φ over the last third; tables without an `auroc_tail` column were measured "
+        "when the last-third mean was the only score, so their `auroc` is that one.",
     ),
     Section("adapt", "One-shot adaptation", ("grm-adapt", "grm2-adapt")),
     Section("reward_speed", "Reward model speed", ("grm2-speed",)),
