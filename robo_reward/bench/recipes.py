@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robo_reward.bench.recipes_dpo import register_dpo
 from robo_reward.bench.recipes_grm3 import MODEL as GRM_R3
 from robo_reward.bench.recipes_grm3 import register_grm_round3
 from robo_reward.bench.recipes_pp import register_pick_place_starts
@@ -322,55 +323,9 @@ register_rl_round2(recipe, _RL)
 register_grm_round3(recipe, _grm2_train, _RL)
 register_pick_place_starts(recipe, dataset, _PP_COLLECT, _RL, GRM_R3)
 
-# ---- DPO from the 5-demo open_drawer BC, judged by the shipped GRM or an RL run's critics -------------
-# the winners' guard λ = 5 and one 200-step round were chosen on evaluation seeds 30000-30049 (BC 0.36;
-# plain DPO 0.26, λ = 1 0.44, λ = 5 0.48, λ = 5 with 400 steps 0.46, SFT on winners 0.36) with the
-# quickstart's GRM-judged pairs; the runs below draw their own pairs and are scored on seeds 20000-20149.
-# The same recipe judged by the critics of a GRM-shaped noise-sac run over the same BC (DPO seed i: RL seed i
-# of rl/open_drawer-v2-lra1e-4), ranking 5 prior-noise samples per state by their pessimistic value.
-# fmt: off
-_DPO = "--task open_drawer --winner-guard 5 {judge} --pairs-config.k 5 --pairs-config.execute-steps 8 --pairs-config.episodes 20"
-for _name, _tag, _judge, _who, _needs in (
-        ("dpo", "grm", "--pairs-config.scorer grm --pairs-config.grm models/grm-lite-sim", "GRM", ()),
-        ("dpo-critic", "critic", "--pairs-config.scorer critic --pairs-config.critic runs/rl/cmp-od-v2-lra1e-4/grm/seed{seed}/policy",
-         "critic", ("rl/open_drawer-v2-lra1e-4",))):
-    for _seed in range(3):
-        _out = f"runs/dpo/od-{_tag}-s{_seed}"
-        recipe(f"{_name}/open_drawer-s{_seed}", f"dpo train --policy models/bc-open_drawer-5demo --out {_out} "
-               f"{_DPO.format(judge=_judge.format(seed=_seed))} --seed {_seed} --pairs-config.seed {_seed}",
-               f"{_who}-judged DPO of the 5-demo open_drawer BC, seed {_seed}",
-               output=f"{_out}/policy/config.json", needs=_needs)
-        recipe(f"{_name}-eval/open_drawer-s{_seed}", f"policy eval --checkpoint {_out}/policy --task open_drawer "
-               f"--episodes 150 --seed 20000 --record 0 --json runs/bench/{_name}_open_drawer_s{_seed}.json",
-               f"success of {_who}-judged DPO seed {_seed} on 150 evaluation episodes (seeds 20000-20149)",
-               needs=(f"{_name}/open_drawer-s{_seed}",))
-# fmt: on
+# ---- DPO from the 5-demo open_drawer BC: judged by the shipped GRM, on its confident pairs, by critics ---
+register_dpo(recipe)
 
-# The same DPO on the shipped GRM's confident pairs only (`--keep-margin 0.2`: at that margin `dpo judges
-# --policy models/bc-open_drawer-5demo --task open_drawer --grm models/grm-lite-sim --episodes 20` finds
-# the GRM's best-worst pairs 63 % right, 0 % wrong, the rest ties to privileged progress), from 60
-# rollouts' states (pair seeds 0 / 100 / 200: disjoint initial states). Chosen on seeds 31000-31049 (50
-# episodes) from pair seed 0: BC 0.38; keep every pair 0.46, ≥ 0.1 0.46, ≥ 0.2 0.54, ≥ 0.3 0.48; at 0.2:
-# 400 steps 0.48, lr 3e-5 0.38, λ = 0 0.38, λ = 1 0.48, 2 rounds 0.52, 3 rounds 0.40, SFT on winners (at
-# 0.1) 0.38; the privileged judge's pairs with the same recipe 0.48.
-# fmt: off
-for _seed in range(3):
-    _out = f"runs/dpo/od-grm-keep-s{_seed}"
-    recipe(f"dpo-keep/open_drawer-s{_seed}", f"dpo train --policy models/bc-open_drawer-5demo --out {_out} "
-           "--task open_drawer --winner-guard 5 --keep-margin 0.2 --pairs-config.scorer grm --pairs-config.grm "
-           "models/grm-lite-sim --pairs-config.k 5 --pairs-config.execute-steps 8 --pairs-config.episodes 60 "
-           f"--seed {_seed} --pairs-config.seed {100 * _seed}",
-           f"DPO of the 5-demo open_drawer BC on the shipped GRM's confident pairs, seed {_seed}",
-           output=f"{_out}/policy/config.json")
-    recipe(f"dpo-keep-eval/open_drawer-s{_seed}", f"policy eval --checkpoint {_out}/policy --task open_drawer "
-           f"--episodes 150 --seed 20000 --record 0 --json runs/bench/dpo-keep_open_drawer_s{_seed}.json",
-           f"success of DPO on the GRM's confident pairs, seed {_seed}, on 150 evaluation episodes (seeds 20000-20149)",
-           needs=(f"dpo-keep/open_drawer-s{_seed}",))
-# fmt: on
-
-recipe("bc-eval/open_drawer5-150", "policy eval --checkpoint models/bc-open_drawer-5demo --task open_drawer "
-       "--episodes 150 --seed 20000 --record 0 --json runs/bench/bc_open_drawer5_150.json",
-       "the 5-demo open_drawer BC on DPO's 150 evaluation episodes (seeds 20000-20149)")  # fmt: skip
 recipe("quickstart", "quickstart --out runs/quickstart-bench --overwrite",
        "the quickstart end to end with its defaults (the README's first command, without the install)")  # fmt: skip
 

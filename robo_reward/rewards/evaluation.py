@@ -130,10 +130,11 @@ def evaluate_source(
     out["spf_accuracy_recorded"] = M.accuracy(recorded, pred)
     out["confusion_recorded"] = M.confusion_matrix(recorded, pred).tolist()
     scores = np.array([M.tail_mean(p) for p in dense])
+    finals = np.array([p[-1] for p in dense])
     is_success = np.array([t == "success" for t in true])
-    out["auroc"] = M.auroc(np.array([p[-1] for p in dense]), is_success)
+    out["auroc"] = M.auroc(finals, is_success)
     out["auroc_tail"] = M.auroc(scores, is_success)
-    out["success_failure_gap"] = M.success_failure_gap(np.array([p[-1] for p in dense]), true)
+    out["success_failure_gap"] = M.success_failure_gap(finals, true)
     out["per_episode"] = [
         {
             "index": i,

@@ -163,16 +163,18 @@ def train_dpo(
                 try:
                     data = generate_pairs(policy, task, round_cfg, show_progress)
                 except ValueError as e:  # no pair passed the margin: nothing to learn this round
-                    console.print(f"[yellow]round {r}: {e}; skipped[/yellow]")
-                    state["rounds"].append({"round": r, "pairs": 0, "skipped": str(e)})
-                    state["round"] += 1
+                    _skip(state, str(e))
                     continue
                 save_pairs(data, pair_dir)
-            data, skipped = _kept(data, cfg.keep_margin, r)
-            if skipped:
-                state["rounds"].append(skipped)
-                state["round"] += 1
+            keep = data.margin >= cfg.keep_margin
+            if not keep.any():
+                _skip(
+                    state,
+                    f"no pair of {len(data)} has a margin ≥ keep_margin {cfg.keep_margin}; lower --keep-margin",
+                )
                 continue
+            dropped = int((~keep).sum())
+            data = data.subset(keep) if dropped else data
             features = None if cfg.train_trunk else pair_features(policy, data)
             start, steps = state["round_step"], round_steps(cfg, len(data))
             with progress_bar(None if show_progress is None else not show_progress) as bar:
@@ -202,7 +204,7 @@ def train_dpo(
             record: dict[str, Any] = {
                 "round": r,
                 "pairs": len(data),
-                "pairs_below_keep_margin": int(data.meta.get("below_keep_margin", 0)),
+                "pairs_below_keep_margin": dropped,
                 "steps": steps,
                 "mean_pair_margin": float(np.mean(data.margin)),
             }
@@ -221,16 +223,11 @@ def train_dpo(
     return summary
 
 
-def _kept(data: PreferencePairs, keep_margin: float, r: int) -> tuple[PreferencePairs, dict | None]:
-    """The round's pairs at `keep_margin` or above; a skipped-round record when none is left."""
-    keep = data.margin >= keep_margin
-    if not keep.any():
-        why = f"no pair of {len(data)} has a margin ≥ keep_margin {keep_margin}; lower --keep-margin"
-        console.print(f"[yellow]round {r}: {why}; skipped[/yellow]")
-        return data, {"round": r, "pairs": 0, "skipped": why}
-    kept = data.subset(keep)
-    kept.meta["below_keep_margin"] = int((~keep).sum())
-    return kept, None
+def _skip(state: dict, why: str) -> None:
+    """Record the current round as skipped (nothing to learn from), saying why, and move past it."""
+    console.print(f"[yellow]round {state['round']}: {why}; skipped[/yellow]")
+    state["rounds"].append({"round": state["round"], "pairs": 0, "skipped": why})
+    state["round"] += 1
 
 
 def _save(ckpt: Path, policy, reference, optimizer, state: dict) -> None:
