@@ -12,6 +12,7 @@ def train(
     data: list[Path],
     out: Path,
     config: str = "flow-small",
+    init: Path | None = None,
     steps: int = 3000,
     batch_size: int = 64,
     lr: float = 3e-4,
@@ -37,6 +38,8 @@ def train(
     `--override width=128 trunk_depth=2` changes any FlowPolicyConfig field (JSON values).
     `--balance sqrt_frames` gives each task a share of the batches ∝ √ its frames (default `task`: equal
     shares; `frames`: every frame alike).
+    `--init CHECKPOINT` fine-tunes a trained policy (e.g. `models/flow-vla-sim` on new demos): its
+    architecture, normalization and weights are the start; `--config` and `--override` are not used.
     `--ema-decay 0.999` saves the exponential moving average of the weights as the model.
     `--aux-weight 1` adds an auxiliary loss: a head predicts the privileged object state the sim suite
     records (`observation.environment_state`) from the image tokens; acting never uses it.
@@ -63,14 +66,17 @@ def train(
         overrides["image_size"] = image_size
     if chunk_size is not None:
         overrides["chunk_size"] = chunk_size
-    _check_policy_config(config, overrides)
+    if init is not None:
+        _check_init(init, overrides)
+    else:
+        _check_policy_config(config, overrides)
 
     from robo_reward.train.bc import BCConfig, train_bc
 
     cfg = BCConfig(
-        out=out, data=list(data), config=config, overrides=overrides, steps=steps, batch_size=batch_size,
-        lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, balance=balance, aux_weight=aux_weight,
-        aux_data=list(aux_data or []),
+        out=out, data=list(data), config=config, overrides=overrides, init=init, steps=steps,
+        batch_size=batch_size, lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, balance=balance,
+        aux_weight=aux_weight, aux_data=list(aux_data or []),
         outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
         resume=resume, overwrite=overwrite,
@@ -78,6 +84,19 @@ def train(
     final = train_bc(cfg)
     console.print(f"policy saved to {final}")
     return final
+
+
+def _check_init(init: Path, overrides: dict) -> None:
+    """A policy checkpoint to fine-tune, and no architecture options beside it."""
+    from robo_reward.utils.errors import UserError
+
+    if not (init / "config.json").is_file() or not (init / "model.safetensors").is_file():
+        raise UserError(f"--init {init}: not a policy checkpoint (config.json + model.safetensors)")
+    if overrides:
+        raise UserError(
+            f"--init takes the architecture from {init}: drop --override/--image-size/--chunk-size "
+            f"({', '.join(sorted(overrides))})"
+        )
 
 
 def _check_policy_config(preset: str, overrides: dict) -> None:

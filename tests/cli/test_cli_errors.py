@@ -40,6 +40,8 @@ MISTAKES = [
     ("policy train --data {ds} --out {tmp}/b --override width", "--override expects key=value"),
     ("policy train --data {ds} --out {tmp}/b --override widht=3", "widht not a field"),
     ("policy train --data {ds} --out {used} --resume --overwrite", "contradict"),
+    ("policy train --data {ds} --out {tmp}/b --init {tmp}", "--init {tmp}: not a policy checkpoint"),
+    ("policy train --data {ds} --out {tmp}/b --init {flow} --override width=3", "drop --override"),
     ("policy eval --checkpoint {tmp}/nope", "does not exist"),
     ("policy eval --checkpoint {flow} --task pick_plaec", "unknown task 'pick_plaec'"),
     ("policy eval --checkpoint {flow} --episodes 0", "--episodes must be a positive number"),

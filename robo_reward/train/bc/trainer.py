@@ -46,6 +46,9 @@ class BCConfig:
     data: list[Path] = field(default_factory=list)
     config: str = "flow-small"  # policy preset
     overrides: dict = field(default_factory=dict)  # FlowPolicyConfig fields to change
+    # fine-tune: start from this policy checkpoint's weights, config and normalization (`config` and
+    # `overrides` are then unused)
+    init: Path | None = None
     steps: int = 3000
     batch_size: int = 64
     lr: float = 3e-4
@@ -92,6 +95,10 @@ RESUMABLE_FIELDS = (
 def hashed_config(cfg: BCConfig, episodes: Sequence[Episode], aux_episodes: Sequence[Episode] | None) -> dict:
     """The options and data that decide a run's results: what `--resume` must find unchanged."""
     d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RESUMABLE_FIELDS}
+    if d["init"] is None:  # runs from before `init` existed resume unchanged
+        del d["init"]
+    else:
+        d["init"] = str(d["init"])
     d["episodes"] = [len(episodes), sum(len(e) for e in episodes)]
     d["aux_episodes"] = [len(aux_episodes or ()), sum(len(e) for e in aux_episodes or ())]
     return d
@@ -149,6 +156,23 @@ def build_policy(cfg: BCConfig, data: ChunkDataset, source_image_size: int) -> F
     policy.set_normalization(
         compute_normalization(data.state.numpy(), data.action.numpy(), es.numpy() if pcfg.aux_dim else None)
     )
+    return policy
+
+
+def load_init(folder: Path, episode: Episode, aux_weight: float) -> FlowPolicy:
+    """The checkpoint a fine-tune starts from, checked against the data: the same state and action sizes
+    and, for `--aux-weight`, an auxiliary head. Its normalization is kept, so its weights mean what they
+    meant."""
+    policy = FlowPolicy.from_pretrained(folder)
+    c = policy.config
+    state_dim, action_dim = episode.state.shape[1], episode.action.shape[1]
+    if (c.state_dim, c.action_dim) != (state_dim, action_dim):
+        raise UserError(
+            f"--init {folder}: the policy takes states of {c.state_dim} and actions of {c.action_dim} values, "
+            f"the data has {state_dim} and {action_dim}: fine-tune on data of the robot it was trained for"
+        )
+    if aux_weight > 0 and not c.aux_dim:
+        raise UserError(f"--init {folder} has no auxiliary head: drop --aux-weight, or train from scratch")
     return policy
 
 
@@ -215,13 +239,16 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
                 f"--resume: the checkpoint is at step {start}, past --steps {cfg.steps}: pass --steps ≥ {start}"
             )
         pcfg = policy.config
+    elif cfg.init is not None:
+        policy = load_init(cfg.init, episodes[0], cfg.aux_weight)
+        pcfg = policy.config
     else:
         pcfg = make_config(cfg.config, **cfg.overrides)
     data = ChunkDataset.from_episodes(
         episodes, pcfg.views, pcfg.image_size, pcfg.chunk_size, cfg.outcomes,
         environment_state=cfg.aux_weight > 0,
     )  # fmt: skip
-    if resume_from is None:
+    if resume_from is None and cfg.init is None:
         torch.manual_seed(cfg.seed)
         policy = build_policy(cfg, data, source_size)
     policy.to(device).train()
@@ -262,7 +289,8 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
         write_json(cfg.out / "bc_config.json", dataclasses.asdict(cfg))
         print(
             f"[bc] {data.num_episodes} episodes, {len(data)} samples, {len(set(data.task_names))} tasks; "
-            f"{cfg.config} on {device} × {world}; steps {start}→{cfg.steps}"
+            f"{cfg.config if cfg.init is None else f'fine-tuning {cfg.init}'} on {device} × {world}; "
+            f"steps {start}→{cfg.steps}"
         )
     window: list[float] = []
     aux_window: list[float] = []
