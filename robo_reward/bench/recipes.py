@@ -22,6 +22,7 @@ from robo_reward.bench.recipes_grm3 import MODEL as GRM_R3
 from robo_reward.bench.recipes_grm3 import register_grm_round3
 from robo_reward.bench.recipes_pp import register_pick_place_starts
 from robo_reward.bench.recipes_rl import noise_sac, register_rl_round2
+from robo_reward.bench.recipes_vla import register_vla_finetune
 
 
 @dataclass(frozen=True)
@@ -360,3 +361,4 @@ for _wordings, _episodes in (("train", 50), ("held_out", 20)):
     )
 recipe("vla-latency", "bench policy --checkpoint models/flow-vla-sim --threads 2 --json runs/bench/vla_latency.json",
        "the VLA's chunk latency at batch 1 (instruction embedding cached)")  # fmt: skip
+register_vla_finetune(recipe, dataset, [f"data/vla/{t}" for t in VLA_TASKS])

@@ -183,7 +183,15 @@ SECTIONS: tuple[Section, ...] = (
         "episodes with the shipped GRM's shaped reward, then one GRM-judged DPO round from the BC; each policy "
         "on the same 50 evaluation episodes (seeds 50000-50049); seconds per stage on the machine that ran it.",
     ),
-    Section("vla", "The multi-task VLA", ("vla-eval/train", "vla-eval/held_out", "vla-latency")),
+    Section(
+        "vla",
+        "The multi-task VLA",
+        ("vla-eval/train", "vla-eval/held_out", "vla-latency", "vla-ft2-eval"),
+        "`models/flow-vla-sim` (12,000 steps on 50 demos per task, 100 per grounding scene), and the same "
+        "policy fine-tuned twice 3,000 steps (`vla-ft`, `vla-ft2`: `policy train --init`) on 100 more demos "
+        "each of reach, push, drawer_store and the blue cube, every task's batch share alike (not shipped: "
+        "its card says why).",
+    ),
     Section("calibration", "Cameras and calibration", ("calibration",)),
     Section("ros", "ROS 2 latency", ("ros",)),
 )
