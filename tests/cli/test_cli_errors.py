@@ -42,6 +42,7 @@ MISTAKES = [
     ("policy train --data {ds} --out {used} --resume --overwrite", "contradict"),
     ("policy train --data {ds} --out {tmp}/b --init {tmp}", "--init {tmp}: not a policy checkpoint"),
     ("policy train --data {ds} --out {tmp}/b --init {flow} --override width=3", "drop --override"),
+    ("policy train --data {ds} --out {tmp}/b --colour-swap 2", "--colour-swap must be in [0, 1], got 2"),
     ("policy eval --checkpoint {tmp}/nope", "does not exist"),
     ("policy eval --checkpoint {flow} --task pick_plaec", "unknown task 'pick_plaec'"),
     ("policy eval --checkpoint {flow} --episodes 0", "--episodes must be a positive number"),

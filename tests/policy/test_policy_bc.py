@@ -342,3 +342,21 @@ def test_init_fine_tunes_from_a_checkpoint_with_its_normalization(tmp_path):
     wrong = [dataclasses.replace(e, state=e.state[:, :8]) for e in new]
     with pytest.raises(UserError, match="states of 10 .* the data has 8"):
         train_bc(BCConfig(out=tmp_path / "e", steps=1, init=first, **base), episodes=wrong)
+
+
+def test_colour_swap_mirrors_red_and_blue_in_images_and_words():
+    from robo_reward.train.bc.data import colour_swap, swap_red_blue
+
+    assert swap_red_blue("put the red cube on the blue one") == "put the blue cube on the red one"
+    assert swap_red_blue("bred a redder blueish red") == "bred a redder blueish blue"  # whole words only
+    red, floor = (217, 51, 51), (150, 120, 90)
+    img = torch.tensor([[red, floor]], dtype=torch.uint8).expand(3, 2, 2, 3).clone()  # (B, S, S, 3)
+    tasks = ["put the red cube on the pad", "open the drawer", "reach the yellow ball"]
+    obs = {"observation.images.front": img.clone(), "task": list(tasks)}
+    colour_swap(obs, p=0.0)
+    assert torch.equal(obs["observation.images.front"], img) and obs["task"] == tasks
+    colour_swap(obs, p=1.0)
+    out = obs["observation.images.front"]
+    assert out[0, 0, 0].tolist() == [51, 51, 217] and out[0, 0, 1].tolist() == [90, 120, 150]
+    assert torch.equal(out[1:], img[1:])  # no colour named: untouched
+    assert obs["task"] == ["put the blue cube on the pad", "open the drawer", "reach the yellow ball"]

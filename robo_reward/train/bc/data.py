@@ -9,6 +9,7 @@ Tasks are balanced: by default each task gets the same share of a batch whatever
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -127,6 +128,29 @@ class ChunkDataset:
             obs[ENV_STATE_KEY] = self.environment_state[t]
         obs["task"] = [self.tasks[i] for i in idx]
         return obs, self.action[self.chunks[t]]
+
+
+_RED_BLUE = re.compile(r"\b(red|blue)\b")
+
+
+def swap_red_blue(text: str) -> str:
+    """The instruction with the words `red` and `blue` exchanged (lower case, whole words)."""
+    return _RED_BLUE.sub(lambda m: "blue" if m.group(1) == "red" else "red", text)
+
+
+def colour_swap(obs: dict, p: float, generator: torch.Generator | None = None) -> None:
+    """In place: each sample whose instruction names red or blue is, with probability `p`, mirrored in
+    colour: its images' red and blue channels and its instruction's two words exchanged. The sim's red
+    cube (0.85, 0.2, 0.2) then looks like its blue one (0.2, 0.35, 0.85) and the reverse, so every task
+    done with the red cube is also shown done with the blue one, as the instruction says."""
+    tasks = obs["task"]
+    named = torch.tensor([_RED_BLUE.search(t) is not None for t in tasks])
+    swap = named & (torch.rand(len(tasks), generator=generator) < p)
+    if not swap.any():
+        return
+    for key in [k for k in obs if k.startswith(IMAGE_KEY)]:
+        obs[key][swap] = obs[key][swap].flip(-1)
+    obs["task"] = [swap_red_blue(t) if s else t for t, s in zip(tasks, swap.tolist(), strict=True)]
 
 
 def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:

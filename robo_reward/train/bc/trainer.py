@@ -30,7 +30,7 @@ import torch
 from robo_reward.data.episode import ENV_STATE_KEY, IMAGE_KEY, Episode
 from robo_reward.models.flow_policy import FlowPolicy, compute_normalization, make_config
 from robo_reward.train.bc.checkpoints import latest_checkpoint, save_checkpoint
-from robo_reward.train.bc.data import BALANCE_MODES, ChunkDataset, random_shift
+from robo_reward.train.bc.data import BALANCE_MODES, ChunkDataset, colour_swap, random_shift
 from robo_reward.utils.distributed import cleanup_distributed, init_distributed
 from robo_reward.utils.errors import ResumeError, UserError
 from robo_reward.utils.io import write_json
@@ -59,6 +59,8 @@ class BCConfig:
     # up as min(ema_decay, (1 + step) / (10 + step)) so early steps are not averaged with the init.
     ema_decay: float = 0.0
     shift_pad: int = 4  # random-shift augmentation, pixels at the policy's image size
+    # probability that a sample whose instruction names red or blue is colour-mirrored (`colour_swap`)
+    colour_swap: float = 0.0
     # each task's share of a batch (`ChunkDataset.sampling_weights`): "task" (equal), "sqrt_frames"
     # (∝ √ its frames: long multi-step tasks get more), "frames" (uniform over frames)
     balance: str = "task"
@@ -92,12 +94,17 @@ RESUMABLE_FIELDS = (
 )
 
 
+# options added after runs were made with this trainer, with the value those runs had
+LATER_FIELDS = {"init": None, "colour_swap": 0.0}
+
+
 def hashed_config(cfg: BCConfig, episodes: Sequence[Episode], aux_episodes: Sequence[Episode] | None) -> dict:
     """The options and data that decide a run's results: what `--resume` must find unchanged."""
     d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RESUMABLE_FIELDS}
-    if d["init"] is None:  # runs from before `init` existed resume unchanged
-        del d["init"]
-    else:
+    for name, default in LATER_FIELDS.items():  # at their defaults, runs from before them resume unchanged
+        if d[name] == default:
+            del d[name]
+    if "init" in d:
         d["init"] = str(d["init"])
     d["episodes"] = [len(episodes), sum(len(e) for e in episodes)]
     d["aux_episodes"] = [len(aux_episodes or ()), sum(len(e) for e in aux_episodes or ())]
@@ -211,6 +218,8 @@ def check_config(cfg: BCConfig) -> None:
         raise UserError(f"--lr must be a positive number, got {cfg.lr}")
     if not 0 <= cfg.ema_decay < 1:
         raise UserError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
+    if not 0 <= cfg.colour_swap <= 1:
+        raise UserError(f"--colour-swap must be in [0, 1], got {cfg.colour_swap}")
     if cfg.balance not in BALANCE_MODES:
         raise UserError(f"--balance must be one of {', '.join(BALANCE_MODES)}, got {cfg.balance!r}")
 
@@ -252,6 +261,10 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
         torch.manual_seed(cfg.seed)
         policy = build_policy(cfg, data, source_size)
     policy.to(device).train()
+    if policy.config.freeze_backbone and cfg.colour_swap > 0:
+        raise UserError(
+            "--colour-swap changes the images: it cannot train on cached frozen-backbone features"
+        )
     if policy.config.freeze_backbone:  # the CPU path: the backbone runs once per frame, not per step
         t0 = time.perf_counter()
         data.cache_features(policy)
@@ -305,6 +318,8 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
             if data.features is None:
                 for key in [k for k in obs if k.startswith(IMAGE_KEY)]:
                     obs[key] = random_shift(obs[key], cfg.shift_pad, gen)
+                if cfg.colour_swap > 0:
+                    colour_swap(obs, cfg.colour_swap, gen)
             env_state = obs.pop(ENV_STATE_KEY, None)
             if env_state is None:
                 loss = fm = model(obs, chunk.to(device)).mean()
