@@ -339,6 +339,17 @@ def test_init_fine_tunes_from_a_checkpoint_with_its_normalization(tmp_path):
         train_bc(BCConfig(out=tmp_path / name, steps=5, lr=3e-3, init=init_from, **base), episodes=new)
     tuned, fresh = (read_metrics(tmp_path / n / "metrics.jsonl")[0]["loss"] for n in ("c", "d"))
     assert tuned < fresh - 0.2  # 1.77 against 2.08 (the checkpoint's own last loss: 1.30)
+    # --seed decides a fine-tune as it does a fresh run: the same seed twice, the same weights
+    runs = [
+        FlowPolicy.from_pretrained(
+            train_bc(
+                BCConfig(out=tmp_path / f"s{i}", steps=2, lr=3e-3, init=first, seed=s, **base), episodes=new
+            )
+        ).state_dict()
+        for i, s in enumerate((0, 0, 1))
+    ]
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    assert any(not torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
     wrong = [dataclasses.replace(e, state=e.state[:, :8]) for e in new]
     with pytest.raises(UserError, match="states of 10 .* the data has 8"):
         train_bc(BCConfig(out=tmp_path / "e", steps=1, init=first, **base), episodes=wrong)

@@ -257,9 +257,10 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
         episodes, pcfg.views, pcfg.image_size, pcfg.chunk_size, cfg.outcomes,
         environment_state=cfg.aux_weight > 0,
     )  # fmt: skip
-    if resume_from is None and cfg.init is None:
-        torch.manual_seed(cfg.seed)
-        policy = build_policy(cfg, data, source_size)
+    if resume_from is None:
+        torch.manual_seed(cfg.seed)  # the weights' init and the flow-matching noise and times
+        if cfg.init is None:
+            policy = build_policy(cfg, data, source_size)
     policy.to(device).train()
     if policy.config.freeze_backbone and cfg.colour_swap > 0:
         raise UserError(
