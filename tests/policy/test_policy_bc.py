@@ -318,7 +318,7 @@ def test_aux_weight_needs_the_object_state_column(tmp_path):
 
 
 def test_init_fine_tunes_from_a_checkpoint_with_its_normalization(tmp_path):
-    from robo_reward.utils.errors import UserError
+    from robo_reward.utils.errors import ResumeError, UserError
 
     base = dict(config="flow-tiny", batch_size=16, warmup_steps=2, log_every=5, ckpt_every=100, shift_pad=2)
     first = train_bc(BCConfig(out=tmp_path / "a", steps=100, lr=3e-3, **base), episodes=toy_episodes())
@@ -339,6 +339,11 @@ def test_init_fine_tunes_from_a_checkpoint_with_its_normalization(tmp_path):
         train_bc(BCConfig(out=tmp_path / name, steps=5, lr=3e-3, init=init_from, **base), episodes=new)
     tuned, fresh = (read_metrics(tmp_path / n / "metrics.jsonl")[0]["loss"] for n in ("c", "d"))
     assert tuned < fresh - 0.2  # 1.77 against 2.08 (the checkpoint's own last loss: 1.30)
+    # a fine-tune resumes from its own checkpoint, and only with the same --init
+    train_bc(BCConfig(out=tmp_path / "c", steps=6, lr=3e-3, init=first, resume=True, **base), episodes=new)
+    assert [m["step"] for m in read_metrics(tmp_path / "c" / "metrics.jsonl")] == [5, 6]
+    with pytest.raises(ResumeError):
+        train_bc(BCConfig(out=tmp_path / "c", steps=7, lr=3e-3, resume=True, **base), episodes=new)
     # --seed decides a fine-tune as it does a fresh run: the same seed twice, the same weights
     runs = [
         FlowPolicy.from_pretrained(
