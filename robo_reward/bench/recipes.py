@@ -361,4 +361,4 @@ for _wordings, _episodes in (("train", 50), ("held_out", 20)):
     )
 recipe("vla-latency", "bench policy --checkpoint models/flow-vla-sim --threads 2 --json runs/bench/vla_latency.json",
        "the VLA's chunk latency at batch 1 (instruction embedding cached)")  # fmt: skip
-register_vla_finetune(recipe, dataset, [f"data/vla/{t}" for t in VLA_TASKS])
+register_vla_finetune(recipe, dataset, [f"data/vla/{t}" for t in VLA_TASKS], _RECOVERIES)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-RECOVERIES = " --regrasp 0.3 --drop 0.3 --align"
-WEAK = {"reach": "", "push": "", "drawer_store": RECOVERIES, "pick_place_color:blue": RECOVERIES}
+WEAK = ("reach", "push", "drawer_store", "pick_place_color:blue")
+CUBE_TASKS = ("drawer_store", "pick_place_color:blue")  # collected with the cube recoveries, as before
 EXTRA = (("vla-extra", 100, 50000), ("vla-extra2", 150, 60000))  # folder, episodes per task, first seed
 FT = (
     "policy train --init {init} --data {data} --out {out} --steps 3000 --batch-size 64 --lr 2e-4 --threads 1 "
@@ -14,15 +14,17 @@ FT = (
 )
 
 
-def extra_folders(folder: str) -> list[str]:
-    return [f"data/{folder}/{task.replace(':', '_')}" for task in WEAK]
+def demo_folder(folder: str, task: str) -> str:
+    return f"data/{folder}/{task.replace(':', '_')}"
 
 
-def register_vla_finetune(recipe: Callable, dataset: Callable, base: Sequence[str]) -> None:
-    """Register with the registry's `recipe` and `dataset`; `base` lists the VLA's own demo folders."""
+def register_vla_finetune(recipe: Callable, dataset: Callable, base: Sequence[str], recoveries: str) -> None:
+    """Register with the registry's `recipe` and `dataset`; `base` lists the VLA's own demo folders,
+    `recoveries` the collect options of its cube tasks' staged recoveries."""
     for folder, episodes, seed in EXTRA:
-        for task, extra in WEAK.items():
-            dataset(f"data/{folder}/{task.replace(':', '_')}", f"--task {task} --episodes {episodes} "
+        for task in WEAK:
+            extra = recoveries if task in CUBE_TASKS else ""
+            dataset(demo_folder(folder, task), f"--task {task} --episodes {episodes} "
                     f"--image-size 64 --noise 0.05 --wordings train --seed {seed}{extra}",
                     f"more VLA demos of {task} (seeds {seed}+)")  # fmt: skip
     # chosen on seeds 3000-3029 (30 episodes per scene, training wordings; six-task mean, shipped 0.53):
@@ -32,7 +34,7 @@ def register_vla_finetune(recipe: Callable, dataset: Callable, base: Sequence[st
     # Controls from the shipped model on its own demos, 3,000 steps, --balance sqrt_frames as it was
     # trained: as they are (vla-ft-base) 0.58, with --colour-swap 0.5 (vla-ft-swap) 0.50; the blue cube
     # 0.27 with both.
-    data = list(base) + extra_folders("vla-extra")
+    data = list(base) + [demo_folder("vla-extra", task) for task in WEAK]
     stages = (
         ("vla-ft", "runs/vla/multi/model", "runs/vla/ft-extra-task", data, 0, ("vla-train-12k",)),
         ("vla-ft2", "runs/vla/ft-extra-task/model", "runs/vla/ft2-same", data, 1, ("vla-ft",)),
