@@ -22,6 +22,7 @@ def train(
     override: list[str] | None = None,
     shift_pad: int = 4,
     colour_swap: float = 0.0,
+    colour_swap_pixels: Literal["all", "saturated"] = "all",
     balance: Literal["task", "sqrt_frames", "frames"] = "task",
     aux_weight: float = 0.0,
     aux_data: list[Path] | None = None,
@@ -43,6 +44,7 @@ def train(
     architecture, normalization and weights are the start; `--config` and `--override` are not used.
     `--colour-swap 0.5` mirrors half the samples whose instruction names red or blue: the images' red and
     blue channels and the two words exchanged, so what is shown done with one cube is shown with the other.
+    `--colour-swap-pixels saturated` mirrors only vivid red or blue pixels (the cubes), not the floor.
     `--ema-decay 0.999` saves the exponential moving average of the weights as the model.
     `--aux-weight 1` adds an auxiliary loss: a head predicts the privileged object state the sim suite
     records (`observation.environment_state`) from the image tokens; acting never uses it.
@@ -79,7 +81,7 @@ def train(
     cfg = BCConfig(
         out=out, data=list(data), config=config, overrides=overrides, init=init, steps=steps,
         batch_size=batch_size, lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, colour_swap=colour_swap,
-        balance=balance, aux_weight=aux_weight, aux_data=list(aux_data or []),
+        colour_swap_pixels=colour_swap_pixels, balance=balance, aux_weight=aux_weight, aux_data=list(aux_data or []),
         outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
         resume=resume, overwrite=overwrite,

@@ -376,3 +376,10 @@ def test_colour_swap_mirrors_red_and_blue_in_images_and_words():
     assert out[0, 0, 0].tolist() == [51, 51, 217] and out[0, 0, 1].tolist() == [90, 120, 150]
     assert torch.equal(out[1:], img[1:])  # no colour named: untouched
     assert obs["task"] == ["put the blue cube on the pad", "open the drawer", "reach the yellow ball"]
+    # only the vivid red and blue pixels: the cube turns, the floor, the green pad and yellow stay
+    pixels = torch.tensor([[red, floor, (60, 200, 60), (220, 220, 40), (51, 89, 217)]], dtype=torch.uint8)
+    obs = {"observation.images.front": pixels[None].clone(), "task": ["put the red cube on the pad"]}
+    colour_swap(obs, p=1.0, pixels="saturated")
+    assert obs["observation.images.front"][0, 0].tolist() == [
+        [51, 51, 217], list(floor), [60, 200, 60], [220, 220, 40], [217, 89, 51]
+    ]  # fmt: skip

@@ -138,18 +138,34 @@ def swap_red_blue(text: str) -> str:
     return _RED_BLUE.sub(lambda m: "blue" if m.group(1) == "red" else "red", text)
 
 
-def colour_swap(obs: dict, p: float, generator: torch.Generator | None = None) -> None:
+COLOUR_SWAP_PIXELS = ("all", "saturated")
+
+
+def _mirror_red_blue(images: torch.Tensor, pixels: str) -> torch.Tensor:
+    """(N, S, S, 3) uint8 with the red and blue channels exchanged: in every pixel, or (`saturated`) only
+    in vivid red or blue pixels (saturation > 0.5, brightest channel > 60, green < 0.6 of it), so the
+    cubes change colour and the brown floor, the grey robot, the green pad and yellow do not."""
+    mirrored = images.flip(-1)
+    if pixels == "all":
+        return mirrored
+    x = images.float()
+    top, low = x.max(-1), x.min(-1).values
+    vivid = ((top.values - low) > 0.5 * top.values) & (top.values > 60) & (x[..., 1] < 0.6 * top.values)
+    return torch.where(vivid[..., None], mirrored, images)
+
+
+def colour_swap(obs: dict, p: float, generator: torch.Generator | None = None, pixels: str = "all") -> None:
     """In place: each sample whose instruction names red or blue is, with probability `p`, mirrored in
-    colour: its images' red and blue channels and its instruction's two words exchanged. The sim's red
-    cube (0.85, 0.2, 0.2) then looks like its blue one (0.2, 0.35, 0.85) and the reverse, so every task
-    done with the red cube is also shown done with the blue one, as the instruction says."""
+    colour: its images' red and blue channels (`pixels`: see `_mirror_red_blue`) and its instruction's two
+    words exchanged. The sim's red cube (0.85, 0.2, 0.2) then looks like its blue one (0.2, 0.35, 0.85)
+    and the reverse, so every task done with the red cube is also shown done with the blue one."""
     tasks = obs["task"]
     named = torch.tensor([_RED_BLUE.search(t) is not None for t in tasks])
     swap = named & (torch.rand(len(tasks), generator=generator) < p)
     if not swap.any():
         return
     for key in [k for k in obs if k.startswith(IMAGE_KEY)]:
-        obs[key][swap] = obs[key][swap].flip(-1)
+        obs[key][swap] = _mirror_red_blue(obs[key][swap], pixels)
     obs["task"] = [swap_red_blue(t) if s else t for t, s in zip(tasks, swap.tolist(), strict=True)]
 
 

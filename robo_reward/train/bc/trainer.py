@@ -30,7 +30,13 @@ import torch
 from robo_reward.data.episode import ENV_STATE_KEY, IMAGE_KEY, Episode
 from robo_reward.models.flow_policy import FlowPolicy, compute_normalization, make_config
 from robo_reward.train.bc.checkpoints import latest_checkpoint, save_checkpoint
-from robo_reward.train.bc.data import BALANCE_MODES, ChunkDataset, colour_swap, random_shift
+from robo_reward.train.bc.data import (
+    BALANCE_MODES,
+    COLOUR_SWAP_PIXELS,
+    ChunkDataset,
+    colour_swap,
+    random_shift,
+)
 from robo_reward.utils.distributed import cleanup_distributed, init_distributed
 from robo_reward.utils.errors import ResumeError, UserError
 from robo_reward.utils.io import write_json
@@ -61,6 +67,7 @@ class BCConfig:
     shift_pad: int = 4  # random-shift augmentation, pixels at the policy's image size
     # probability that a sample whose instruction names red or blue is colour-mirrored (`colour_swap`)
     colour_swap: float = 0.0
+    colour_swap_pixels: str = "all"  # which pixels it mirrors: "all", or "saturated" (the cubes)
     # each task's share of a batch (`ChunkDataset.sampling_weights`): "task" (equal), "sqrt_frames"
     # (∝ √ its frames: long multi-step tasks get more), "frames" (uniform over frames)
     balance: str = "task"
@@ -95,7 +102,7 @@ RESUMABLE_FIELDS = (
 
 
 # options added after runs were made with this trainer, with the value those runs had
-LATER_FIELDS = {"init": None, "colour_swap": 0.0}
+LATER_FIELDS = {"init": None, "colour_swap": 0.0, "colour_swap_pixels": "all"}
 
 
 def hashed_config(cfg: BCConfig, episodes: Sequence[Episode], aux_episodes: Sequence[Episode] | None) -> dict:
@@ -220,6 +227,10 @@ def check_config(cfg: BCConfig) -> None:
         raise UserError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
     if not 0 <= cfg.colour_swap <= 1:
         raise UserError(f"--colour-swap must be in [0, 1], got {cfg.colour_swap}")
+    if cfg.colour_swap_pixels not in COLOUR_SWAP_PIXELS:
+        raise UserError(
+            f"--colour-swap-pixels must be one of {', '.join(COLOUR_SWAP_PIXELS)}, got {cfg.colour_swap_pixels!r}"
+        )
     if cfg.balance not in BALANCE_MODES:
         raise UserError(f"--balance must be one of {', '.join(BALANCE_MODES)}, got {cfg.balance!r}")
 
@@ -320,7 +331,7 @@ def _train(cfg: BCConfig, episodes, aux_episodes, rank: int, world: int, device:
                 for key in [k for k in obs if k.startswith(IMAGE_KEY)]:
                     obs[key] = random_shift(obs[key], cfg.shift_pad, gen)
                 if cfg.colour_swap > 0:
-                    colour_swap(obs, cfg.colour_swap, gen)
+                    colour_swap(obs, cfg.colour_swap, gen, cfg.colour_swap_pixels)
             env_state = obs.pop(ENV_STATE_KEY, None)
             if env_state is None:
                 loss = fm = model(obs, chunk.to(device)).mean()
