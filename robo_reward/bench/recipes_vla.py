@@ -33,7 +33,8 @@ def register_vla_finetune(recipe: Callable, dataset: Callable, base: Sequence[st
     # third stage on stage 2's data 0.63. Stage 2 is measured on the evaluation seeds (vla-ft2-eval).
     # Controls from the shipped model on its own demos, 3,000 steps, --balance sqrt_frames as it was
     # trained: as they are (vla-ft-base) 0.58, with --colour-swap 0.5 (vla-ft-swap) 0.50; the blue cube
-    # 0.27 with both.
+    # 0.27 with both; with --colour-swap 0.5 --colour-swap-pixels saturated (vla-ft-swap-sat) 0.54, the
+    # blue cube 0.20 and the red one 0.30 (0.73 without).
     data = list(base) + [demo_folder("vla-extra", task) for task in WEAK]
     stages = (
         ("vla-ft", "runs/vla/multi/model", "runs/vla/ft-extra-task", data, 0, ("vla-train-12k",)),
@@ -44,10 +45,13 @@ def register_vla_finetune(recipe: Callable, dataset: Callable, base: Sequence[st
                f"the VLA fine-tuned 3,000 steps from {init} on more demos of its weak tasks",
                output=f"{out}/model/config.json", needs=needs + tuple(folders))  # fmt: skip
     for name, out, extra in (("vla-ft-base", "runs/vla/ft-base", ""),
-                             ("vla-ft-swap", "runs/vla/ft-swap", " --colour-swap 0.5")):  # fmt: skip
+                             ("vla-ft-swap", "runs/vla/ft-swap", " --colour-swap 0.5"),
+                             ("vla-ft-swap-sat", "runs/vla/ft-swap-sat",
+                              " --colour-swap 0.5 --colour-swap-pixels saturated")):  # fmt: skip
         command = FT.format(init="runs/vla/multi/model", data=" ".join(base), out=out, seed=0)
         recipe(name, command.replace("--balance task", "--balance sqrt_frames") + extra,
-               f"the VLA trained 3,000 steps more on its own demos{extra and ', red and blue mirrored'}",
+               f"the VLA trained 3,000 steps more on its own demos{extra and ', red and blue mirrored'}"
+               f"{' (the cubes only)' if 'saturated' in extra else ''}",
                output=f"{out}/model/config.json", needs=("vla-train-12k", *base))  # fmt: skip
     recipe("vla-ft2-eval", "policy eval --checkpoint runs/vla/ft2-same/model --task all --episodes 50 --num-envs 4 "
            "--seed 20000 --wordings train --record 0 --json runs/bench/vla_ft2_train.json",
