@@ -53,7 +53,7 @@ def register_vla_finetune(recipe: Callable, dataset: Callable, base: Sequence[st
                f"the VLA trained 3,000 steps more on its own demos{extra and ', red and blue mirrored'}"
                f"{' (the cubes only)' if 'saturated' in extra else ''}",
                output=f"{out}/model/config.json", needs=("vla-train-12k", *base))  # fmt: skip
-    recipe("vla-ft2-eval", "policy eval --checkpoint runs/vla/ft2-same/model --task all --episodes 50 --num-envs 4 "
-           "--seed 20000 --wordings train --record 0 --json runs/bench/vla_ft2_train.json",
+    recipe("vla-ft2-eval", "policy eval --checkpoint runs/vla/ft2-same/model --task all --episodes 50 "
+           "--num-envs 4 --seed 20000 --wordings train --record 0 --json runs/bench/vla_ft2_train.json",
            "the fine-tuned VLA (vla-ft2) on every task and grounding scene, train instructions",
            needs=("vla-ft2",))  # fmt: skip

@@ -81,7 +81,8 @@ def train(
     cfg = BCConfig(
         out=out, data=list(data), config=config, overrides=overrides, init=init, steps=steps,
         batch_size=batch_size, lr=lr, ema_decay=ema_decay, shift_pad=shift_pad, colour_swap=colour_swap,
-        colour_swap_pixels=colour_swap_pixels, balance=balance, aux_weight=aux_weight, aux_data=list(aux_data or []),
+        colour_swap_pixels=colour_swap_pixels, balance=balance, aux_weight=aux_weight,
+        aux_data=list(aux_data or []),
         outcomes=("success", "partial", "failure") if include_failures else ("success",),
         max_episodes=max_episodes, log_every=log_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
         resume=resume, overwrite=overwrite,

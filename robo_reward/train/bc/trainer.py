@@ -182,8 +182,9 @@ def load_init(folder: Path, episode: Episode, aux_weight: float) -> FlowPolicy:
     state_dim, action_dim = episode.state.shape[1], episode.action.shape[1]
     if (c.state_dim, c.action_dim) != (state_dim, action_dim):
         raise UserError(
-            f"--init {folder}: the policy takes states of {c.state_dim} and actions of {c.action_dim} values, "
-            f"the data has {state_dim} and {action_dim}: fine-tune on data of the robot it was trained for"
+            f"--init {folder}: the policy takes states of {c.state_dim} and actions of {c.action_dim} "
+            f"values, the data has {state_dim} and {action_dim}: fine-tune on data of the robot it was "
+            "trained for"
         )
     if aux_weight > 0 and not c.aux_dim:
         raise UserError(f"--init {folder} has no auxiliary head: drop --aux-weight, or train from scratch")
@@ -228,9 +229,8 @@ def check_config(cfg: BCConfig) -> None:
     if not 0 <= cfg.colour_swap <= 1:
         raise UserError(f"--colour-swap must be in [0, 1], got {cfg.colour_swap}")
     if cfg.colour_swap_pixels not in COLOUR_SWAP_PIXELS:
-        raise UserError(
-            f"--colour-swap-pixels must be one of {', '.join(COLOUR_SWAP_PIXELS)}, got {cfg.colour_swap_pixels!r}"
-        )
+        choices = ", ".join(COLOUR_SWAP_PIXELS)
+        raise UserError(f"--colour-swap-pixels must be one of {choices}, got {cfg.colour_swap_pixels!r}")
     if cfg.balance not in BALANCE_MODES:
         raise UserError(f"--balance must be one of {', '.join(BALANCE_MODES)}, got {cfg.balance!r}")
 
