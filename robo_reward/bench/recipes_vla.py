@@ -10,7 +10,7 @@ CUBE_TASKS = ("drawer_store", "pick_place_color:blue")  # collected with the cub
 EXTRA = (("vla-extra", 100, 50000), ("vla-extra2", 150, 60000))  # folder, episodes per task, first seed
 FT = (
     "policy train --init {init} --data {data} --out {out} --steps 3000 --batch-size 64 --lr 2e-4 --threads 1 "
-    "--ckpt-every 500 --ema-decay 0.999 --log-every 100 --shift-pad 1 --balance task --seed {seed}"
+    "--ckpt-every 500 --ema-decay 0.999 --log-every 100 --shift-pad 1 --balance {balance} --seed {seed}"
 )
 
 
@@ -41,15 +41,17 @@ def register_vla_finetune(recipe: Callable, dataset: Callable, base: Sequence[st
         ("vla-ft2", "runs/vla/ft-extra-task/model", "runs/vla/ft2-same", data, 1, ("vla-ft",)),
     )
     for name, init, out, folders, seed, needs in stages:
-        recipe(name, FT.format(init=init, data=" ".join(folders), out=out, seed=seed),
+        recipe(name, FT.format(init=init, data=" ".join(folders), out=out, balance="task", seed=seed),
                f"the VLA fine-tuned 3,000 steps from {init} on more demos of its weak tasks",
                output=f"{out}/model/config.json", needs=needs + tuple(folders))  # fmt: skip
     for name, out, extra in (("vla-ft-base", "runs/vla/ft-base", ""),
                              ("vla-ft-swap", "runs/vla/ft-swap", " --colour-swap 0.5"),
                              ("vla-ft-swap-sat", "runs/vla/ft-swap-sat",
                               " --colour-swap 0.5 --colour-swap-pixels saturated")):  # fmt: skip
-        command = FT.format(init="runs/vla/multi/model", data=" ".join(base), out=out, seed=0)
-        recipe(name, command.replace("--balance task", "--balance sqrt_frames") + extra,
+        command = FT.format(
+            init="runs/vla/multi/model", data=" ".join(base), out=out, balance="sqrt_frames", seed=0
+        )
+        recipe(name, command + extra,
                f"the VLA trained 3,000 steps more on its own demos{extra and ', red and blue mirrored'}"
                f"{' (the cubes only)' if 'saturated' in extra else ''}",
                output=f"{out}/model/config.json", needs=("vla-train-12k", *base))  # fmt: skip

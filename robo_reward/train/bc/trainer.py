@@ -111,8 +111,6 @@ def hashed_config(cfg: BCConfig, episodes: Sequence[Episode], aux_episodes: Sequ
     for name, default in LATER_FIELDS.items():  # at their defaults, runs from before them resume unchanged
         if d[name] == default:
             del d[name]
-    if "init" in d:
-        d["init"] = str(d["init"])
     d["episodes"] = [len(episodes), sum(len(e) for e in episodes)]
     d["aux_episodes"] = [len(aux_episodes or ()), sum(len(e) for e in aux_episodes or ())]
     return d

@@ -285,9 +285,7 @@ class SteeredSAC(Algorithm):
         new_action, logp = self.actor(obs, generator=self.generator)
         self.critic.requires_grad_(False)  # the actor's loss needs ∂Q/∂a only, not the critics' weights
         try:
-            q_new = self.critic(
-                critic_obs, self.scored(obs, new_action)
-            )  # through the frozen sampler, if decoded
+            q_new = self.critic(critic_obs, self.scored(obs, new_action))  # via the sampler, if decoded
         finally:
             self.critic.requires_grad_(True)
         cost = self.cost(new_action, logp)
