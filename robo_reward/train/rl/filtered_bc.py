@@ -1,0 +1,233 @@
+"""Reward-filtered behaviour cloning: a BC policy improves on its own rollouts that a reward judges done.
+
+Each round rolls the current policy out on training seeds, scores every episode by the reward's potential
+at its last frame, Φ(s_T) (with Φ(s_0) = 0 and γ = 1, the episode's shaped return), keeps those at or
+above a threshold τ, and fine-tunes the policy by behaviour cloning on its demos plus every episode kept
+so far. This is reward-weighted regression with 0/1 weights (Peters & Schaal 2007) over whole episodes:
+it reads the reward where a learned one is most precise (which episodes end done, AUROC 0.99 for the GRM
+on RL rollouts), not in its 2-step differences, and it changes the policy itself, so it can learn what
+the BC policy rarely decodes (a grasp), which noise steering cannot.
+
+The rewards (`robo_reward.rewards.sources` names): `grm` (a GRM's fused progress), `oracle` (the
+simulator's privileged progress: a reference, never a headline), `sparse` (the simulator's success
+signal, the reward sparse RL gets). For `grm` and `oracle`, τ is the `keep_quantile` quantile of the
+same score over the demos, which are successes the learner is given, so no simulator truth enters the
+choice; `sparse` keeps the successes.
+
+    out/run.json                 the run's id and the hash of the options that decide its results
+    out/rounds.jsonl (+ .png)    one line per round: rollouts so far, their success (simulator), kept,
+                                 the kept share that succeeded (simulator, for analysis only), τ
+    out/round_XX/rollouts/       the round's rollouts as a dataset, with the simulator's labels
+    out/round_XX/scores.json     per rollout: env seed, score, kept; written last (the round's marker)
+    out/round_XX/train/          the round's BC fine-tune (`robo_reward.train.bc.trainer`); model/ is
+                                 the policy the next round rolls out
+    out/model/                   the last round's policy
+`--resume` verifies the options and redoes an unfinished round from its seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from robo_reward.data.episode import Episode
+from robo_reward.utils.errors import UserError
+
+REWARDS = ("grm", "oracle", "sparse")
+SEED_BASE = 100_000  # training rollouts use env seeds 100000 + 10000·seed + ...: never evaluation seeds
+
+
+@dataclass
+class FilteredBCConfig:
+    out: Path
+    init: Path  # the BC policy to improve
+    data: list[Path] = field(default_factory=list)  # its demos, kept in every round's training set
+    max_demos: int | None = None  # per demo folder (the BC's --max-episodes)
+    task: str = "pick_place"
+    reward: str = "grm"
+    grm: Path | None = None
+    rounds: int = 5
+    episodes_per_round: int = 60
+    keep_quantile: float = 0.1
+    steps_per_round: int = 500
+    batch_size: int = 64
+    lr: float = 2e-4
+    shift_pad: int = 1
+    seed: int = 0
+    threads: int | None = 1
+    resume: bool = False
+    overwrite: bool = False
+
+
+RESUMABLE = ("out", "rounds", "threads", "resume", "overwrite")
+
+
+def check_config(cfg: FilteredBCConfig) -> None:
+    if cfg.reward not in REWARDS:
+        raise UserError(f"--reward must be one of {', '.join(REWARDS)}, got {cfg.reward!r}")
+    if cfg.reward == "grm" and cfg.grm is None:
+        raise UserError("--reward grm needs --grm CHECKPOINT (e.g. models/grm-lite-sim)")
+    if not cfg.data:
+        raise UserError("no demos: pass --data DIR [DIR ...], the BC policy's own demos")
+    if not 0.0 <= cfg.keep_quantile < 1.0:
+        raise UserError(f"--keep-quantile must be in [0, 1), got {cfg.keep_quantile}")
+    for name in ("rounds", "episodes_per_round", "steps_per_round"):
+        if getattr(cfg, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be ≥ 1, got {getattr(cfg, name)}")
+
+
+def episode_scorer(reward: str, grm: Path | None = None, demos: Sequence[Episode] = ()) -> Callable:
+    """`score(episode) -> float`: the reward's potential at the episode's last frame. A GRM without a
+    stored goal for the demos' task takes the first demo's last frame as its goal."""
+    if reward == "sparse":
+        return lambda ep: float(np.asarray(ep.success)[-1])
+    if reward == "oracle":
+        return lambda ep: float(np.asarray(ep.progress)[-1])
+    from robo_reward.models.grm.inference import ProgressEstimator, store_reference
+    from robo_reward.models.grm.modeling_grm import GRM
+
+    model = GRM.from_pretrained(grm)
+    for ep in demos[:1]:
+        store_reference(model.references, ep, model.config.views, replace=False)
+    estimator = ProgressEstimator(model)
+    return lambda ep: float(estimator(ep)[-1])
+
+
+def keep_threshold(reward: str, demo_scores: np.ndarray, quantile: float) -> float:
+    """τ: `sparse` keeps the successes (score 1); a progress reward keeps the rollouts that score at least
+    the `quantile` quantile of its scores on the demos."""
+    if reward == "sparse":
+        return 1.0
+    return float(np.quantile(np.asarray(demo_scores, np.float64), quantile))
+
+
+def hashed(cfg: FilteredBCConfig) -> dict:
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RESUMABLE}
+    return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()} | {
+        "data": [str(p) for p in cfg.data]
+    }
+
+
+def round_seed(cfg: FilteredBCConfig, r: int) -> int:
+    """The env seed of round `r`'s first rollout (its episodes take the next ones)."""
+    return SEED_BASE + 10_000 * cfg.seed + r * cfg.episodes_per_round
+
+
+def round_folder(cfg: FilteredBCConfig, r: int) -> Path:
+    return Path(cfg.out) / f"round_{r:02d}"
+
+
+def finished_rounds(cfg: FilteredBCConfig) -> int:
+    """Rounds whose scores and trained policy are both on disk (the first unfinished one is redone)."""
+    r = 0
+    while (round_folder(cfg, r) / "scores.json").exists() and (round_folder(cfg, r) / "train/model").exists():
+        r += 1
+    return r
+
+
+def run_filtered_bc(
+    cfg: FilteredBCConfig,
+    on_round: Callable[[dict], None] | None = None,
+    score: Callable[[Episode], float] | None = None,
+) -> Path:
+    """Run (or resume) every round; returns the final policy's folder (`out/model`). `score` replaces the
+    reward's episode score (`episode_scorer`), e.g. for a reward model of your own; τ still comes from
+    the demos' scores (`keep_threshold`)."""
+    from robo_reward.data.lerobot_io import load_episodes, write_dataset
+    from robo_reward.models.flow_policy import FlowPolicy
+    from robo_reward.sim import STATE_NAMES
+    from robo_reward.sim.policy_rollouts import collect_policy_episodes
+    from robo_reward.train.bc.trainer import BCConfig, load_training_episodes, train_bc
+    from robo_reward.utils.io import write_json
+    from robo_reward.utils.logging import MetricsLogger, progress_bar
+    from robo_reward.utils.run_folder import TrainingRun, cut_jsonl
+
+    check_config(cfg)
+    cfg.out = Path(cfg.out)
+    TrainingRun.open(cfg.out, "filtered-bc", hashed(cfg), resume=cfg.resume, overwrite=cfg.overwrite)
+    demos = [e for e in load_training_episodes(cfg.data, cfg.max_demos) if e.outcome == "success"]
+    if not demos:
+        raise UserError(f"no successful demos in {', '.join(map(str, cfg.data))}")
+    score = score or episode_scorer(cfg.reward, cfg.grm, demos)
+    tau = keep_threshold(cfg.reward, np.array([score(e) for e in demos]), cfg.keep_quantile)
+    image_size = int(next(iter(demos[0].views.values())).shape[1])
+    start = finished_rounds(cfg)
+    cut_jsonl(cfg.out / "rounds.jsonl", key="round", upto=start - 1)
+    kept: list[Episode] = []
+    for r in range(start):  # the episodes earlier rounds kept, from their datasets
+        verdicts = _read_scores(round_folder(cfg, r))
+        rollouts = load_episodes(round_folder(cfg, r) / "rollouts")
+        kept += [e for e, v in zip(rollouts, verdicts, strict=True) if v["kept"]]
+    policy_folder = cfg.init if start == 0 else round_folder(cfg, start - 1) / "train/model"
+    with MetricsLogger(cfg.out, filename="rounds.jsonl") as log, progress_bar() as bar:
+        job = bar.add_task("filtered-bc", total=cfg.rounds * cfg.episodes_per_round, info=str(cfg.out))
+        bar.advance(job, min(start, cfg.rounds) * cfg.episodes_per_round)
+        for r in range(start, cfg.rounds):
+            folder = round_folder(cfg, r)
+            if folder.exists():
+                shutil.rmtree(folder)  # an unfinished round: redone from its seeds
+            policy = FlowPolicy.from_pretrained(policy_folder).eval()
+            rollouts = collect_policy_episodes(
+                policy, cfg.task, cfg.episodes_per_round, seed=round_seed(cfg, r), image_size=image_size,
+                on_episode=lambda _: bar.advance(job),
+            )  # fmt: skip
+            scores = [score(e) for e in rollouts]
+            verdicts = [
+                {"seed": round_seed(cfg, r) + i, "score": s, "kept": bool(s >= tau), "success": _success(e)}
+                for i, (e, s) in enumerate(zip(rollouts, scores, strict=True))
+            ]
+            for e in rollouts:  # object-state widths differ between tasks; no learned model reads them
+                e.extras.clear()
+            write_dataset(rollouts, folder / "rollouts", state_names=list(STATE_NAMES))
+            write_json(folder / "scores.json", {"threshold": tau, "reward": cfg.reward, "rollouts": verdicts})
+            kept += [e for e, v in zip(rollouts, verdicts, strict=True) if v["kept"]]
+            bc = BCConfig(
+                out=folder / "train", init=policy_folder, steps=cfg.steps_per_round, lr=cfg.lr,
+                batch_size=cfg.batch_size, warmup_steps=min(100, cfg.steps_per_round // 5),
+                shift_pad=cfg.shift_pad,
+                seed=cfg.seed * 1000 + r, threads=cfg.threads, ckpt_every=cfg.steps_per_round,
+                log_every=max(1, cfg.steps_per_round // 10), keep_checkpoints=1,
+            )  # fmt: skip
+            # the kept rollouts train as successes: the reward's verdict, whatever the simulator says
+            train_set = demos + [dataclasses.replace(e, outcome="success") for e in kept]
+            policy_folder = train_bc(bc, episodes=train_set)
+            record = round_record(r, cfg, verdicts, len(kept), tau)
+            log.log(record["rollouts"], **{k: v for k, v in record.items() if k != "rollouts"})
+            if on_round is not None:
+                on_round(record)
+    final = cfg.out / "model"
+    if final.exists():
+        shutil.rmtree(final)
+    shutil.copytree(policy_folder, final)
+    return final
+
+
+def _success(ep: Episode) -> bool:
+    return bool(ep.success is not None and np.asarray(ep.success)[-1])
+
+
+def _read_scores(folder: Path) -> list[dict]:
+    from robo_reward.utils.io import read_json
+
+    return read_json(folder / "scores.json")["rollouts"]
+
+
+def round_record(r: int, cfg: FilteredBCConfig, verdicts: list[dict], kept_total: int, tau: float) -> dict:
+    """The round's line of `rounds.jsonl`: what the learner saw (kept, τ) and, from the simulator, for
+    analysis only, how its rollouts did and how many of the kept ones succeeded."""
+    kept = [v for v in verdicts if v["kept"]]
+    return {
+        "rollouts": (r + 1) * cfg.episodes_per_round,
+        "round": r,
+        "success": float(np.mean([v["success"] for v in verdicts])),
+        "kept": len(kept),
+        "kept_total": kept_total,
+        "kept_success": float(np.mean([v["success"] for v in kept])) if kept else 0.0,
+        "threshold": tau,
+        "mean_score": float(np.mean([v["score"] for v in verdicts])),
+    }
