@@ -199,7 +199,7 @@ def filtered_bc(
     steps_per_round: int = 500,
     batch_size: int = 64,
     lr: float = 2e-4,
-    seed: int = 0,
+    seeds: int = 3,
     eval_episodes: int = 50,
     eval_seeds: int = 3,
     resume: bool = False,
@@ -210,13 +210,14 @@ def filtered_bc(
     """Improve a BC policy on its own rollouts that a reward judges done: each of `--rounds` rolls it out
     `--episodes-per-round` times, keeps the episodes whose final Φ (GRM, or the oracle's privileged
     progress) reaches the `--keep-quantile` quantile of Φ on the demos (`sparse`: the successes), and
-    fine-tunes it `--steps-per-round` BC steps on the demos plus every kept episode. Then evaluates the
-    final policy on `--eval-seeds` × `--eval-episodes` held-out episodes (seeds 20000, 21000, ...).
-    Writes rounds.jsonl (+ .png, TensorBoard), each round's rollouts and scores, and eval.json."""
-    from robo_reward.train.rl.filtered_bc import FilteredBCConfig, run_filtered_bc
+    fine-tunes it `--steps-per-round` BC steps on the demos plus every kept episode. Each of `--seeds`
+    training seeds runs in OUT/seed<i> and its final policy is evaluated on `--eval-seeds` ×
+    `--eval-episodes` held-out episodes (seeds 20000, 21000, ...; eval.json). Each run writes rounds.jsonl
+    (+ .png, TensorBoard) and each round's rollouts and scores. `--resume` reuses finished seeds and
+    continues the others."""
+    from robo_reward.train.rl.filtered_bc import FilteredBCConfig, run_seeds
     from robo_reward.train.rl.run_summary import EVAL_SEED_SETS
-    from robo_reward.utils.io import write_json
-    from robo_reward.utils.preflight import check_out_folder, require_checkpoint, require_datasets
+    from robo_reward.utils.preflight import require_checkpoint, require_datasets
 
     require_checkpoint(init, "--init")
     require_datasets(data)
@@ -224,37 +225,23 @@ def filtered_bc(
         require_checkpoint(grm, "--grm")
     if resume and overwrite:
         raise UserError("--resume and --overwrite contradict each other: pass one of them")
-    if not 1 <= eval_seeds <= len(EVAL_SEED_SETS) or eval_episodes < 0:
+    if not 1 <= eval_seeds <= len(EVAL_SEED_SETS) or eval_episodes < 1 or seeds < 1:
         n = len(EVAL_SEED_SETS)
-        raise UserError(f"need 1 ≤ --eval-seeds ≤ {n} and --eval-episodes ≥ 0 (0: no evaluation)")
-    check_out_folder(out, resume=resume, overwrite=overwrite)
+        raise UserError(f"need --seeds ≥ 1, 1 ≤ --eval-seeds ≤ {n} and --eval-episodes ≥ 1")
     cfg = FilteredBCConfig(
         out=out, init=init, data=list(data), max_demos=max_demos, task=task, reward=reward, grm=grm,
         rounds=rounds, episodes_per_round=episodes_per_round, keep_quantile=keep_quantile,
-        steps_per_round=steps_per_round, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
-        resume=resume, overwrite=overwrite,
+        steps_per_round=steps_per_round, batch_size=batch_size, lr=lr, threads=threads, resume=resume,
+        overwrite=overwrite,
     )  # fmt: skip
     set_threads(threads)
-    model = run_filtered_bc(
-        cfg, on_round=lambda r: console.print(
+    result = run_seeds(
+        cfg, seeds, eval_episodes, eval_seeds, on_round=lambda r: console.print(
             f"round {r['round']}: {r['rollouts']} rollouts, success {r['success']:.2f}, kept {r['kept']} "
             f"({r['kept_success']:.2f} of them successes), τ {r['threshold']:.3f}"
         ),
     )  # fmt: skip
-    result = {"model": str(model), "reward": reward, "task": task, "seed": seed, "eval": []}
-    if eval_episodes:
-        import numpy as np
-
-        from robo_reward.models.flow_policy import FlowPolicy
-        from robo_reward.sim.policy_evaluation import evaluate
-
-        policy = FlowPolicy.from_pretrained(model).eval()
-        for s in EVAL_SEED_SETS[:eval_seeds]:
-            r = evaluate(policy, task, episodes=eval_episodes, num_envs=2, seed=s)
-            result["eval"].append({"seed": s, "success": r["success_rate"], "ci95": r["success_ci95"]})
-        result["final_success"] = float(np.mean([e["success"] for e in result["eval"]]))
-        print_table(f"filtered-bc {task} ({reward}, seed {seed})", result["eval"])
-        write_json(out / "eval.json", result)
+    print_table(f"filtered-bc {task} ({reward} reward, {seeds} seeds)", result["table"])
     emit_json(json, result)
     return result
 

@@ -67,7 +67,10 @@ def _start(tmp_path):
 
 
 def test_rounds_train_on_the_demos_and_the_kept_rollouts_and_resume(tmp_path):
-    from robo_reward.train.rl.filtered_bc import run_filtered_bc
+    import shutil
+
+    from robo_reward.data.lerobot_io import load_episodes
+    from robo_reward.train.rl.filtered_bc import run_seeds
     from robo_reward.utils.io import read_json
     from robo_reward.utils.logging import read_metrics
 
@@ -75,35 +78,43 @@ def test_rounds_train_on_the_demos_and_the_kept_rollouts_and_resume(tmp_path):
     score = lambda ep: float(ep.state[0, 0] + ep.state[0, 1])  # noqa: E731 - varies with the start, by seed
     cfg = dict(out=tmp_path / "fbc", init=init, data=[demos], task="reach", reward="oracle", rounds=2,
                episodes_per_round=4, keep_quantile=0.5, steps_per_round=2, batch_size=8)  # fmt: skip
-    final = run_filtered_bc(FilteredBCConfig(**cfg), score=score)
-    assert (final / "model.safetensors").exists()
-    from robo_reward.data.lerobot_io import load_episodes
-
+    first = run_seeds(FilteredBCConfig(**cfg), seeds=1, eval_episodes=2, eval_sets=1, score=score)
+    run = tmp_path / "fbc/seed0"
+    assert (run / "model/model.safetensors").exists()
+    evaluation = read_json(run / "eval.json")
+    assert [e["seed"] for e in evaluation["eval"]] == [20_000]
+    assert (
+        first["table"][0]["final_success"] == evaluation["final_success"] == evaluation["eval"][0]["success"]
+    )
     demo_eps = load_episodes(demos)
     tau = float(np.quantile([score(e) for e in demo_eps], 0.5))
-    kept_total, lines = 0, read_metrics(tmp_path / "fbc/rounds.jsonl")
+    kept_total, lines = 0, read_metrics(run / "rounds.jsonl")
     assert [line["round"] for line in lines] == [0, 1]
     for r in range(2):
-        folder = tmp_path / f"fbc/round_{r:02d}"
+        folder = run / f"round_{r:02d}"
         verdicts = read_json(folder / "scores.json")["rollouts"]
         rollouts = load_episodes(folder / "rollouts")
         assert [v["seed"] for v in verdicts] == [SEED_BASE + 4 * r + i for i in range(4)]
         assert [v["kept"] for v in verdicts] == [score(e) >= tau for e in rollouts]
-        kept_frames = sum(len(e) for e, v in zip(rollouts, verdicts, strict=True) if v["kept"])
         kept_total += sum(v["kept"] for v in verdicts)
         # the round's BC run trained on the demos plus every rollout kept so far (earlier rounds' too)
         trained = read_json(folder / "train/run.json")["config"]["episodes"]
         assert trained[0] == len(demo_eps) + kept_total
         assert lines[r]["kept"] == sum(v["kept"] for v in verdicts) and lines[r]["kept_total"] == kept_total
         assert lines[r]["threshold"] == pytest.approx(tau)
-    assert kept_total > 0 and kept_frames >= 0
-    # an unfinished last round is redone from its seeds: the same rollouts, scores and training set
-    before = read_json(tmp_path / "fbc/round_01/scores.json")
-    import shutil
-
-    shutil.rmtree(tmp_path / "fbc/round_01/train/model")
-    run_filtered_bc(FilteredBCConfig(**cfg, resume=True), score=score)
-    assert read_json(tmp_path / "fbc/round_01/scores.json") == before
-    assert [line["round"] for line in read_metrics(tmp_path / "fbc/rounds.jsonl")] == [0, 1]
+    assert kept_total > 0 and first["table"][0]["kept"] == kept_total
+    # a finished seed is reused as it is; an unfinished last round is redone from its seeds
+    (run / "eval.json").write_text(
+        (run / "eval.json").read_text().replace('"final_success"', '"final_success_"')
+    )
+    with pytest.raises(KeyError):  # reused: it reads the (edited) file instead of evaluating again
+        run_seeds(FilteredBCConfig(**cfg, resume=True), seeds=1, eval_episodes=2, eval_sets=1, score=score)
+    before = read_json(run / "round_01/scores.json")
+    shutil.rmtree(run / "round_01/train/model")
+    again = run_seeds(
+        FilteredBCConfig(**cfg, resume=True), seeds=1, eval_episodes=2, eval_sets=1, score=score
+    )
+    assert read_json(run / "round_01/scores.json") == before and again["table"][0]["kept"] == kept_total
+    assert [line["round"] for line in read_metrics(run / "rounds.jsonl")] == [0, 1]
     with pytest.raises(ResumeError, match="lr"):
-        run_filtered_bc(FilteredBCConfig(**(cfg | dict(lr=1e-3)), resume=True), score=score)
+        run_seeds(FilteredBCConfig(**(cfg | dict(lr=1e-3)), resume=True), 1, 2, 1, score=score)

@@ -28,6 +28,7 @@ choice; `sparse` keeps the successes.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ import numpy as np
 
 from robo_reward.data.episode import Episode
 from robo_reward.utils.errors import UserError
+from robo_reward.utils.run_folder import config_hash
 
 REWARDS = ("grm", "oracle", "sparse")
 SEED_BASE = 100_000  # training rollouts use env seeds 100000 + 10000·seed + ...: never evaluation seeds
@@ -230,4 +232,73 @@ def round_record(r: int, cfg: FilteredBCConfig, verdicts: list[dict], kept_total
         "kept_success": float(np.mean([v["success"] for v in kept])) if kept else 0.0,
         "threshold": tau,
         "mean_score": float(np.mean([v["score"] for v in verdicts])),
+    }
+
+
+def evaluate_run(cfg: FilteredBCConfig, model: Path, episodes: int, sets: int) -> dict:
+    """The final policy on `sets` × `episodes` held-out episodes (RL's evaluation seeds), kept in the run
+    as eval.json."""
+    from robo_reward.models.flow_policy import FlowPolicy
+    from robo_reward.sim.policy_evaluation import evaluate
+    from robo_reward.train.rl.run_summary import EVAL_SEED_SETS
+    from robo_reward.utils.io import write_json
+
+    policy = FlowPolicy.from_pretrained(model).eval()
+    result = {"model": str(model), "reward": cfg.reward, "task": cfg.task, "seed": cfg.seed, "eval": []}
+    for s in EVAL_SEED_SETS[:sets]:
+        r = evaluate(policy, cfg.task, episodes=episodes, num_envs=2, seed=s)
+        result["eval"].append({"seed": s, "success": r["success_rate"], "ci95": r["success_ci95"]})
+    result["final_success"] = float(np.mean([e["success"] for e in result["eval"]]))
+    write_json(Path(cfg.out) / "eval.json", result)
+    return result
+
+
+def finished(run: FilteredBCConfig, eval_sets: int) -> dict | None:
+    """The evaluation of a finished run of exactly these options (every round done), else None."""
+    from robo_reward.utils.io import read_json
+
+    done, ident = run.out / "eval.json", run.out / "run.json"
+    if not (done.exists() and ident.exists()) or finished_rounds(run) < run.rounds:
+        return None
+    if read_json(ident).get("config_hash") != config_hash(hashed(run)):
+        return None
+    result = read_json(done)
+    return result if len(result.get("eval", [])) == eval_sets else None
+
+
+def run_seeds(
+    cfg: FilteredBCConfig,
+    seeds: int,
+    eval_episodes: int,
+    eval_sets: int,
+    on_round: Callable | None = None,
+    score: Callable[[Episode], float] | None = None,
+) -> dict:
+    """Seeds 0..`seeds`−1 of `cfg`, each in `cfg.out`/seed<i>, then evaluated. With `cfg.resume`, finished
+    seeds (evaluated, made with these options) are reused and the others resumed or started."""
+    rows = []
+    for s in range(seeds):
+        run = dataclasses.replace(cfg, out=Path(cfg.out) / f"seed{s}", seed=s)
+        result = finished(run, eval_sets) if cfg.resume else None
+        if result is None:
+            run.resume = cfg.resume and (run.out / "run.json").exists()
+            model = run_filtered_bc(run, on_round=on_round, score=score)
+            result = evaluate_run(run, model, eval_episodes, eval_sets)
+        lines = [json.loads(x) for x in (run.out / "rounds.jsonl").read_text().splitlines() if x.strip()]
+        kept = sum(x["kept"] for x in lines)
+        rows.append(
+            {
+                "seed": s,
+                **{f"round{int(x['round'])}": round(x["success"], 3) for x in lines},
+                "kept": int(kept),
+                "kept_success": round(sum(x["kept"] * x["kept_success"] for x in lines) / max(1, kept), 3),
+                "final_success": result["final_success"],
+            }
+        )
+    finals = np.array([r["final_success"] for r in rows])
+    table = rows + [{"seed": "mean", "final_success": float(finals.mean())}]
+    return {
+        "table": table,
+        "final_success_mean": float(finals.mean()),
+        "final_success_std": float(finals.std()),
     }
