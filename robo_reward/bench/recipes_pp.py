@@ -51,4 +51,13 @@ def register_pick_place_starts(
            f"--json runs/bench/rl_pick_place{CHOSEN}-oracle.json noise-sac",
            "reference: the same runs shaped by privileged simulator progress (oracle), 3 seeds",
            output=f"runs/bench/rl_pick_place{CHOSEN}-oracle.json")
+    # reward-filtered BC from the same start: the policy itself fine-tuned on the rollouts a reward keeps
+    for reward, about in (("grm", "kept by GRM round 2 (`models/grm-lite-sim`)"),
+                          ("sparse", "kept by sparse reward (the successes)"),
+                          ("oracle", "kept by privileged progress (the reference)")):
+        recipe(f"rl/pick_place{CHOSEN}-fbc-{reward}", f"rl filtered-bc --task pick_place --init {model} --data {DATA} "
+               f"--max-demos {CHOSEN} --reward {reward} --grm models/grm-lite-sim --seeds 3 --resume "
+               f"--out runs/rl/fbc-pp{CHOSEN}/{reward} --json runs/bench/fbc_pp{CHOSEN}_{reward}.json",
+               f"reward-filtered BC, 5 rounds of 60 rollouts from the {CHOSEN}-demo pick_place BC, the episodes "
+               f"{about}, 3 seeds", output=f"runs/bench/fbc_pp{CHOSEN}_{reward}.json", needs=(DATA,))
     # fmt: on

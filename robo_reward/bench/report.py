@@ -109,6 +109,9 @@ SECTIONS: tuple[Section, ...] = (
             "bc-eval/pick_place20",
             "rl/pick_place20-r3",
             "rl/pick_place20-oracle",
+            "rl/pick_place20-fbc-grm",
+            "rl/pick_place20-fbc-sparse",
+            "rl/pick_place20-fbc-oracle",
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "

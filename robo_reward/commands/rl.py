@@ -200,6 +200,7 @@ def filtered_bc(
     batch_size: int = 64,
     lr: float = 2e-4,
     seeds: int = 3,
+    first_seed: int = 0,
     eval_episodes: int = 50,
     eval_seeds: int = 3,
     resume: bool = False,
@@ -211,8 +212,9 @@ def filtered_bc(
     `--episodes-per-round` times, keeps the episodes whose final Φ (GRM, or the oracle's privileged
     progress) reaches the `--keep-quantile` quantile of Φ on the demos (`sparse`: the successes), and
     fine-tunes it `--steps-per-round` BC steps on the demos plus every kept episode. Each of `--seeds`
-    training seeds runs in OUT/seed<i> and its final policy is evaluated on `--eval-seeds` ×
-    `--eval-episodes` held-out episodes (seeds 20000, 21000, ...; eval.json). Each run writes rounds.jsonl
+    training seeds (from `--first-seed`) runs in OUT/seed<i> and its final policy is evaluated on
+    `--eval-seeds` × `--eval-episodes` held-out episodes (seeds 20000, 21000, ...; eval.json). Each run
+    writes rounds.jsonl
     (+ .png, TensorBoard) and each round's rollouts and scores. `--resume` reuses finished seeds and
     continues the others."""
     from robo_reward.train.rl.filtered_bc import FilteredBCConfig, run_seeds
@@ -225,9 +227,9 @@ def filtered_bc(
         require_checkpoint(grm, "--grm")
     if resume and overwrite:
         raise UserError("--resume and --overwrite contradict each other: pass one of them")
-    if not 1 <= eval_seeds <= len(EVAL_SEED_SETS) or eval_episodes < 1 or seeds < 1:
+    if not 1 <= eval_seeds <= len(EVAL_SEED_SETS) or eval_episodes < 1 or seeds < 1 or first_seed < 0:
         n = len(EVAL_SEED_SETS)
-        raise UserError(f"need --seeds ≥ 1, 1 ≤ --eval-seeds ≤ {n} and --eval-episodes ≥ 1")
+        raise UserError(f"need --seeds ≥ 1, --first-seed ≥ 0, 1 ≤ --eval-seeds ≤ {n} and --eval-episodes ≥ 1")
     cfg = FilteredBCConfig(
         out=out, init=init, data=list(data), max_demos=max_demos, task=task, reward=reward, grm=grm,
         rounds=rounds, episodes_per_round=episodes_per_round, keep_quantile=keep_quantile,
@@ -236,7 +238,7 @@ def filtered_bc(
     )  # fmt: skip
     set_threads(threads)
     result = run_seeds(
-        cfg, seeds, eval_episodes, eval_seeds, on_round=lambda r: console.print(
+        cfg, seeds, eval_episodes, eval_seeds, first_seed=first_seed, on_round=lambda r: console.print(
             f"round {r['round']}: {r['rollouts']} rollouts, success {r['success']:.2f}, kept {r['kept']} "
             f"({r['kept_success']:.2f} of them successes), τ {r['threshold']:.3f}"
         ),

@@ -273,11 +273,13 @@ def run_seeds(
     eval_sets: int,
     on_round: Callable | None = None,
     score: Callable[[Episode], float] | None = None,
+    first_seed: int = 0,
 ) -> dict:
-    """Seeds 0..`seeds`−1 of `cfg`, each in `cfg.out`/seed<i>, then evaluated. With `cfg.resume`, finished
-    seeds (evaluated, made with these options) are reused and the others resumed or started."""
+    """Seeds `first_seed`.. of `cfg` (`seeds` of them), each in `cfg.out`/seed<i>, then evaluated. With
+    `cfg.resume`, finished seeds (evaluated, made with these options) are reused and the others resumed
+    or started."""
     rows = []
-    for s in range(seeds):
+    for s in range(first_seed, first_seed + seeds):
         run = dataclasses.replace(cfg, out=Path(cfg.out) / f"seed{s}", seed=s)
         result = finished(run, eval_sets) if cfg.resume else None
         if result is None:
