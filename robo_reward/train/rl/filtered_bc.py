@@ -57,6 +57,9 @@ class FilteredBCConfig:
     episodes_per_round: int = 60
     keep_quantile: float = 0.1
     steps_per_round: int = 500
+    # each round fine-tunes the starting policy (`init`) on everything kept so far, instead of the previous
+    # round's policy on it: no drift compounds over rounds, and every round trains as long on more data
+    restart: bool = False
     batch_size: int = 64
     lr: float = 2e-4
     shift_pad: int = 1
@@ -67,6 +70,7 @@ class FilteredBCConfig:
 
 
 RESUMABLE = ("out", "rounds", "threads", "resume", "overwrite")
+LATER_FIELDS = {"restart": False}  # options added after runs were made, with the value those runs had
 
 
 def check_config(cfg: FilteredBCConfig) -> None:
@@ -110,6 +114,7 @@ def keep_threshold(reward: str, demo_scores: np.ndarray, quantile: float) -> flo
 
 def hashed(cfg: FilteredBCConfig) -> dict:
     d = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RESUMABLE}
+    d = {k: v for k, v in d.items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
     return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()} | {
         "data": [str(p) for p in cfg.data]
     }
@@ -165,7 +170,7 @@ def run_filtered_bc(
         verdicts = _read_scores(round_folder(cfg, r))
         rollouts = load_episodes(round_folder(cfg, r) / "rollouts")
         kept += [e for e, v in zip(rollouts, verdicts, strict=True) if v["kept"]]
-    policy_folder = cfg.init if start == 0 else round_folder(cfg, start - 1) / "train/model"
+    policy_folder = cfg.init if start == 0 else round_folder(cfg, start - 1) / "train/model"  # rolls out
     with MetricsLogger(cfg.out, filename="rounds.jsonl") as log, progress_bar() as bar:
         job = bar.add_task("filtered-bc", total=cfg.rounds * cfg.episodes_per_round, info=str(cfg.out))
         bar.advance(job, min(start, cfg.rounds) * cfg.episodes_per_round)
@@ -189,9 +194,9 @@ def run_filtered_bc(
             write_json(folder / "scores.json", {"threshold": tau, "reward": cfg.reward, "rollouts": verdicts})
             kept += [e for e, v in zip(rollouts, verdicts, strict=True) if v["kept"]]
             bc = BCConfig(
-                out=folder / "train", init=policy_folder, steps=cfg.steps_per_round, lr=cfg.lr,
-                batch_size=cfg.batch_size, warmup_steps=min(100, cfg.steps_per_round // 5),
-                shift_pad=cfg.shift_pad,
+                out=folder / "train", init=cfg.init if cfg.restart else policy_folder, lr=cfg.lr,
+                steps=cfg.steps_per_round, batch_size=cfg.batch_size,
+                warmup_steps=min(100, cfg.steps_per_round // 5), shift_pad=cfg.shift_pad,
                 seed=cfg.seed * 1000 + r, threads=cfg.threads, ckpt_every=cfg.steps_per_round,
                 log_every=max(1, cfg.steps_per_round // 10), keep_checkpoints=1,
             )  # fmt: skip
