@@ -3,6 +3,8 @@ the demos plus exactly the rollouts it kept, resumes an unfinished round, and re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -98,8 +100,10 @@ def test_rounds_train_on_the_demos_and_the_kept_rollouts_and_resume(tmp_path):
         assert [v["kept"] for v in verdicts] == [score(e) >= tau for e in rollouts]
         kept_total += sum(v["kept"] for v in verdicts)
         # the round's BC run trained on the demos plus every rollout kept so far (earlier rounds' too)
-        trained = read_json(folder / "train/run.json")["config"]["episodes"]
-        assert trained[0] == len(demo_eps) + kept_total
+        trained = read_json(folder / "train/run.json")["config"]
+        assert trained["episodes"][0] == len(demo_eps) + kept_total
+        # each round fine-tunes the policy the round before it trained (round 0: the start)
+        assert Path(trained["init"]) == (Path(init) if r == 0 else run / "round_00/train/model").resolve()
         assert lines[r]["kept"] == sum(v["kept"] for v in verdicts) and lines[r]["kept_total"] == kept_total
         assert lines[r]["threshold"] == pytest.approx(tau)
     assert kept_total > 0 and first["table"][0]["kept"] == kept_total
@@ -118,3 +122,9 @@ def test_rounds_train_on_the_demos_and_the_kept_rollouts_and_resume(tmp_path):
     assert [line["round"] for line in read_metrics(run / "rounds.jsonl")] == [0, 1]
     with pytest.raises(ResumeError, match="lr"):
         run_seeds(FilteredBCConfig(**(cfg | dict(lr=1e-3)), resume=True), 1, 2, 1, score=score)
+    # --restart: every round fine-tunes the start, on everything kept so far
+    restart = cfg | dict(out=tmp_path / "restart", episodes_per_round=2, restart=True)
+    run_seeds(FilteredBCConfig(**restart), seeds=1, eval_episodes=1, eval_sets=1, score=score)
+    for r in range(2):
+        trained = read_json(tmp_path / f"restart/seed0/round_{r:02d}/train/run.json")["config"]
+        assert Path(trained["init"]) == Path(init).resolve()
