@@ -58,6 +58,11 @@ def register_grm_round3(
            "--chunk-seed 777 --threads 1 --json runs/bench/grm3_chunks_pp_lite96-r3.json",
            f"{MODEL}: same-state chunk ranking on pick_place BC rollouts",
            needs=("grm3-train", "data/grm2/test-bc-pick_place"))
+    recipe("grm-codec/grm-lite-sim", "grm codec --checkpoint models/grm-lite-sim --task pick_place,open_drawer "
+           "--episodes 10 --json runs/bench/grm_codec_grm-lite-sim.json",
+           "models/grm-lite-sim on raw frames (as RL and the ROS reward node feed it) against the same frames "
+           "after the datasets' h264 round trip (what it was trained on); 10 scripted episodes per task, half "
+           "with an injected failure")
 
     # the run where round 2's reward gave 0.884 ± 0.035 (rl/open_drawer-v3-sparse's GRM row), round 3 shaping it
     recipe("rl/open_drawer-grm-r3", f"rl compare --task open_drawer --init models/bc-open_drawer-5demo --grm {MODEL} "

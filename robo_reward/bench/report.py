@@ -51,6 +51,7 @@ SECTIONS: tuple[Section, ...] = (
             "grm3-chunks-pp/lite96-r3",
             "grm3-eval-rl/grm-lite-sim",
             "grm3-eval-rl/lite96-r3",
+            "grm-codec/grm-lite-sim",
         ),
         "`runs/grm2/lite96-a` is GRM v2 as first trained (demos, noisy experts, BC rollouts); `lite96-r2` "
         "adds the rollouts of the RL policies that lite96-a's reward trained (round 2); `lite96-r3` swaps "
