@@ -112,7 +112,8 @@ SECTIONS: tuple[Section, ...] = (
             "rl/pick_place20-oracle",
             "rl/pick_place20-fbc-grm",
             "rl/pick_place20-fbc-sparse",
-            "rl/pick_place20-fbc-oracle",
+            "rl/pick_place20-fbc-restart-grm",
+            "rl/pick_place20-fbc-restart-sparse",
         ),
         "open_drawer from `models/bc-open_drawer-5demo` (0.37); final success: greedy policy on 3 × 50 "
         "evaluation seeds (20000-20049, 21000-21049, 22000-22049) never used in training. `qmin`: the actor "
