@@ -139,7 +139,12 @@ SECTIONS: tuple[Section, ...] = (
         "`grm` is shaped by GRM v2 as first trained (`runs/grm2/lite96-a`), `grm-r2` by its round 2 "
         "(`runs/grm2/lite96-r2` = `models/grm-lite-sim`), retrained on the rollouts of the `grm` runs' policies; "
         "`pe8` holds its Φ over 8 env steps (`--potential-every 8`, chosen on seeds 30000-30049), where its "
-        "potential differences carry twice the signal-to-noise of 2-step ones (`grm2-eval-rl/lite96-r2`).",
+        "potential differences carry twice the signal-to-noise of 2-step ones (`grm2-eval-rl/lite96-r2`). "
+        "`fbc*`: reward-filtered BC (`rl filtered-bc`), which fine-tunes the policy itself on the rollouts whose "
+        "final Φ reaches the 10th percentile of Φ on its demos (sparse: the successes); `roundK`: the "
+        "simulator's success on round K's training rollouts; `kept`: rollouts kept over the run; "
+        "`kept_success`: the share of them that succeeded (simulator, for analysis only); `final_success`: "
+        "the final policy on the 3 × 50 evaluation seeds.",
     ),
     Section(
         "dpo",
