@@ -198,6 +198,7 @@ def filtered_bc(
     keep_quantile: float = 0.1,
     steps_per_round: int = 500,
     restart: bool = False,
+    score_frames: Literal["raw", "stored"] = "raw",
     batch_size: int = 64,
     lr: float = 2e-4,
     seeds: int = 3,
@@ -213,7 +214,8 @@ def filtered_bc(
     `--episodes-per-round` times, keeps the episodes whose final Φ (GRM, or the oracle's privileged
     progress) reaches the `--keep-quantile` quantile of Φ on the demos (`sparse`: the successes), and
     fine-tunes it `--steps-per-round` BC steps on the demos plus every kept episode (`--restart`: fine-tunes
-    the starting policy on them each round, not the previous round's). Each of `--seeds`
+    the starting policy on them each round, not the previous round's; `--score-frames stored` scores the
+    rollouts as their dataset stores them, the frames the demos that set τ have). Each of `--seeds`
     training seeds (from `--first-seed`) runs in OUT/seed<i> and its final policy is evaluated on
     `--eval-seeds` × `--eval-episodes` held-out episodes (seeds 20000, 21000, ...; eval.json). Each run
     writes rounds.jsonl
@@ -235,8 +237,8 @@ def filtered_bc(
     cfg = FilteredBCConfig(
         out=out, init=init, data=list(data), max_demos=max_demos, task=task, reward=reward, grm=grm,
         rounds=rounds, episodes_per_round=episodes_per_round, keep_quantile=keep_quantile,
-        steps_per_round=steps_per_round, restart=restart, batch_size=batch_size, lr=lr, threads=threads,
-        resume=resume, overwrite=overwrite,
+        steps_per_round=steps_per_round, restart=restart, score_frames=score_frames, batch_size=batch_size,
+        lr=lr, threads=threads, resume=resume, overwrite=overwrite,
     )  # fmt: skip
     set_threads(threads)
     result = run_seeds(

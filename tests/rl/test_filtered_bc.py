@@ -122,9 +122,14 @@ def test_rounds_train_on_the_demos_and_the_kept_rollouts_and_resume(tmp_path):
     assert [line["round"] for line in read_metrics(run / "rounds.jsonl")] == [0, 1]
     with pytest.raises(ResumeError, match="lr"):
         run_seeds(FilteredBCConfig(**(cfg | dict(lr=1e-3)), resume=True), 1, 2, 1, score=score)
-    # --restart: every round fine-tunes the start, on everything kept so far
-    restart = cfg | dict(out=tmp_path / "restart", episodes_per_round=2, restart=True)
-    run_seeds(FilteredBCConfig(**restart), seeds=1, eval_episodes=1, eval_sets=1, score=score)
+    # --restart: every round fine-tunes the start, on everything kept so far; --score-frames stored scores
+    # the rollouts as their dataset holds them (a pixel-reading score tells the two apart)
+    pixels = lambda ep: float(np.mean(ep.views["front"][-1]))  # noqa: E731
+    restart = cfg | dict(out=tmp_path / "restart", episodes_per_round=2, restart=True, score_frames="stored")
+    run_seeds(FilteredBCConfig(**restart), seeds=1, eval_episodes=1, eval_sets=1, score=pixels)
     for r in range(2):
-        trained = read_json(tmp_path / f"restart/seed0/round_{r:02d}/train/run.json")["config"]
+        folder = tmp_path / f"restart/seed0/round_{r:02d}"
+        trained = read_json(folder / "train/run.json")["config"]
         assert Path(trained["init"]) == Path(init).resolve()
+        scored = [v["score"] for v in read_json(folder / "scores.json")["rollouts"]]
+        assert scored == [pixels(e) for e in load_episodes(folder / "rollouts")]

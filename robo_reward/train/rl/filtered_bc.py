@@ -4,9 +4,9 @@ Each round rolls the current policy out on training seeds, scores every episode 
 at its last frame, Φ(s_T) (with Φ(s_0) = 0 and γ = 1, the episode's shaped return), keeps those at or
 above a threshold τ, and fine-tunes the policy by behaviour cloning on its demos plus every episode kept
 so far. This is reward-weighted regression with 0/1 weights (Peters & Schaal 2007) over whole episodes:
-it reads the reward where a learned one is most precise (which episodes end done, AUROC 0.99 for the GRM
-on RL rollouts), not in its 2-step differences, and it changes the policy itself, so it can learn what
-the BC policy rarely decodes (a grasp), which noise steering cannot.
+it reads the reward where a learned one is most precise (which episodes end done), not in its 2-step
+differences, and it changes the policy itself, so it can learn what the BC policy rarely decodes (a
+grasp), which noise steering cannot. Rollouts are scored on their raw frames, as online rewards are.
 
 The rewards (`robo_reward.rewards.sources` names): `grm` (a GRM's fused progress), `oracle` (the
 simulator's privileged progress: a reference, never a headline), `sparse` (the simulator's success
@@ -18,10 +18,11 @@ choice; `sparse` keeps the successes.
     out/rounds.jsonl (+ .png)    one line per round: rollouts so far, their success (simulator), kept,
                                  the kept share that succeeded (simulator, for analysis only), τ
     out/round_XX/rollouts/       the round's rollouts as a dataset, with the simulator's labels
-    out/round_XX/scores.json     per rollout: env seed, score, kept; written last (the round's marker)
+    out/round_XX/scores.json     per rollout: env seed, score, kept, the simulator's success; τ
     out/round_XX/train/          the round's BC fine-tune (`robo_reward.train.bc.trainer`); model/ is
-                                 the policy the next round rolls out
+                                 the policy the next round rolls out, and marks the round finished
     out/model/                   the last round's policy
+    out/eval.json                the final policy on held-out episodes (`evaluate_run`)
 `--resume` verifies the options and redoes an unfinished round from its seeds.
 """
 
@@ -60,6 +61,9 @@ class FilteredBCConfig:
     # each round fine-tunes the starting policy (`init`) on everything kept so far, instead of the previous
     # round's policy on it: no drift compounds over rounds, and every round trains as long on more data
     restart: bool = False
+    # which frames a rollout is scored on: "raw" (as rendered, as online rewards see them) or "stored" (as
+    # its dataset holds them after the h264 round trip, like the demos that set τ and the data a GRM trains on)
+    score_frames: str = "raw"
     batch_size: int = 64
     lr: float = 2e-4
     shift_pad: int = 1
@@ -70,7 +74,10 @@ class FilteredBCConfig:
 
 
 RESUMABLE = ("out", "rounds", "threads", "resume", "overwrite")
-LATER_FIELDS = {"restart": False}  # options added after runs were made, with the value those runs had
+LATER_FIELDS = {
+    "restart": False,
+    "score_frames": "raw",
+}  # options added after runs were made, with the value those runs had
 
 
 def check_config(cfg: FilteredBCConfig) -> None:
@@ -80,6 +87,8 @@ def check_config(cfg: FilteredBCConfig) -> None:
         raise UserError("--reward grm needs --grm CHECKPOINT (e.g. models/grm-lite-sim)")
     if not cfg.data:
         raise UserError("no demos: pass --data DIR [DIR ...], the BC policy's own demos")
+    if cfg.score_frames not in ("raw", "stored"):
+        raise UserError(f"--score-frames must be raw or stored, got {cfg.score_frames!r}")
     if not 0.0 <= cfg.keep_quantile < 1.0:
         raise UserError(f"--keep-quantile must be in [0, 1), got {cfg.keep_quantile}")
     for name in ("rounds", "episodes_per_round", "steps_per_round"):
@@ -183,16 +192,19 @@ def run_filtered_bc(
                 policy, cfg.task, cfg.episodes_per_round, seed=round_seed(cfg, r), image_size=image_size,
                 on_episode=lambda _: bar.advance(job),
             )  # fmt: skip
-            scores = [score(e) for e in rollouts]
+            for e in rollouts:  # object-state widths differ between tasks; no learned model reads them
+                e.extras.clear()
+            write_dataset(rollouts, folder / "rollouts", state_names=list(STATE_NAMES))
+            # BC trains on the rollouts as stored (the frames its demos have), so a resumed run, which reads
+            # earlier rounds back, trains on what an uninterrupted one does
+            stored = load_episodes(folder / "rollouts")
+            scores = [score(e) for e in (stored if cfg.score_frames == "stored" else rollouts)]
             verdicts = [
                 {"seed": round_seed(cfg, r) + i, "score": s, "kept": bool(s >= tau), "success": _success(e)}
                 for i, (e, s) in enumerate(zip(rollouts, scores, strict=True))
             ]
-            for e in rollouts:  # object-state widths differ between tasks; no learned model reads them
-                e.extras.clear()
-            write_dataset(rollouts, folder / "rollouts", state_names=list(STATE_NAMES))
             write_json(folder / "scores.json", {"threshold": tau, "reward": cfg.reward, "rollouts": verdicts})
-            kept += [e for e, v in zip(rollouts, verdicts, strict=True) if v["kept"]]
+            kept += [e for e, v in zip(stored, verdicts, strict=True) if v["kept"]]
             bc = BCConfig(
                 out=folder / "train", init=cfg.init if cfg.restart else policy_folder, lr=cfg.lr,
                 steps=cfg.steps_per_round, batch_size=cfg.batch_size,
