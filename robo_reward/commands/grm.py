@@ -406,6 +406,10 @@ def codec(
     from robo_reward.utils.preflight import require_checkpoint
 
     require_checkpoint(checkpoint)
+    if episodes < 1 or not 0 <= failures <= 1:
+        from robo_reward.utils.errors import UserError
+
+        raise UserError(f"need --episodes ≥ 1 and --failures in [0, 1], got {episodes} and {failures}")
     from robo_reward.models.grm.inference import ProgressEstimator
     from robo_reward.rewards.codec_check import codec_gap
     from robo_reward.sim.collect import collect_episodes
