@@ -53,7 +53,8 @@ def register_pick_place_starts(
            output=f"runs/bench/rl_pick_place{CHOSEN}-oracle.json")
     # reward-filtered BC from the same start: the policy itself fine-tuned on the rollouts a reward keeps.
     # `fbc`: 5 rounds of 60, each fine-tuning the previous round's policy 500 steps; `fbc-restart`: 3 rounds
-    # of 100, each fine-tuning the start 1,500 steps at 3e-4 on everything kept so far. One seed each.
+    # of 100, each fine-tuning the start 1,500 steps at 3e-4 on everything kept so far. One seed each, two
+    # for `fbc` with the GRM.
     fbc = f"rl filtered-bc --task pick_place --init {model} --data {DATA} --max-demos {CHOSEN} --grm models/grm-lite-sim"
     designs = (("fbc", "", "5 rounds of 60 rollouts"),
                ("fbc-restart", " --rounds 3 --episodes-per-round 100 --steps-per-round 1500 --lr 3e-4 --restart",
@@ -62,8 +63,10 @@ def register_pick_place_starts(
         for reward, kept in (("grm", "kept by GRM round 2 (`models/grm-lite-sim`)"),
                              ("sparse", "kept by sparse reward (the successes)")):
             out = f"runs/rl/{tag.replace('fbc', f'fbc-pp{CHOSEN}')}/{reward}"
-            recipe(f"rl/pick_place{CHOSEN}-{tag}-{reward}", f"{fbc} --reward {reward}{options} --seeds 1 --resume "
+            seeds = 2 if (tag, reward) == ("fbc", "grm") else 1
+            recipe(f"rl/pick_place{CHOSEN}-{tag}-{reward}", f"{fbc} --reward {reward}{options} --seeds {seeds} --resume "
                    f"--out {out} --json runs/bench/{tag}_pp{CHOSEN}_{reward}.json",
-                   f"reward-filtered BC from the {CHOSEN}-demo pick_place BC, {about}, the episodes {kept}, seed 0",
+                   f"reward-filtered BC from the {CHOSEN}-demo pick_place BC, {about}, the episodes {kept}, "
+                   f"{'seeds 0-1' if seeds == 2 else 'seed 0'}",
                    output=f"runs/bench/{tag}_pp{CHOSEN}_{reward}.json", needs=(DATA,))
     # fmt: on
