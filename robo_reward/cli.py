@@ -35,7 +35,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
     "data": ("robo_reward.commands.data", "datasets: info, show, rosbag2 import/export"),
     "calibrate": ("robo_reward.commands.calibrate", "ChArUco boards, intrinsics, extrinsics, hand-eye"),
-    "grm": ("robo_reward.commands.grm", "general reward model (GRM): train, label, adapt, eval"),
+    "grm": ("robo_reward.commands.grm", "general reward model (GRM): train, label, adapt, eval, codec"),
     "encoder": ("robo_reward.commands.encoder", "multi-view time-contrastive encoder: train"),
     "pretrained": ("robo_reward.commands.pretrained", "offline pretrained encoders: convert, info, time"),
     "perceptual": ("robo_reward.commands.perceptual", "perceptual reward: fit, score"),

@@ -9,6 +9,7 @@ dataset format, and the per-frame gap |Φ_raw − Φ_stored|, the final-Φ gap a
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,7 +33,7 @@ def round_trip(episodes: Sequence[Episode], folder: Path) -> list[Episode]:
 def codec_gap(score: Callable[[Episode], np.ndarray], episodes: Sequence[Episode]) -> dict:
     """`score(episode) -> (T,)` Φ; the skew between raw and stored frames over `episodes` (≥ 1)."""
     with tempfile.TemporaryDirectory() as tmp:
-        stored = round_trip([_without_extras(e) for e in episodes], Path(tmp) / "ds")
+        stored = round_trip([dataclasses.replace(e, extras={}) for e in episodes], Path(tmp) / "ds")
     raw_phi = [np.asarray(score(e), np.float64) for e in episodes]
     stored_phi = [np.asarray(score(e), np.float64) for e in stored]
     gap = np.abs(np.concatenate([a - b for a, b in zip(raw_phi, stored_phi, strict=True)]))
@@ -53,9 +54,3 @@ def codec_gap(score: Callable[[Episode], np.ndarray], episodes: Sequence[Episode
         "auroc_raw": M.auroc(final_raw, success),
         "auroc_stored": M.auroc(final_stored, success),
     }
-
-
-def _without_extras(ep: Episode) -> Episode:
-    import dataclasses
-
-    return dataclasses.replace(ep, extras={})
