@@ -29,7 +29,6 @@ choice; `sparse` keeps the successes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -295,6 +294,8 @@ def run_seeds(
     """Seeds `first_seed`.. of `cfg` (`seeds` of them), each in `cfg.out`/seed<i>, then evaluated. With
     `cfg.resume`, finished seeds (evaluated, made with these options) are reused and the others resumed
     or started."""
+    from robo_reward.utils.logging import read_metrics
+
     rows = []
     for s in range(first_seed, first_seed + seeds):
         run = dataclasses.replace(cfg, out=Path(cfg.out) / f"seed{s}", seed=s)
@@ -303,7 +304,7 @@ def run_seeds(
             run.resume = cfg.resume and (run.out / "run.json").exists()
             model = run_filtered_bc(run, on_round=on_round, score=score)
             result = evaluate_run(run, model, eval_episodes, eval_sets)
-        lines = [json.loads(x) for x in (run.out / "rounds.jsonl").read_text().splitlines() if x.strip()]
+        lines = read_metrics(run.out / "rounds.jsonl")
         kept = sum(x["kept"] for x in lines)
         rows.append(
             {
